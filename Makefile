@@ -1,0 +1,46 @@
+# pypi-edge — everything starts here. `make serve` and `make test` bootstrap from nothing but
+# python3 (3.11+), make and the package registries.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# apt-get needs root; use sudo when we are not.
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+CHROMIUM := /usr/bin/chromium
+SERVE_ARGS ?=
+
+.PHONY: install serve test test-fast lint bench chromium clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip==25.3
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+# Debian's chromium for the browser tests (Playwright drives it; we never download a browser).
+chromium: $(CHROMIUM)
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
+
+serve: $(STAMP)
+	$(BIN)/python -m local $(SERVE_ARGS)
+
+test: $(STAMP) $(CHROMIUM)
+	$(BIN)/python -m pytest
+
+# Unit tests only (no local stack, no browser): the quick loop while editing.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not e2e"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build dist
