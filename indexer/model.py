@@ -1,0 +1,192 @@
+"""The index in PEP 691 terms: frozen dataclasses and the pure functions that build them.
+
+Nothing here does I/O.  `indexer.build` feeds it the bucket listing and what it read; the
+renderers in `indexer.render` turn it into PEP 503 HTML and PEP 691 JSON.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    NormalizedName,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
+# Keys the indexer itself writes: never distributions, never a reason to rebuild.
+GENERATED_NAMES = frozenset({"index.html", "index.json"})
+METADATA_SUFFIX = ".metadata"  # PEP 658
+YANKED_SUFFIX = ".yanked"  # our marker for PEP 592 yanks; its text is the reason
+SDIST_SUFFIXES = (".tar.gz", ".zip")
+DIST_SUFFIXES = (".whl", *SDIST_SUFFIXES)
+
+# A legacy sdist name ("foo-bar-1.0.tar.gz") has no unambiguous split in general; the version
+# is the first dash-separated part that starts with a digit and parses (what pip does too).
+_LEGACY_SPLIT = re.compile(r"-(?=\d)")
+
+
+class BadFilename(ValueError):
+    """The key does not name a distribution we can place in the index."""
+
+
+@dataclass(frozen=True)
+class DistName:
+    """What a distribution's file name says about it."""
+
+    project: NormalizedName
+    version: Version
+    kind: str  # "wheel" or "sdist"
+
+
+def is_distribution(filename: str) -> bool:
+    return filename.endswith(DIST_SUFFIXES)
+
+
+def parse_filename(filename: str) -> DistName:
+    """Project, version and kind from a wheel or sdist file name (PEP 427, PEP 625).
+
+    Raises BadFilename when the name cannot be parsed; the caller leaves that file out.
+    """
+    try:
+        if filename.endswith(".whl"):
+            name, version, _build, _tags = parse_wheel_filename(filename)
+            return DistName(name, version, "wheel")
+        if filename.endswith(SDIST_SUFFIXES):
+            try:
+                name, version = parse_sdist_filename(filename)
+            except InvalidSdistFilename:
+                name, version = _parse_legacy_sdist(filename)
+            return DistName(name, version, "sdist")
+    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion) as exc:
+        raise BadFilename(f"{filename}: {exc}") from exc
+    raise BadFilename(f"{filename}: not a wheel or an sdist")
+
+
+def _parse_legacy_sdist(filename: str) -> tuple[NormalizedName, Version]:
+    # parse_sdist_filename splits on the last dash, so "foo-bar-1.0.tar.gz" works but
+    # "foo-1.0-py3.zip"-style names or a ".zip" it rejects need a second try.
+    stem = filename.removesuffix(".tar.gz").removesuffix(".zip")
+    for match in _LEGACY_SPLIT.finditer(stem):
+        name, version = stem[: match.start()], stem[match.end() :]
+        try:
+            return canonicalize_name(name, validate=True), Version(version)
+        except (InvalidVersion, ValueError):
+            continue
+    raise InvalidSdistFilename(f"cannot split {filename!r} into name and version")
+
+
+@dataclass(frozen=True)
+class File:
+    """One distribution as PEP 691 describes it, plus what a person wants to see."""
+
+    filename: str
+    version: Version
+    kind: str
+    sha256: str
+    size: int
+    upload_time: datetime
+    requires_python: str | None = None
+    metadata_sha256: str | None = None  # PEP 658: sha256 of <filename>.metadata, when served
+    yanked: str | None = None  # PEP 592: None = not yanked; "" = yanked without a reason
+    summary: str | None = None
+    # Bookkeeping for the next rebuild (PEP 691 reserves "_" keys for private use).
+    etag: str = ""
+    yanked_etag: str = ""
+
+
+@dataclass(frozen=True)
+class ProjectDetail:
+    """A project page: PEP 691's project detail, with PEP 700's versions."""
+
+    name: NormalizedName
+    files: tuple[File, ...]
+    serial: int = 0
+
+    @property
+    def versions(self) -> tuple[Version, ...]:
+        return tuple(sorted({f.version for f in self.files}))
+
+    @property
+    def latest(self) -> Version | None:
+        """Newest version that is not a pre-release and not fully yanked; else the newest."""
+        live = [f.version for f in self.files if f.yanked is None]
+        final = [v for v in live if not v.is_prerelease]
+        pool = final or live or [f.version for f in self.files]
+        return max(pool) if pool else None
+
+    @property
+    def summary(self) -> str | None:
+        latest = self.latest
+        for f in self.files:
+            if f.version == latest and f.summary:
+                return f.summary
+        return None
+
+    def releases(self) -> list[tuple[Version, list[File]]]:
+        """Versions newest first, each with its files (sdist first, then wheels by name)."""
+        by_version: dict[Version, list[File]] = {}
+        for f in self.files:
+            by_version.setdefault(f.version, []).append(f)
+        return [
+            (v, sorted(by_version[v], key=lambda f: (f.kind != "sdist", f.filename)))
+            for v in sorted(by_version, reverse=True)
+        ]
+
+    def root_entry(self) -> ProjectEntry:
+        latest = self.latest
+        return ProjectEntry(
+            name=self.name,
+            latest=str(latest) if latest is not None else "",
+            summary=self.summary or "",
+            serial=self.serial,
+        )
+
+
+def sort_files(files: list[File]) -> tuple[File, ...]:
+    """Oldest version first, as PyPI lists them; ties by file name for a stable page."""
+    return tuple(sorted(files, key=lambda f: (f.version, f.filename)))
+
+
+@dataclass(frozen=True)
+class ProjectEntry:
+    """A project in the root list: what the root page shows, and the serial that orders updates."""
+
+    name: str
+    latest: str = ""
+    summary: str = ""
+    serial: int = 0
+
+    def same_listing(self, other: ProjectEntry | None) -> bool:
+        return other is not None and (self.name, self.latest, self.summary) == (
+            other.name,
+            other.latest,
+            other.summary,
+        )
+
+
+@dataclass(frozen=True)
+class ProjectList:
+    """The root index: PEP 691's project list."""
+
+    projects: tuple[ProjectEntry, ...] = field(default_factory=tuple)
+    serial: int = 0
+
+    def get(self, name: str) -> ProjectEntry | None:
+        for p in self.projects:
+            if p.name == name:
+                return p
+        return None
+
+    def with_entry(self, entry: ProjectEntry | None, name: str) -> ProjectList:
+        """This list with `name` replaced by `entry` (or removed when entry is None)."""
+        rest = [p for p in self.projects if p.name != name]
+        if entry is not None:
+            rest.append(entry)
+        return ProjectList(tuple(sorted(rest, key=lambda p: p.name)), self.serial)

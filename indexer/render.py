@@ -1,0 +1,181 @@
+"""PEP 503 HTML and PEP 691 JSON from the model, and the JSON read back into the model.
+
+Pure functions only.  The JSON is both what clients read and the indexer's own memory: files'
+ETags, summaries and yank-marker ETags ride along under "_" keys, which PEP 691 reserves for
+private use, so the next rebuild reuses hashes and metadata instead of reading files again.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from indexer.model import File, ProjectDetail, ProjectEntry, ProjectList
+
+# PEP 700 (versions, size, upload-time) is API version 1.1; PEP 629 puts it in the HTML too.
+API_VERSION = "1.1"
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # PEP 700: ISO 8601, UTC, "Z"
+
+
+def isotime(value: datetime) -> str:
+    return value.astimezone(UTC).strftime(_TIME_FORMAT)
+
+
+def parse_isotime(value: str) -> datetime:
+    return datetime.strptime(value, _TIME_FORMAT).replace(tzinfo=UTC)
+
+
+def urlquote(filename: str) -> str:
+    # PEP 503: hrefs are URLs, so "+" of a local version and any space are percent-encoded.
+    return quote(filename, safe="")
+
+
+def filesize(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")
+
+
+@cache
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("indexer", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(urlquote=urlquote, isotime=isotime, filesize=filesize)
+    return env
+
+
+# --- project pages -------------------------------------------------------------------------
+
+
+def project_html(detail: ProjectDetail) -> bytes:
+    latest = detail.latest
+    page = (
+        _env()
+        .get_template("project.html")
+        .render(project=detail, latest=str(latest) if latest else "", api_version=API_VERSION)
+    )
+    return page.encode("utf-8")
+
+
+def _yanked_json(f: File) -> bool | str:
+    # PEP 691: false, true, or the reason as a non-empty string.
+    if f.yanked is None:
+        return False
+    return f.yanked or True
+
+
+def project_json(detail: ProjectDetail) -> bytes:
+    files = []
+    for f in detail.files:
+        entry: dict[str, Any] = {
+            "filename": f.filename,
+            "url": urlquote(f.filename),
+            "hashes": {"sha256": f.sha256},
+        }
+        if f.requires_python:
+            entry["requires-python"] = f.requires_python
+        # PEP 714: JSON carries only "core-metadata" (never "dist-info-metadata").
+        entry["core-metadata"] = {"sha256": f.metadata_sha256} if f.metadata_sha256 else False
+        entry["yanked"] = _yanked_json(f)
+        entry["size"] = f.size
+        entry["upload-time"] = isotime(f.upload_time)
+        entry["_etag"] = f.etag
+        if f.summary:
+            entry["_summary"] = f.summary
+        if f.yanked_etag:
+            entry["_yanked_etag"] = f.yanked_etag
+        files.append(entry)
+    doc = {
+        "meta": {"api-version": API_VERSION},
+        "name": detail.name,
+        "versions": [str(v) for v in detail.versions],
+        "files": files,
+        "_serial": detail.serial,
+    }
+    return (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def parse_project_json(doc: dict[str, Any] | None) -> tuple[dict[str, File], int]:
+    """Files of a page we wrote before, by filename, and its serial; tolerant of foreign JSON.
+
+    Anything unreadable is simply forgotten: the rebuild then reads that file again.
+    """
+    if not doc:
+        return {}, 0
+    known: dict[str, File] = {}
+    for item in doc.get("files", []):
+        try:
+            yanked = item.get("yanked", False)
+            meta = item.get("core-metadata") or item.get("dist-info-metadata")
+            known[item["filename"]] = File(
+                filename=item["filename"],
+                version=Version("0"),  # recomputed from the name by the caller
+                kind="",
+                sha256=item["hashes"]["sha256"],
+                size=int(item["size"]),
+                upload_time=parse_isotime(item["upload-time"]),
+                requires_python=item.get("requires-python"),
+                metadata_sha256=meta.get("sha256") if isinstance(meta, dict) else None,
+                yanked=None if yanked is False else ("" if yanked is True else str(yanked)),
+                summary=item.get("_summary"),
+                etag=item.get("_etag", ""),
+                yanked_etag=item.get("_yanked_etag", ""),
+            )
+        except (KeyError, TypeError, ValueError, InvalidVersion):
+            continue
+    serial = doc.get("_serial", 0)
+    return known, serial if isinstance(serial, int) else 0
+
+
+# --- the root ------------------------------------------------------------------------------
+
+
+def root_html(projects: ProjectList) -> bytes:
+    page = _env().get_template("root.html").render(projects=projects.projects, api_version=API_VERSION)
+    return page.encode("utf-8")
+
+
+def root_json(projects: ProjectList) -> bytes:
+    doc = {
+        "meta": {"api-version": API_VERSION, "_last-serial": projects.serial},
+        "projects": [
+            {"name": p.name, "_latest": p.latest, "_summary": p.summary, "_serial": p.serial}
+            for p in projects.projects
+        ],
+    }
+    return (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def parse_root_json(doc: dict[str, Any] | None) -> ProjectList:
+    if not doc:
+        return ProjectList()
+    entries = []
+    for item in doc.get("projects", []):
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            continue
+        entries.append(
+            ProjectEntry(
+                name=canonicalize_name(item["name"]),
+                latest=str(item.get("_latest", "")),
+                summary=str(item.get("_summary", "")),
+                serial=item.get("_serial", 0) if isinstance(item.get("_serial"), int) else 0,
+            )
+        )
+    serial = doc.get("meta", {}).get("_last-serial", 0)
+    return ProjectList(tuple(sorted(entries, key=lambda p: p.name)), serial if isinstance(serial, int) else 0)

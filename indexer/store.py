@@ -1,0 +1,157 @@
+"""The S3 boundary: every request the indexer and the CLI make goes through `Bucket`.
+
+Kept thin on purpose: plain boto3 calls, errors turned into the few exceptions callers act on.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import IO, Any
+
+from botocore.exceptions import ClientError
+
+PAGE_CACHE_SECONDS_DEFAULT = 60
+HTML = "text/html; charset=utf-8"
+JSON = "application/vnd.pypi.simple.v1+json"  # PEP 691
+METADATA = "text/plain; charset=utf-8"
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+class PreconditionFailed(Exception):
+    """A conditional write lost the race (HTTP 412): someone wrote the object since we read it."""
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    etag: str
+    last_modified: datetime
+    has_sha256: bool = False
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _status(exc: ClientError) -> int:
+    return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+
+
+def is_not_found(exc: ClientError) -> bool:
+    return _code(exc) in {"NoSuchKey", "404", "NotFound"} or _status(exc) == 404
+
+
+def is_precondition_failed(exc: ClientError) -> bool:
+    # 409 ConditionalRequestConflict: a concurrent conditional write was in flight; same remedy.
+    return _code(exc) in {"PreconditionFailed", "ConditionalRequestConflict"} or _status(exc) in {412, 409}
+
+
+class Bucket:
+    def __init__(self, client: Any, name: str, page_cache_seconds: int = PAGE_CACHE_SECONDS_DEFAULT) -> None:
+        self.client = client
+        self.name = name
+        self.page_cache_control = f"public, max-age={page_cache_seconds}"
+
+    # --- reading -------------------------------------------------------------------------
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.name, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                yield ObjectInfo(
+                    key=obj["Key"],
+                    size=int(obj["Size"]),
+                    etag=obj["ETag"],
+                    last_modified=obj["LastModified"],
+                    has_sha256="SHA256" in obj.get("ChecksumAlgorithm", []),
+                )
+
+    def get_bytes(self, key: str) -> tuple[bytes, str] | None:
+        """(body, etag), or None when the key does not exist."""
+        try:
+            resp = self.client.get_object(Bucket=self.name, Key=key)
+        except ClientError as exc:
+            if is_not_found(exc):
+                return None
+            raise
+        return resp["Body"].read(), resp["ETag"]
+
+    def get_json(self, key: str) -> tuple[dict[str, Any] | None, str | None]:
+        got = self.get_bytes(key)
+        if got is None:
+            return None, None
+        body, etag = got
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            return None, etag  # unreadable: rebuilt from scratch, but still written conditionally
+        return (doc if isinstance(doc, dict) else None), etag
+
+    def open_stream(self, key: str) -> IO[bytes]:
+        return self.client.get_object(Bucket=self.name, Key=key)["Body"]
+
+    def get_range(self, key: str, start: int, end: int) -> bytes:
+        resp = self.client.get_object(Bucket=self.name, Key=key, Range=f"bytes={start}-{end}")
+        return resp["Body"].read()
+
+    def full_object_sha256(self, key: str) -> str | None:
+        """The object's SHA-256 as hex when S3 holds a full-object one (not a multipart composite)."""
+        resp = self.client.head_object(Bucket=self.name, Key=key, ChecksumMode="ENABLED")
+        value = resp.get("ChecksumSHA256")
+        if not value or "-" in value or resp.get("ChecksumType", "FULL_OBJECT") != "FULL_OBJECT":
+            return None
+        return base64.b64decode(value).hex()
+
+    # --- writing -------------------------------------------------------------------------
+
+    def put(
+        self,
+        key: str,
+        body: bytes,
+        content_type: str,
+        cache_control: str,
+        *,
+        if_match: str | None = None,
+        if_none_match: bool = False,
+    ) -> str:
+        """Write an object, conditionally when asked; returns the new ETag."""
+        kwargs: dict[str, Any] = {
+            "Bucket": self.name,
+            "Key": key,
+            "Body": body,
+            "ContentType": content_type,
+            "CacheControl": cache_control,
+        }
+        if if_match:
+            kwargs["IfMatch"] = if_match
+        elif if_none_match:
+            kwargs["IfNoneMatch"] = "*"
+        try:
+            return self.client.put_object(**kwargs)["ETag"]
+        except ClientError as exc:
+            if is_precondition_failed(exc):
+                raise PreconditionFailed(key) from exc
+            raise
+
+    def put_page(self, key: str, body: bytes, content_type: str, *, etag: str | None = None) -> str:
+        """An index page, written only over the version we read (or only if there was none)."""
+        return self.put(
+            key, body, content_type, self.page_cache_control, if_match=etag, if_none_match=etag is None
+        )
+
+    def delete(self, key: str, *, if_match: str | None = None) -> None:
+        kwargs: dict[str, Any] = {"Bucket": self.name, "Key": key}
+        if if_match:
+            kwargs["IfMatch"] = if_match
+        try:
+            self.client.delete_object(**kwargs)
+        except ClientError as exc:
+            if is_precondition_failed(exc):
+                raise PreconditionFailed(key) from exc
+            if not is_not_found(exc):
+                raise

@@ -1,0 +1,128 @@
+"""The indexer worker: what Lambda's SQS event source mapping does, on this machine.
+
+Long-polls the queue, gathers a batch (size and window from `infra.wiring`, the window
+shortened locally), hands `indexer.handler.handler` the genuine SQS event, and deletes only the
+messages the handler did not report in `batchItemFailures`; the others become visible again
+after the visibility timeout and, after `maxReceiveCount` tries, move to the dead-letter queue.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from infra import wiring
+
+log = logging.getLogger("local.worker")
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of Lambda's context object that Powertools reads."""
+
+    function_name: str = "pypi-edge-indexer-local"
+    function_version: str = "$LATEST"
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:pypi-edge-indexer-local"
+    memory_limit_in_mb: int = 512
+    aws_request_id: str = ""
+    log_group_name: str = "/aws/lambda/pypi-edge-indexer-local"
+    log_stream_name: str = "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return wiring.INDEXER_TIMEOUT_SECONDS * 1000
+
+
+def sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> dict[str, Any]:
+    """The event Lambda builds from received SQS messages (documented SQS event shape)."""
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": m.get("MessageAttributes", {}),
+                "md5OfBody": m.get("MD5OfBody") or hashlib.md5(m["Body"].encode()).hexdigest(),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": region,
+            }
+            for m in messages
+        ]
+    }
+
+
+class Worker(threading.Thread):
+    def __init__(self, sqs: Any, queue_url: str, queue_arn: str, *, batch_window: float, region: str) -> None:
+        super().__init__(name="indexer-worker", daemon=True)
+        self.sqs = sqs
+        self.queue_url = queue_url
+        self.queue_arn = queue_arn
+        self.batch_window = batch_window
+        self.region = region
+        self.stopping = threading.Event()
+        self.batches = 0
+        self.idle = threading.Event()  # set while the queue looked empty on the last poll
+
+    def run(self) -> None:
+        from indexer.handler import handler  # after the endpoint environment is set
+
+        while not self.stopping.is_set():
+            try:
+                messages = self._gather()
+                if not messages:
+                    self.idle.set()
+                    continue
+                self.idle.clear()
+                event = sqs_event(messages, self.queue_arn, self.region)
+                result = handler(event, LambdaContext(aws_request_id=str(uuid.uuid4())))
+                failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+                done = [m for m in messages if m["MessageId"] not in failed]
+                for i in range(0, len(done), 10):
+                    self.sqs.delete_message_batch(
+                        QueueUrl=self.queue_url,
+                        Entries=[
+                            {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]}
+                            for n, m in enumerate(done[i : i + 10])
+                        ],
+                    )
+                self.batches += 1
+                if failed:
+                    log.warning("indexer reported %d failed record(s); SQS will retry them", len(failed))
+            except Exception:
+                if self.stopping.is_set():
+                    break
+                log.exception("indexer worker error")
+                time.sleep(1)
+
+    def _gather(self) -> list[dict[str, Any]]:
+        """Up to BATCH_SIZE messages: wait for the first, then gather for the batch window."""
+        messages = self._receive(wait=1)
+        if not messages:
+            return []
+        deadline = time.monotonic() + self.batch_window
+        while len(messages) < wiring.BATCH_SIZE and time.monotonic() < deadline:
+            more = self._receive(wait=0)
+            if more:
+                messages += more
+            else:
+                time.sleep(0.05)
+        return messages
+
+    def _receive(self, wait: int) -> list[dict[str, Any]]:
+        resp = self.sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=wait,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        return resp.get("Messages", [])
+
+    def stop(self) -> None:
+        self.stopping.set()
