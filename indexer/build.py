@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import IO
 
-from packaging.utils import canonicalize_name
+from packaging.utils import InvalidName, canonicalize_name
 
 from indexer import render
 from indexer.log import logger
@@ -84,7 +84,10 @@ def project_for_key(key: str) -> str | None:
     name = name.removesuffix(YANKED_SUFFIX)
     if not is_distribution(name):
         return None
-    project = canonicalize_name(folder)
+    try:
+        project = canonicalize_name(folder, validate=True)  # PEP 508 names: ASCII letters, digits, -_.
+    except InvalidName:
+        project = None
     if project != folder:
         logger.warning("key is not under a normalized project folder; not indexed", key=key, expected=project)
         return None

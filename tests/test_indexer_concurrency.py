@@ -1,0 +1,64 @@
+"""Many rebuilds of one project racing with uploads and deletes: the pages end up exact."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from typing import Any
+
+from indexer.build import Indexer
+from indexer.store import Bucket
+from tests.conftest import BUCKET
+from tests.distributions import make_wheel
+
+
+def test_racing_rebuilds_with_duplicated_and_reordered_events_end_exact(s3: Any):
+    wheels = {v: make_wheel("race", v) for v in [f"1.{i}" for i in range(12)]}
+    rng = random.Random(7)
+    plan: list[tuple[str, str]] = []  # (action, version) per thread, shuffled: reordered events
+    for v in wheels:
+        plan.append(("add", v))
+    for v in rng.sample(sorted(wheels), 5):
+        plan.append(("remove", v))
+    rng.shuffle(plan)
+    barrier = threading.Barrier(len(plan))
+    errors: list[BaseException] = []
+
+    def worker(action: str, version: str, seed: int) -> None:
+        local = random.Random(seed)
+        ix = Indexer(Bucket(s3, BUCKET))
+        filename, data, _ = wheels[version]
+        try:
+            barrier.wait()
+            if action == "add":
+                s3.put_object(Bucket=BUCKET, Key=f"race/{filename}", Body=data)
+            else:
+                s3.delete_object(Bucket=BUCKET, Key=f"race/{filename}")
+            # The event, delivered once or twice (SQS is at-least-once).
+            for _ in range(local.choice([1, 1, 2])):
+                ix.rebuild("race")
+        except BaseException as exc:  # reported below, with the thread's context
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(a, v, n)) for n, (a, v) in enumerate(plan)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+
+    in_bucket = sorted(
+        o["Key"].split("/", 1)[1]
+        for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="race/")["Contents"]
+        if o["Key"].endswith(".whl")
+    )
+    page = json.loads(s3.get_object(Bucket=BUCKET, Key="race/index.json")["Body"].read())
+    assert sorted(f["filename"] for f in page["files"]) == in_bucket
+    html = s3.get_object(Bucket=BUCKET, Key="race/index.html")["Body"].read().decode()
+    assert sorted(name for name in in_bucket if f">{name}</a>" in html) == in_bucket
+    assert html.count("<a ") == len(in_bucket)
+    metadata = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="race/")["Contents"]}
+    assert {f"race/{name}.metadata" for name in in_bucket} <= metadata
+    (entry,) = json.loads(s3.get_object(Bucket=BUCKET, Key="index.json")["Body"].read())["projects"]
+    assert entry["_latest"] == max(page["versions"], key=lambda v: tuple(int(x) for x in v.split(".")))

@@ -1,0 +1,108 @@
+"""Core metadata: byte-exact from wheels, read by ranges, capped against zip bombs."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import pytest
+
+from indexer.metadata import (
+    MAX_METADATA_BYTES,
+    MetadataError,
+    RangeFile,
+    parse_core_metadata,
+    sdist_metadata,
+    wheel_metadata,
+)
+from tests.distributions import make_sdist, make_wheel
+
+
+def test_wheel_metadata_is_byte_for_byte_the_wheels_member():
+    _, wheel, metadata = make_wheel("Foo.Bar", "1.0", description="Ünïcode description\n\n    indented\n")
+    assert wheel_metadata(io.BytesIO(wheel), "foo-bar") == metadata
+
+
+def test_large_wheel_is_read_with_two_ranged_requests_not_downloaded():
+    _, wheel, metadata = make_wheel("big", "1.0", payload_bytes=20 * 1024 * 1024)
+    fetched: list[tuple[int, int]] = []
+
+    def fetch(start: int, end: int) -> bytes:
+        fetched.append((start, end))
+        return wheel[start : end + 1]
+
+    source = RangeFile(len(wheel), fetch)
+    assert wheel_metadata(source, "big") == metadata
+    assert len(fetched) <= 2
+    assert sum(end - start + 1 for start, end in fetched) < 256 * 1024
+
+
+def test_range_file_serves_reads_inside_a_fetched_span_without_new_requests():
+    data = bytes(range(256)) * 1024
+    source = RangeFile(len(data), lambda a, b: data[a : b + 1], tail=4096)
+    source.seek(-100, io.SEEK_END)
+    assert source.read(50) == data[-100:-50]
+    assert source.requests == 1
+
+
+def test_wheel_without_dist_info_metadata_is_refused():
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("pkg/__init__.py", "")
+    with pytest.raises(MetadataError):
+        wheel_metadata(io.BytesIO(buf.getvalue()), "pkg")
+
+
+def test_corrupt_wheel_is_refused_not_raised():
+    with pytest.raises(MetadataError):
+        wheel_metadata(io.BytesIO(b"PK\x03\x04 definitely not a zip"), "pkg")
+
+
+def test_metadata_that_inflates_past_the_cap_is_refused():
+    # A zip bomb: tiny compressed, huge inflated.
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("bomb-1.0.dist-info/METADATA", b"\0" * (MAX_METADATA_BYTES + 10))
+    assert len(buf.getvalue()) < 100_000
+    with pytest.raises(MetadataError):
+        wheel_metadata(io.BytesIO(buf.getvalue()), "bomb")
+
+
+def test_metadata_whose_header_lies_about_its_size_is_still_capped():
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("liar-1.0.dist-info/METADATA", b"Name: liar\n" + b"x" * (MAX_METADATA_BYTES + 10))
+    raw = bytearray(buf.getvalue())
+    # Rewrite the central directory's uncompressed size to 100 bytes.
+    cd = raw.rfind(b"PK\x01\x02")
+    raw[cd + 24 : cd + 28] = (100).to_bytes(4, "little")
+    with pytest.raises(MetadataError):
+        wheel_metadata(io.BytesIO(bytes(raw)), "liar")
+
+
+def test_wheel_with_two_dist_infos_uses_the_projects_own():
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("vendored-2.0.dist-info/METADATA", b"Name: vendored\nVersion: 2.0\n")
+        zf.writestr("mine-1.0.dist-info/METADATA", b"Name: mine\nVersion: 1.0\n")
+    assert wheel_metadata(io.BytesIO(buf.getvalue()), "mine") == b"Name: mine\nVersion: 1.0\n"
+
+
+def test_sdist_pkg_info_is_read_from_a_tar_gz_stream():
+    _, sdist = make_sdist("foo", "1.0", summary="Foo!", requires_python=">=3.9")
+    meta = parse_core_metadata(sdist_metadata(io.BytesIO(sdist)))
+    assert (meta.name, meta.version, meta.summary, meta.requires_python) == ("foo", "1.0", "Foo!", ">=3.9")
+
+
+def test_sdist_pkg_info_is_read_from_a_zip():
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("foo-1.0/PKG-INFO", b"Metadata-Version: 1.0\nName: foo\nVersion: 1.0\n")
+    assert b"Name: foo" in sdist_metadata(io.BytesIO(buf.getvalue()), zip_format=True)
+
+
+def test_core_metadata_fields_are_unfolded():
+    meta = parse_core_metadata(
+        b"Metadata-Version: 2.1\nName: x\nVersion: 1\nSummary: a long\n  folded line\n"
+    )
+    assert meta.summary == "a long folded line"
