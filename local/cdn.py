@@ -16,6 +16,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC
 from email.utils import format_datetime
 from typing import Any
 from urllib.parse import unquote_plus, urlsplit
@@ -82,7 +83,7 @@ def key_for_uri(uri: str) -> str:
 
 class CDN(http.server.ThreadingHTTPServer):
     daemon_threads = True
-    allow_reuse_address = False  # a busy port must be an error, not a silent second listener
+    allow_reuse_address = True  # TIME_WAIT reuse only; Linux still refuses a second listener
 
     def __init__(
         self, address: tuple[str, int], s3: Any, bucket: str, edge: Callable[[dict, Any], dict]
@@ -166,7 +167,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         headers = {name: resp[k] for name, k in ((h, h.replace("-", "")) for h in _PASSED) if resp.get(k)}
         headers["Content-Length"] = str(resp["ContentLength"])
         headers["Accept-Ranges"] = "bytes"
-        headers["Last-Modified"] = format_datetime(resp["LastModified"], usegmt=True)
+        headers["Last-Modified"] = format_datetime(resp["LastModified"].astimezone(UTC), usegmt=True)
         status = 206 if "ContentRange" in resp else 200
         self.send_response(status)
         for name, value in headers.items():

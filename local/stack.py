@@ -28,6 +28,9 @@ class PortInUse(RuntimeError):
 
 def check_port(host: str, port: int) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # SO_REUSEADDR as the servers use it: a port in TIME_WAIT after a restart is free, but
+        # on Linux a port with a live listener still is not.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError as exc:
