@@ -53,3 +53,47 @@ def s3(aws_env: None) -> Iterator[Any]:
 @pytest.fixture
 def counter(s3: Any) -> RequestCounter:
     return RequestCounter(s3)
+
+
+# --- end-to-end: one local stack per session, with a published set of real packages ---------
+
+OUTPUT = __import__("pathlib").Path(__file__).resolve().parent.parent / "test-output"
+
+# Names chosen to exist nowhere else (poetry and --extra-index-url also ask PyPI), with ".",
+# "_" and capitals; a local version; a dependency; a Requires-Python only a future Python meets.
+E2E_PACKAGES = [
+    ("EdgeTest_Hello.World", "1.0+local", {"requires_dist": ["edgetest-dep>=1.1"], "summary": "Says hello"}),
+    ("edgetest_dep", "1.0", {}),
+    ("edgetest_dep", "1.2", {"summary": "The dependency"}),
+    ("edgetest-modern", "1.0", {}),
+    ("edgetest-modern", "2.0", {"requires_python": ">=3.99"}),
+    ("edgetest-yanky", "1.0", {}),
+    ("edgetest-yanky", "2.0", {}),
+]
+
+
+@pytest.fixture(scope="session")
+def output_dir() -> Any:
+    OUTPUT.mkdir(exist_ok=True)
+    return OUTPUT
+
+
+@pytest.fixture(scope="session")
+def e2e(output_dir: Any) -> Iterator[Any]:
+    from tests.distributions import make_sdist, make_wheel
+    from tests.e2e import Stack
+
+    stack = Stack(workdir=output_dir).start()
+    try:
+        expected: dict[str, set[str]] = {}
+        for name, version, kwargs in E2E_PACKAGES:
+            filename, data, _ = make_wheel(name, version, **kwargs)
+            sdist_name, sdist = make_sdist(name, version, **kwargs)
+            for fn, body in ((filename, data), (sdist_name, sdist)):
+                key = stack.put(fn, body)
+                expected.setdefault(key.split("/")[0], set()).add(fn)
+        for project, files in expected.items():
+            stack.wait_for(project, lambda got, files=files: files <= {f["filename"] for f in got})
+        yield stack
+    finally:
+        stack.stop()

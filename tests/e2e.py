@@ -1,0 +1,205 @@
+"""Helpers for the end-to-end tests: a local stack in a subprocess, and real clients against it."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from packaging.utils import canonicalize_name
+
+from local.stack import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+# How long after an upload a page may take to show it, on the local stack: the worker's
+# batch window (0.5 s) plus one rebuild. In AWS add the page cache (indexCacheSeconds).
+FRESHNESS_SECONDS = 15
+_ACCESS = re.compile(
+    r'"(?P<method>[A-Z]+) (?P<path>\S+)" -> (?P<origin>\S+) (?P<status>\d{3}) (?P<bytes>\d+)'
+)
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment for a client: no index, proxy or config from this machine leaks in."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PIP_", "UV_", "POETRY_", "AWS_", "PYTHON", "VIRTUAL_ENV"))
+    }
+    env.update(
+        PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1", UV_NO_CONFIG="1", PYTHONUTF8="1"
+    )
+    env.update(extra)
+    return env
+
+
+def run(
+    *args: Any, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: int = 300
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(a) for a in args],
+        env=env or clean_env(),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@dataclass
+class Stack:
+    """`python -m local` started as a user would, on free ports, with its log in a file."""
+
+    workdir: Path
+    users: dict[str, str] = field(
+        default_factory=lambda: {"alice": "correct:horse:battery", "bob": "hunter2"}
+    )
+    bucket: str = "pypi-e2e"
+
+    def start(self) -> Stack:
+        self.port, self.s3_port = free_port(), free_port()
+        self.log_path = self.workdir / "local-stack.log"
+        self._log = self.log_path.open("w")
+        cmd = [
+            sys.executable,
+            "-m",
+            "local",
+            "--port",
+            str(self.port),
+            "--s3-port",
+            str(self.s3_port),
+            "--bucket",
+            self.bucket,
+            "--batch-window",
+            "0.2",
+        ]
+        for user, password in self.users.items():
+            cmd += ["--user", f"{user}:{password}"]
+        self.proc = subprocess.Popen(
+            cmd, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, env=clean_env()
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"local stack exited:\n{self.log_path.read_text()}")
+            try:
+                urllib.request.urlopen(self.url + "/", timeout=1)
+            except urllib.error.HTTPError as exc:
+                if exc.code == 401:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.2)
+        else:
+            raise RuntimeError("local stack did not come up")
+        self.s3 = boto3.client(
+            "s3",
+            endpoint_url=f"http://127.0.0.1:{self.s3_port}",
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+        return self
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        finally:
+            self._log.close()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def index_url(self, user: str = "alice", password: str | None = None) -> str:
+        password = self.users[user] if password is None else password
+        from urllib.parse import quote
+
+        return f"http://{quote(user, safe='')}:{quote(password, safe='')}@127.0.0.1:{self.port}/simple/"
+
+    # --- publishing and waiting ----------------------------------------------------------
+
+    def put(self, filename: str, data: bytes, project: str | None = None) -> str:
+        project = project or str(canonicalize_name(re.split(r"-\d", filename, maxsplit=1)[0]))
+        key = f"{project}/{filename}"
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=data)
+        return key
+
+    def get(
+        self, path: str, *, user: str | None = "alice", password: str | None = None, accept: str | None = None
+    ):
+        req = urllib.request.Request(self.url + path)
+        if user is not None:
+            password = self.users[user] if password is None else password
+            token = base64.b64encode(f"{user}:{password}".encode()).decode()
+            req.add_header("Authorization", f"Basic {token}")
+        if accept:
+            req.add_header("Accept", accept)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return resp.status, dict(resp.headers), resp.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, dict(exc.headers), exc.read()
+
+    def project_files(self, project: str) -> list[dict[str, Any]]:
+        status, _, body = self.get(f"/simple/{project}/", accept="application/vnd.pypi.simple.v1+json")
+        return json.loads(body)["files"] if status == 200 else []
+
+    def wait_for(self, project: str, predicate, timeout: float = FRESHNESS_SECONDS) -> float:
+        """Seconds until predicate(files of project) holds; raises after `timeout`."""
+        start = time.monotonic()
+        while time.monotonic() - start < timeout:
+            if predicate(self.project_files(project)):
+                return time.monotonic() - start
+            time.sleep(0.1)
+        raise AssertionError(f"{project}: not as expected after {timeout}s: {self.project_files(project)}")
+
+    def wait_for_file(self, project: str, filename: str, timeout: float = FRESHNESS_SECONDS) -> float:
+        return self.wait_for(project, lambda files: filename in {f["filename"] for f in files}, timeout)
+
+    # --- the access log ------------------------------------------------------------------
+
+    def log_mark(self) -> int:
+        self._log.flush()
+        return self.log_path.stat().st_size
+
+    def access_since(self, mark: int) -> list[dict[str, str]]:
+        time.sleep(0.2)  # let the server flush its last line
+        with self.log_path.open() as fh:
+            fh.seek(mark)
+            return [m.groupdict() for m in map(_ACCESS.search, fh.read().splitlines()) if m]
+
+
+def fresh_venv(path: Path) -> Path:
+    """A new, empty virtualenv; returns its python. Install into it with `pip(...)`."""
+    result = run(sys.executable, "-m", "venv", "--without-pip", path)
+    assert result.returncode == 0, result.stderr
+    return path / "bin" / "python"
+
+
+def pip(python: Path, *args: Any) -> subprocess.CompletedProcess:
+    """The pinned, current pip (requirements-dev.txt) acting on the environment of `python`.
+
+    The interpreter's bundled pip is years older (23.2 here); users run a current one.
+    """
+    command, *rest = args
+    return run(VENV_BIN / "pip", "--python", python, command, *rest, "--no-cache-dir", "--no-input")
+
+
+def installed(python: Path) -> dict[str, str]:
+    result = run(VENV_BIN / "pip", "--python", python, "list", "--format", "json")
+    return {
+        p["name"].lower().replace("_", "-").replace(".", "-"): p["version"] for p in json.loads(result.stdout)
+    }
