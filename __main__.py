@@ -1,0 +1,42 @@
+"""pypi-edge: a private Python package index (S3 + CloudFront + Lambda@Edge + indexer).
+
+Reads straight down: config (declared, with defaults, in Pulumi.yaml) → component → exports.
+"""
+
+import pulumi
+
+from infra.component import PrivateIndex, PrivateIndexArgs
+
+config = pulumi.Config()
+
+
+def given(**values):
+    """Only the settings this stack sets; the rest keep PrivateIndexArgs' defaults."""
+    return {key: value for key, value in values.items() if value not in (None, "")}
+
+
+index = PrivateIndex(
+    "pypi-edge",
+    PrivateIndexArgs(
+        users=config.require_secret_object("users"),
+        **given(
+            realm=config.get("realm"),
+            domain=config.get("domain"),
+            certificate_arn=config.get("certificateArn"),
+            price_class=config.get("priceClass"),
+            index_cache_seconds=config.get_int("indexCacheSeconds"),
+            retain_bucket_on_delete=config.get_bool("retainBucketOnDelete"),
+            log_retention_days=config.get_int("logRetentionDays"),
+            noncurrent_version_expiry_days=config.get_int("noncurrentVersionExpiryDays"),
+        ),
+    ),
+)
+
+pulumi.export("indexUrl", index.index_url)
+pulumi.export("pipInstall", index.pip_install)
+pulumi.export("bucketName", index.bucket_name)
+pulumi.export("distributionId", index.distribution_id)
+pulumi.export("distributionDomainName", index.distribution.domain_name)
+pulumi.export("edgeFunctionVersionArn", index.edge_function_version_arn)
+pulumi.export("indexerFunctionName", index.indexer_function.name)
+pulumi.export("deadLetterQueueUrl", index.dead_letter_queue.url)

@@ -1,0 +1,246 @@
+"""Deterministic Lambda bundles for the Pulumi program.
+
+A no-op `pulumi up` must publish no new Lambda version, so the same inputs must give the same
+zip, byte for byte: entries sorted, fixed timestamps and permissions, no caches, no paths of
+the machine that built it.  Both bundles are written under `.bundles/` (gitignored) and handed
+to Pulumi as a `FileArchive`, with `source_code_hash` = the zip's base64 SHA-256.
+
+- The edge bundle is every `edge/*.py` plus the generated `credentials.json` (hashes only,
+  see `edge.credentials`).  Lambda@Edge viewer triggers allow 1 MB.
+- The indexer bundle is `indexer/**` plus the pinned `requirements.txt` installed for the
+  Lambda platform (Python 3.13, arm64).  The dependency install is cached under
+  `.bundles/deps/<key>/`, key = sha256 of requirements.txt and the target platform, so only the
+  first build needs PyPI.
+
+No Pulumi import here: the functions take and return plain values and are tested directly.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_BUNDLE_DIR = REPO_ROOT / ".bundles"
+
+# Lambda@Edge quota for viewer-request/response functions: 1 MB zipped.
+EDGE_MAX_BYTES = 1024 * 1024
+# Lambda quota for a direct zip upload: 50 MB zipped.
+LAMBDA_MAX_BYTES = 50 * 1024 * 1024
+
+# The indexer's platform: keep in step with the Function's runtime and architectures.
+INDEXER_PYTHON_VERSION = "3.13"
+INDEXER_PLATFORM = "manylinux2014_aarch64"
+INDEXER_IMPLEMENTATION = "cp"
+
+# 1980-01-01 is the earliest date a zip entry can carry.
+_FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
+_FILE_MODE = 0o100644  # regular file, rw-r--r--
+_SKIP_DIRS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
+_SKIP_SUFFIXES = (".pyc", ".pyo")
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A zip written to disk, with the hashes Pulumi and Lambda need."""
+
+    path: Path
+    sha256_b64: str  # base64 SHA-256 of the zip: Lambda's CodeSha256 format
+    sha256_hex: str
+    size: int
+    names: tuple[str, ...]
+
+
+def deterministic_zip(files: Iterable[tuple[str, bytes]]) -> bytes:
+    """A zip of (archive name, content) pairs that depends only on those pairs."""
+    entries = sorted(files)
+    names = [name for name, _ in entries]
+    if len(set(names)) != len(names):
+        raise ValueError("duplicate archive names in bundle")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        for name, data in entries:
+            info = zipfile.ZipInfo(name, date_time=_FIXED_DATE_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3  # unix, so external_attr is read as a mode everywhere
+            info.external_attr = _FILE_MODE << 16
+            zf.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
+    return buf.getvalue()
+
+
+def _wanted(rel: Path) -> bool:
+    parts = rel.parts
+    if any(p in _SKIP_DIRS or p.startswith(".") for p in parts):
+        return False
+    return not rel.name.endswith(_SKIP_SUFFIXES)
+
+
+def tree_files(root: Path, prefix: str = "", exclude: Iterable[str] = ()) -> list[tuple[str, bytes]]:
+    """Every wanted file under `root` as (prefix + posix relative path, bytes)."""
+    excluded = set(exclude)
+    out: list[tuple[str, bytes]] = []
+    for path in sorted(root.rglob("*")):
+        if not path.is_file():
+            continue
+        rel = path.relative_to(root)
+        if not _wanted(rel) or rel.as_posix() in excluded:
+            continue
+        out.append((prefix + rel.as_posix(), path.read_bytes()))
+    return out
+
+
+def write_bundle(data: bytes, path: Path) -> Bundle:
+    """Write `data` to `path` atomically (unchanged files are left alone) and describe it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists() or path.read_bytes() != data:
+        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.chmod(tmp, 0o644)  # mkstemp makes it 0600
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    digest = hashlib.sha256(data).digest()
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        names = tuple(zf.namelist())
+    return Bundle(
+        path=path,
+        sha256_b64=base64.b64encode(digest).decode("ascii"),
+        sha256_hex=digest.hex(),
+        size=len(data),
+        names=names,
+    )
+
+
+# --- edge ---------------------------------------------------------------------------------
+
+
+def edge_files(
+    users: Mapping[str, str], realm: str, seed: str, source_root: Path = REPO_ROOT
+) -> list[tuple[str, bytes]]:
+    """The edge function's files: `edge/*.py` at the zip root, plus the credentials file."""
+    from edge import credentials  # the one writer of the format
+
+    files = [(p.name, p.read_bytes()) for p in sorted((source_root / "edge").glob("*.py"))]
+    files.append((credentials.FILE_NAME, credentials.render_file(users, realm, seed)))
+    return files
+
+
+def build_edge_bundle(
+    users: Mapping[str, str],
+    realm: str,
+    seed: str,
+    out_dir: Path = DEFAULT_BUNDLE_DIR,
+    name: str = "edge.zip",
+    source_root: Path = REPO_ROOT,
+) -> Bundle:
+    data = deterministic_zip(edge_files(users, realm, seed, source_root))
+    if len(data) >= EDGE_MAX_BYTES:
+        raise ValueError(f"edge bundle is {len(data)} bytes; Lambda@Edge viewer triggers allow 1 MB")
+    return write_bundle(data, out_dir / name)
+
+
+# --- indexer ------------------------------------------------------------------------------
+
+
+def dependency_cache_key(requirements: bytes) -> str:
+    platform = f"{INDEXER_IMPLEMENTATION}{INDEXER_PYTHON_VERSION}-{INDEXER_PLATFORM}"
+    return hashlib.sha256(requirements + b"\0" + platform.encode()).hexdigest()[:24]
+
+
+def install_dependencies(requirements: Path, cache_dir: Path, python: str = sys.executable) -> Path:
+    """Install the pinned requirements for the Lambda platform once; return the directory.
+
+    The directory is content-addressed by `dependency_cache_key`, built in a temporary
+    sibling and renamed into place when complete, so an interrupted build is never reused.
+    """
+    key = dependency_cache_key(requirements.read_bytes())
+    target = cache_dir / key
+    if (target / ".complete").exists():
+        return target
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{key}.", suffix=".tmp", dir=cache_dir))
+    try:
+        cmd = [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-input",
+            "--no-compile",  # no .pyc: Lambda compiles on first import, and .pyc are not reproducible
+            "--platform",
+            INDEXER_PLATFORM,
+            "--implementation",
+            INDEXER_IMPLEMENTATION,
+            "--python-version",
+            INDEXER_PYTHON_VERSION,
+            "--only-binary=:all:",
+            "--target",
+            str(tmp),
+            "-r",
+            str(requirements),
+        ]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise RuntimeError(
+                f"installing {requirements} for {INDEXER_PLATFORM} failed:\n{proc.stdout}\n{proc.stderr}"
+            )
+        (tmp / ".complete").write_text(
+            f"{key} {INDEXER_IMPLEMENTATION}{INDEXER_PYTHON_VERSION} {INDEXER_PLATFORM}\n"
+        )
+        if target.exists():  # a concurrent build won the race; keep its result
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def _dependency_files(deps: Path) -> list[tuple[str, bytes]]:
+    files = []
+    for name, data in tree_files(deps):
+        top = name.split("/", 1)[0]
+        if top == "bin":  # console scripts carry the installing interpreter's path in their shebang
+            continue
+        if ".dist-info/" in name and name.rsplit("/", 1)[-1] in {"RECORD", "INSTALLER", "REQUESTED"}:
+            continue  # install bookkeeping: not needed at run time, and RECORD varies with the installer
+        files.append((name, data))
+    return files
+
+
+def indexer_files(deps: Path, source_root: Path = REPO_ROOT) -> list[tuple[str, bytes]]:
+    """`indexer/**` as the `indexer` package at the zip root, with the dependencies beside it."""
+    own = tree_files(source_root / "indexer", prefix="indexer/")
+    return own + _dependency_files(deps)
+
+
+def build_indexer_bundle(
+    out_dir: Path = DEFAULT_BUNDLE_DIR,
+    name: str = "indexer.zip",
+    source_root: Path = REPO_ROOT,
+    requirements: Path | None = None,
+    deps_dir: Path | None = None,
+) -> Bundle:
+    deps = install_dependencies(
+        requirements or source_root / "requirements.txt", deps_dir or out_dir / "deps"
+    )
+    data = deterministic_zip(indexer_files(deps, source_root))
+    if len(data) >= LAMBDA_MAX_BYTES:
+        raise ValueError(f"indexer bundle is {len(data)} bytes; a direct Lambda upload allows 50 MB")
+    return write_bundle(data, out_dir / name)
