@@ -43,7 +43,8 @@ def _status(exc: ClientError) -> int:
 
 
 def is_not_found(exc: ClientError) -> bool:
-    return _code(exc) in {"NoSuchKey", "404", "NotFound"} or _status(exc) == 404
+    """The key is missing (a missing *bucket* is also a 404, but never "not found" for a key)."""
+    return _code(exc) != "NoSuchBucket" and (_code(exc) in {"NoSuchKey", "404", "NotFound"} or _status(exc) == 404)
 
 
 def is_precondition_failed(exc: ClientError) -> bool:
@@ -103,7 +104,10 @@ class Bucket:
         """The object's SHA-256 as hex when S3 holds a full-object one (not a multipart composite)."""
         resp = self.client.head_object(Bucket=self.name, Key=key, ChecksumMode="ENABLED")
         value = resp.get("ChecksumSHA256")
-        if not value or "-" in value or resp.get("ChecksumType", "FULL_OBJECT") != "FULL_OBJECT":
+        # A multipart upload's SHA-256 is a composite (a hash of part hashes), not the file's;
+        # S3 says so in ChecksumType, and its ETag ends in "-<parts>" (all moto tells us).
+        composite = "-" in value if value else True
+        if composite or "-" in resp.get("ETag", "") or resp.get("ChecksumType", "FULL_OBJECT") != "FULL_OBJECT":
             return None
         return base64.b64decode(value).hex()
 

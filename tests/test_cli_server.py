@@ -1,0 +1,103 @@
+"""`python -m indexer` as a separate process over real HTTP, against a moto server (the local stack's S3)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from indexer import cli
+from tests.distributions import make_sdist, make_wheel, write
+
+BUCKET = "pypi-cli"
+ROOT = Path(__file__).resolve().parent.parent
+CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1", **CREDENTIALS)
+    s3.create_bucket(Bucket=BUCKET)
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    yield url
+    server.stop()
+
+
+@pytest.fixture
+def s3(endpoint: str) -> Any:
+    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **CREDENTIALS)
+
+
+def python_m_indexer(
+    *argv: str, endpoint: str, cwd: Path, bucket: str = BUCKET
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYPI_EDGE_"))}
+    env.update(
+        AWS_ACCESS_KEY_ID="local",
+        AWS_SECRET_ACCESS_KEY="local",
+        AWS_DEFAULT_REGION="us-east-1",
+        PYTHONPATH=str(ROOT),
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "indexer", *argv, "--bucket", bucket, "--endpoint-url", endpoint],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_python_m_indexer_uploads_dist_glob_to_a_moto_server(endpoint, s3, tmp_path):
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    # One file above PROGRESS_MIN_BYTES, so its body goes through the progress reader.
+    big_name, big, _ = make_wheel("served", "1.0", payload_bytes=cli.PROGRESS_MIN_BYTES + 1)
+    write(dist, big_name, big)
+    write(dist, *make_sdist("served", "1.0"))
+
+    done = python_m_indexer("upload", "dist/*", endpoint=endpoint, cwd=tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    assert "2 file(s): 2 uploaded." in done.stdout
+    assert s3.get_object(Bucket=BUCKET, Key=f"served/{big_name}")["Body"].read() == big
+    head = s3.head_object(Bucket=BUCKET, Key=f"served/{big_name}", ChecksumMode="ENABLED")
+    assert head["ContentType"] == "application/zip" and head["ChecksumSHA256"]
+
+    again = python_m_indexer("upload", "dist/*", endpoint=endpoint, cwd=tmp_path)
+
+    assert again.returncode == 0, again.stderr
+    assert "2 file(s): 2 present." in again.stdout
+
+
+def test_python_m_indexer_reindex_then_list_over_http(endpoint, s3, tmp_path):
+    write(tmp_path, *make_wheel("listed", "0.3")[:2])
+    assert python_m_indexer("upload", "*.whl", endpoint=endpoint, cwd=tmp_path).returncode == 0
+
+    reindexed = python_m_indexer("reindex", "--project", "listed", endpoint=endpoint, cwd=tmp_path)
+    listed = python_m_indexer("list", "listed", endpoint=endpoint, cwd=tmp_path)
+
+    assert reindexed.returncode == 0, reindexed.stderr
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert lines[:2] == ["listed: 1 version(s)", "  0.3"]
+    assert lines[2].split()[0] == "listed-0.3-py3-none-any.whl"
+
+
+def test_python_m_indexer_reports_a_missing_bucket_in_one_line(endpoint, tmp_path):
+    done = python_m_indexer("list", endpoint=endpoint, cwd=tmp_path, bucket="absent")
+
+    assert done.returncode == cli.EXIT_AWS
+    assert done.stderr.startswith("error: bucket 'absent' does not exist")
+    assert done.stderr.count("\n") == 1
