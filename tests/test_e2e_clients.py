@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.distributions import make_wheel
+from tests.distributions import make_sdist, make_wheel
 from tests.e2e import FRESHNESS_SECONDS, VENV_BIN, clean_env, fresh_venv, installed, pip, run
 
 pytestmark = pytest.mark.e2e
@@ -191,3 +191,40 @@ def test_range_requests_are_served_as_s3_serves_them(e2e):
         assert resp.status == 206
         assert resp.headers["Content-Range"] == f"bytes {len(body) - 22}-{len(body) - 1}/{len(body)}"
         assert resp.read() == body[-22:]
+
+
+def cli(e2e, *args):
+    env = clean_env(AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local", AWS_DEFAULT_REGION="us-east-1")
+    return run(
+        VENV_BIN / "pypi-edge", *args, "--bucket", e2e.bucket, "--endpoint-url", f"http://127.0.0.1:{e2e.s3_port}",
+        env=env,
+    )  # fmt: skip
+
+
+def test_cli_upload_then_pip_install(e2e, venv, tmp_path):
+    filename, data, _ = make_wheel("EdgeTest.CLI_Made", "3.1", requires_dist=["edgetest-dep==1.0"])
+    sdist_name, sdist = make_sdist("EdgeTest.CLI_Made", "3.1")
+    (tmp_path / filename).write_bytes(data)
+    (tmp_path / sdist_name).write_bytes(sdist)
+    result = cli(e2e, "upload", "--no-progress", tmp_path / filename, tmp_path / sdist_name)
+    assert result.returncode == 0, result.stdout + result.stderr
+    e2e.wait_for("edgetest-cli-made", lambda got: {filename, sdist_name} <= {f["filename"] for f in got})
+    installed_ok = pip(venv, "install", "--index-url", e2e.index_url(), "edgetest.cli-made")
+    assert installed_ok.returncode == 0, installed_ok.stdout + installed_ok.stderr
+    assert installed(venv)["edgetest-cli-made"] == "3.1"
+    assert installed(venv)["edgetest-dep"] == "1.0"
+    again = cli(e2e, "upload", "--no-progress", tmp_path / filename)
+    assert again.returncode == 0 and "already present" in again.stdout + again.stderr
+
+
+def test_cli_yank_makes_pip_skip_the_version(e2e, venv, tmp_path):
+    for version in ("1.0", "1.1"):
+        filename, data, _ = make_wheel("edgetest-cliyank", version)
+        (tmp_path / filename).write_bytes(data)
+        assert cli(e2e, "upload", "--no-progress", tmp_path / filename).returncode == 0
+    e2e.wait_for("edgetest-cliyank", lambda got: len(got) == 2)
+    result = cli(e2e, "yank", "edgetest-cliyank", "1.1", "--reason", "do not use")
+    assert result.returncode == 0, result.stdout + result.stderr
+    e2e.wait_for("edgetest-cliyank", lambda got: [f["yanked"] for f in got] == [False, "do not use"])
+    assert pip(venv, "install", "--index-url", e2e.index_url(), "edgetest-cliyank").returncode == 0
+    assert installed(venv)["edgetest-cliyank"] == "1.0"
