@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,8 +59,20 @@ def sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> di
 
 
 class Worker(threading.Thread):
-    def __init__(self, sqs: Any, queue_url: str, queue_arn: str, *, batch_window: float, region: str) -> None:
+    def __init__(
+        self,
+        sqs: Any,
+        queue_url: str,
+        queue_arn: str,
+        *,
+        batch_window: float,
+        region: str,
+        handler: Callable[[dict[str, Any], Any], dict[str, Any]] | None = None,
+    ) -> None:
         super().__init__(name="indexer-worker", daemon=True)
+        if handler is None:
+            from indexer.handler import handler  # imported late: after the endpoint variables are set
+        self.handler = handler
         self.sqs = sqs
         self.queue_url = queue_url
         self.queue_arn = queue_arn
@@ -70,35 +83,35 @@ class Worker(threading.Thread):
         self.idle = threading.Event()  # set while the queue looked empty on the last poll
 
     def run(self) -> None:
-        from indexer.handler import handler  # after the endpoint environment is set
-
         while not self.stopping.is_set():
             try:
-                messages = self._gather()
-                if not messages:
-                    self.idle.set()
-                    continue
-                self.idle.clear()
-                event = sqs_event(messages, self.queue_arn, self.region)
-                result = handler(event, LambdaContext(aws_request_id=str(uuid.uuid4())))
-                failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
-                done = [m for m in messages if m["MessageId"] not in failed]
-                for i in range(0, len(done), 10):
-                    self.sqs.delete_message_batch(
-                        QueueUrl=self.queue_url,
-                        Entries=[
-                            {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]}
-                            for n, m in enumerate(done[i : i + 10])
-                        ],
-                    )
-                self.batches += 1
-                if failed:
-                    log.warning("indexer reported %d failed record(s); SQS will retry them", len(failed))
+                self.poll_once()
             except Exception:
                 if self.stopping.is_set():
                     break
                 log.exception("indexer worker error")
                 time.sleep(1)
+
+    def poll_once(self) -> int:
+        """Receive one batch, run the handler on it, delete what succeeded; returns the batch size."""
+        messages = self._gather()
+        if not messages:
+            self.idle.set()
+            return 0
+        self.idle.clear()
+        event = sqs_event(messages, self.queue_arn, self.region)
+        result = self.handler(event, LambdaContext(aws_request_id=str(uuid.uuid4())))
+        failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
+        done = [m for m in messages if m["MessageId"] not in failed]
+        for i in range(0, len(done), 10):  # DeleteMessageBatch takes at most 10 entries
+            entries = [
+                {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done[i : i + 10])
+            ]
+            self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
+        self.batches += 1
+        if failed:
+            log.warning("indexer reported %d failed record(s); SQS will retry them", len(failed))
+        return len(messages)
 
     def _gather(self) -> list[dict[str, Any]]:
         """Up to BATCH_SIZE messages: wait for the first, then gather for the batch window."""
