@@ -16,7 +16,6 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 ALGORITHM = "pbkdf2_sha256"
 # One slow hash per container (warm requests hit the verified-header cache).  Lambda@Edge
@@ -27,13 +26,42 @@ SALT_BYTES = 16
 FILE_NAME = "credentials.json"
 
 
-@dataclass(frozen=True)
 class Entry:
-    """One user's stored verifier."""
+    """One user's stored verifier (immutable).
+
+    A hand-written slotted class rather than a frozen dataclass: `dataclasses` pulls in
+    `inspect` and costs ~10 ms of import time, which every cold start of the edge function pays.
+    """
+
+    __slots__ = ("digest", "iterations", "salt")
 
     salt: bytes
     digest: bytes
-    iterations: int = ITERATIONS
+    iterations: int
+
+    def __init__(self, salt: bytes, digest: bytes, iterations: int = ITERATIONS) -> None:
+        object.__setattr__(self, "salt", salt)
+        object.__setattr__(self, "digest", digest)
+        object.__setattr__(self, "iterations", iterations)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Entry is immutable (tried to set {name!r})")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"Entry is immutable (tried to delete {name!r})")
+
+    def _key(self) -> tuple[bytes, bytes, int]:
+        return (self.salt, self.digest, self.iterations)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Entry) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        # Never print the digest: logs are not the place for verifiers.
+        return f"Entry(salt={self.salt!r}, digest=<{len(self.digest)} bytes>, iterations={self.iterations})"
 
 
 def derive_salt(seed: str, user: str) -> bytes:
@@ -64,13 +92,20 @@ def make_entry(user: str, password: str, salt: bytes, iterations: int = ITERATIO
     }
 
 
-def render_file(users: Mapping[str, str], realm: str, seed: str) -> bytes:
-    """The whole credentials file, deterministic for the same input (sorted, no timestamps)."""
+def render_file(users: Mapping[str, str], realm: str, seed: str, *, iterations: int = ITERATIONS) -> bytes:
+    """The whole credentials file, deterministic for the same input (sorted, no timestamps).
+
+    `iterations` exists for tests and benchmarks (a low count keeps them fast); deployments
+    use the default.
+    """
     if not users:
         raise ValueError("at least one user is required")
     doc = {
         "realm": realm,
-        "users": {user: make_entry(user, pw, derive_salt(seed, user)) for user, pw in sorted(users.items())},
+        "users": {
+            user: make_entry(user, pw, derive_salt(seed, user), iterations)
+            for user, pw in sorted(users.items())
+        },
     }
     return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
@@ -78,8 +113,16 @@ def render_file(users: Mapping[str, str], realm: str, seed: str) -> bytes:
 def load(raw: bytes | str) -> tuple[str, dict[str, Entry]]:
     """Parse a credentials file into (realm, {user: Entry})."""
     doc = json.loads(raw)
+    if (
+        not isinstance(doc, dict)
+        or not isinstance(doc.get("realm"), str)
+        or not isinstance(doc.get("users"), dict)
+    ):
+        raise ValueError("credentials file must be an object with a string 'realm' and an object 'users'")
     users: dict[str, Entry] = {}
     for user, e in doc["users"].items():
+        if not isinstance(e, dict):
+            raise ValueError(f"user {user!r}: entry must be an object")
         if e.get("alg") != ALGORITHM:
             raise ValueError(f"user {user!r}: unsupported algorithm {e.get('alg')!r}")
         users[user] = Entry(
@@ -87,6 +130,8 @@ def load(raw: bytes | str) -> tuple[str, dict[str, Entry]]:
             digest=base64.b64decode(e["hash"]),
             iterations=int(e["iterations"]),
         )
+        if users[user].iterations < 1:
+            raise ValueError(f"user {user!r}: iterations must be positive")
     return doc["realm"], users
 
 

@@ -1,0 +1,1 @@
+"""The Lambda@Edge viewer-request function (standard library only; see `edge.handler`)."""

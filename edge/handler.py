@@ -1,0 +1,575 @@
+"""The viewer-request function of pypi-edge: HTTP Basic auth, then the URL map of SPEC.md.
+
+CloudFront calls `handler(event, context)` for every viewer request, before its cache.  The
+function answers in one of two ways:
+
+* it returns the (modified) request, which CloudFront looks up in its cache and otherwise
+  fetches from the S3 origin: ``uri`` rewritten to a canonically percent-encoded bucket key,
+  ``querystring`` emptied and the ``authorization`` header removed; or
+* it returns a generated response, which CloudFront sends to the viewer as is and never
+  caches: ``{"status": "401", "statusDescription": "Unauthorized", "headers": {"www-authenticate":
+  [{"key": "WWW-Authenticate", "value": ...}], ...}, "body": "...", "bodyEncoding": "text"}``.
+  Header names are CloudFront's lower-case keys with ``[{key, value}]`` lists.  Generated
+  responses set none of the headers CloudFront disallows or keeps read-only (`FORBIDDEN_HEADERS`:
+  no ``content-length``, ``transfer-encoding``, ``connection``, ``via``, ...); CloudFront
+  computes the framing itself.
+
+Public functions (all pure apart from the credentials state):
+
+* `handler(event, context)` -- the Lambda entry point.
+* `parse_basic_auth(value) -> (user, password) | None` -- RFC 7617 parsing.
+* `verify(value) -> bool` -- checks an ``Authorization`` header value, with the warm cache.
+* `route(method, uri, querystring, accept) -> str | dict` -- the URL map: a rewritten URI
+  (str) or a generated response (dict).  It assumes the viewer is already authenticated.
+* `negotiate(accept) -> "json" | "html" | None` -- PEP 691 content negotiation.
+* `configure(raw)` / `reload()` -- (re)load the credentials (see below).
+
+Credentials.  At import the module reads the file named by the environment variable
+``PYPI_EDGE_CREDENTIALS`` if it is set (local stack, tests), else ``credentials.json`` next to
+this file (the deployed bundle, which has edge/*.py at the zip root and the handler
+"handler.handler"; Lambda@Edge has no environment variables).  `reload()` reads
+the same place again; `configure(raw_bytes)` installs the bytes of a credentials file directly
+(tests), and `configure(None)` removes all credentials.  Both clear the verified-header cache.
+A missing, unreadable or invalid file leaves the function with no users: every request gets
+401 ("fail closed"), never an exception.
+
+Decisions a reviewer should know:
+
+* Authentication happens before anything else, so 405/400/301/404/406 are only ever seen by
+  authenticated viewers and a stranger learns nothing about which paths exist.
+* Warm requests skip the slow hash: a bounded (`CACHE_SIZE`) FIFO of SHA-256 digests of
+  header values that verified.  Only successes enter it.  An unknown user pays one slow hash
+  against a dummy entry, exactly like a known user with a wrong password.
+* The incoming URI is percent-decoded exactly once, validated, and re-encoded with
+  ``quote(..., safe="/")``, so ``+`` becomes ``%2B`` (S3 would read a literal ``+`` as a
+  space) and the key S3 sees is the one validated here.  400 for: a path longer than
+  `MAX_URI_BYTES` (1024 bytes as received, which is also S3's key length limit), non-ASCII or
+  malformed ``%`` escapes, invalid UTF-8, NUL and other control characters, backslashes, and
+  ``.``/``..`` segments (also when percent-encoded).
+* Project names are PEP 508 names; a non-normalized one (PEP 503) is answered with a 301 to the
+  normalized name, for project pages *and* for file URLs (``/simple/Foo_Bar/x.whl`` ->
+  ``/simple/foo-bar/x.whl``), so every object has one URL and one cache entry.  Redirects keep
+  the query string.  Anything that is not the root index, a project page or
+  ``<project>/<file>`` is a 404 generated here, as are bookkeeping keys (last segment starting
+  with ``.`` or ``_``, and ``*.yanked`` markers); ``*.metadata`` (PEP 658) passes.
+* The query string is consumed here (``?format=``, PEP 691) and never forwarded, so S3
+  sub-resources such as ``?versionId=`` or ``?acl`` cannot be reached through the CDN.
+* Content negotiation happens before the cache (the URI is rewritten to ``index.json`` or
+  ``index.html``), so the cache key needs no ``Accept`` and no ``Vary`` is required.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import sys
+from base64 import b64decode
+from functools import lru_cache
+from urllib.parse import quote, unquote, unquote_to_bytes
+
+try:
+    from edge import credentials as _credentials
+except ImportError:
+    # The deployed bundle has edge/*.py at the zip root (Lambda handler "handler.handler").
+    import credentials as _credentials  # type: ignore[no-redef]
+
+ENV_VAR = "PYPI_EDGE_CREDENTIALS"
+DEFAULT_REALM = "pypi-edge"
+# The longest request path accepted, in bytes as received (percent-encoded).  S3 keys are at
+# most 1024 bytes, and a key is never longer than the URI that names it.
+MAX_URI_BYTES = 1024
+MAX_QUERY_BYTES = 1024
+# Longer Authorization values are refused before any work (no real password is this long).
+MAX_AUTHORIZATION_BYTES = 4096
+# Verified header values kept per container; entries are evicted oldest first.
+CACHE_SIZE = 256
+
+# Headers a Lambda@Edge function must not add to a generated viewer-request response:
+# CloudFront's disallowed headers and the read-only ones for viewer-request events (CloudFront
+# Developer Guide, "Restrictions on all edge functions" / "Restrictions on Lambda@Edge").
+# Adding one makes CloudFront answer 502.  The tests check every generated response against it.
+FORBIDDEN_HEADERS = frozenset(
+    {
+        "connection",
+        "expect",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "trailer",
+        "upgrade",
+        "x-accel-buffering",
+        "x-accel-charset",
+        "x-accel-limit-rate",
+        "x-accel-redirect",
+        "x-cache",
+        "x-forwarded-proto",
+        "x-real-ip",
+        # read-only for viewer-request events
+        "content-length",
+        "host",
+        "transfer-encoding",
+        "via",
+    }
+)
+FORBIDDEN_HEADER_PREFIXES = ("x-amz-cf-", "x-amzn-", "x-edge-")
+
+Response = dict  # a CloudFront generated response: {"status", "statusDescription", "headers", ...}
+
+# --------------------------------------------------------------------------------------------
+# Credentials state (module globals: the fastest lookups on the hot path)
+
+_users: dict[str, _credentials.Entry] = {}
+_dummy: _credentials.Entry | None = None
+_realm = DEFAULT_REALM
+_www_authenticate = ""
+_cache: dict[bytes, None] = {}
+_sha256 = hashlib.sha256
+
+
+def _quoted_string(value: str) -> str:
+    """RFC 9110 section 5.6.4 quoted-string: escape backslash and double quote, drop controls."""
+    value = "".join(c for c in value if " " <= c != "\x7f")
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def configure(raw: bytes | str | None) -> None:
+    """Install the credentials file `raw` (the output of `credentials.render_file`).
+
+    ``None`` removes every user, so all requests get 401.  Invalid content raises
+    `ValueError` and also leaves the function with no users (fail closed).  Clears the cache.
+    """
+    global _users, _dummy, _realm, _www_authenticate
+    _cache.clear()
+    _users, _dummy, _realm = {}, None, DEFAULT_REALM
+    if raw is not None:
+        try:
+            realm, users = _credentials.load(raw)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"invalid credentials file: {exc}") from None
+        if users:
+            # The stand-in for unknown users costs what a real user's check costs.
+            iterations = max(entry.iterations for entry in users.values())
+            _dummy = _credentials.Entry(os.urandom(16), os.urandom(32), iterations)
+        _users, _realm = users, realm or DEFAULT_REALM
+    # RFC 7617 section 2.1: the charset parameter tells browsers to send UTF-8.
+    _www_authenticate = f'Basic realm={_quoted_string(_realm)}, charset="UTF-8"'
+    _cache.clear()
+
+
+def credentials_path() -> str:
+    """Where `reload` reads from: ``$PYPI_EDGE_CREDENTIALS``, else the bundled file."""
+    return os.environ.get(ENV_VAR) or os.path.join(os.path.dirname(__file__), _credentials.FILE_NAME)
+
+
+def reload() -> bool:
+    """Read the credentials from `credentials_path()`; never raises.
+
+    Returns whether users were loaded.  On any problem the function fails closed (no users)
+    and says why on stderr (CloudWatch Logs, in Lambda).
+    """
+    path = credentials_path()
+    try:
+        with open(path, "rb") as f:
+            configure(f.read())
+    except (OSError, ValueError) as exc:
+        configure(None)
+        print(f"pypi-edge: no usable credentials at {path} ({exc}); every request gets 401", file=sys.stderr)
+    return bool(_users)
+
+
+# --------------------------------------------------------------------------------------------
+# Authentication (RFC 7617)
+
+
+def parse_basic_auth(value: str | None) -> tuple[str, str] | None:
+    """``(user, password)`` from an ``Authorization`` value, or None if it is not valid Basic.
+
+    RFC 7617: the scheme name is case-insensitive (RFC 9110 section 11.1); the token68 is
+    standard base64 of ``user-id ":" password`` in UTF-8 (we announce ``charset="UTF-8"``);
+    the user-id cannot contain a colon, so the split is on the *first* colon and the password
+    may contain more.
+    """
+    if not value or len(value) > MAX_AUTHORIZATION_BYTES or not value.isascii():
+        return None
+    scheme, _, token = value.strip(" \t").partition(" ")  # OWS, RFC 9110 section 5.5
+    if scheme.lower() != "basic":
+        return None
+    token = token.lstrip(" ")  # RFC 9110 section 11.4: 1*SP between scheme and credentials
+    if not token:
+        return None
+    try:
+        decoded = b64decode(token, validate=True).decode("utf-8")
+    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
+        return None
+    user, colon, password = decoded.partition(":")
+    if not colon or not user:
+        return None
+    return user, password
+
+
+def verify(value: str | None) -> bool:
+    """Whether `value` (an ``Authorization`` header value) carries valid credentials.
+
+    Warm path: one SHA-256 of the header and a dict lookup.  Cold path: one slow hash
+    (`credentials.check`, constant-time comparison with `hmac.compare_digest`), also for
+    unknown users (against a dummy entry), so timing does not tell whether a user exists.
+    """
+    if not value or not _users or len(value) > MAX_AUTHORIZATION_BYTES or not value.isascii():
+        return False
+    key = _sha256(value.encode("ascii")).digest()
+    if key in _cache:
+        return True
+    parsed = parse_basic_auth(value)
+    if parsed is None:
+        return False
+    user, password = parsed
+    entry = _users.get(user)
+    if entry is None:
+        _credentials.check(_dummy, password)  # type: ignore[arg-type]  # same cost, result ignored
+        return False
+    if not _credentials.check(entry, password):
+        return False
+    if len(_cache) >= CACHE_SIZE:
+        try:
+            del _cache[next(iter(_cache))]
+        except (KeyError, RuntimeError, StopIteration):  # a concurrent caller (local stack) got there
+            _cache.clear()
+    _cache[key] = None
+    return True
+
+
+# --------------------------------------------------------------------------------------------
+# Generated responses
+
+_HTML = "text/html; charset=utf-8"
+
+
+def _response(status: int, description: str, headers: dict[str, str], body: str = "") -> Response:
+    """A CloudFront generated response; never caches (generated at viewer-request anyway)."""
+    all_headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", **headers}
+    if body:
+        all_headers["Content-Type"] = _HTML
+    response: Response = {
+        "status": str(status),
+        "statusDescription": description,
+        "headers": {name.lower(): [{"key": name, "value": value}] for name, value in all_headers.items()},
+    }
+    if body:
+        response["body"] = body
+        response["bodyEncoding"] = "text"
+    return response
+
+
+def _page(title: str, text: str) -> str:
+    return f'<!doctype html><meta charset="utf-8"><title>{title}</title><h1>{title}</h1><p>{text}</p>\n'
+
+
+def unauthorized() -> Response:
+    """401 with the Basic challenge (RFC 7235 section 3.1; RFC 7617 section 2)."""
+    return _response(
+        401,
+        "Unauthorized",
+        {"WWW-Authenticate": _www_authenticate},
+        _page("401 Unauthorized", "This package index needs a user name and password."),
+    )
+
+
+def _bad_request() -> Response:
+    return _response(400, "Bad Request", {}, _page("400 Bad Request", "Malformed request path."))
+
+
+def _not_found() -> Response:
+    return _response(404, "Not Found", {}, _page("404 Not Found", "No such project or file."))
+
+
+def _method_not_allowed() -> Response:
+    # RFC 9110 section 15.5.6: a 405 must list the allowed methods.
+    return _response(
+        405,
+        "Method Not Allowed",
+        {"Allow": "GET, HEAD"},
+        _page("405 Method Not Allowed", "This index is read-only: use GET or HEAD."),
+    )
+
+
+def _not_acceptable() -> Response:
+    return _response(
+        406,
+        "Not Acceptable",
+        {},
+        _page(
+            "406 Not Acceptable",
+            "Available: application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html,"
+            " text/html (PEP 691).",
+        ),
+    )
+
+
+def _redirect(path: str, querystring: str) -> Response:
+    # The path is already canonical and percent-encoded; the query string is kept verbatim.
+    location = f"{path}?{querystring}" if querystring else path
+    return _response(301, "Moved Permanently", {"Location": location})
+
+
+# --------------------------------------------------------------------------------------------
+# Content negotiation (PEP 691, RFC 9110 section 12.5.1)
+
+# What each index flavour can be served as.  `latest` aliases are PEP 691's.
+_OFFERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    # Server preference on ties: HTML first.  Clients that send no Accept or only */* (curl,
+    # old pip/poetry) predate PEP 691 and understand only PEP 503 HTML; browsers list text/html.
+    ("html", ("text/html", "application/vnd.pypi.simple.v1+html", "application/vnd.pypi.simple.latest+html")),
+    ("json", ("application/vnd.pypi.simple.v1+json", "application/vnd.pypi.simple.latest+json")),
+)
+_QVALUE = re.compile(r"\s*[qQ]\s*=\s*([0-9.]{1,5})\s*")
+
+
+def _parse_accept(accept: str) -> list[tuple[str, str, float]]:
+    """``[(type, subtype, q)]`` from an Accept value; unparsable elements are skipped."""
+    ranges = []
+    for element in accept.split(","):
+        media_range, *params = element.split(";")
+        media_range = media_range.strip().lower()
+        if not media_range:
+            continue
+        if media_range == "*":  # not RFC 9110, but sent by some old Java clients
+            media_range = "*/*"
+        type_, slash, subtype = media_range.partition("/")
+        if not slash or not type_ or not subtype or (type_ == "*" and subtype != "*"):
+            continue
+        q = 1.0
+        for param in params:
+            m = _QVALUE.fullmatch(param)
+            if m:
+                try:
+                    q = float(m.group(1))
+                except ValueError:
+                    q = -1.0
+                break
+        if 0.0 <= q <= 1.0:
+            ranges.append((type_, subtype, q))
+    return ranges
+
+
+def _quality(media_type: str, ranges: list[tuple[str, str, float]]) -> float:
+    """The q of the most specific range matching `media_type` (RFC 9110 section 12.5.1)."""
+    type_, _, subtype = media_type.partition("/")
+    best_specificity, best_q = 0, 0.0
+    for r_type, r_subtype, q in ranges:
+        if r_type == type_ and r_subtype == subtype:
+            specificity = 3
+        elif r_type == type_ and r_subtype == "*":
+            specificity = 2
+        elif r_type == "*" and r_subtype == "*":
+            specificity = 1
+        else:
+            continue
+        if specificity > best_specificity or (specificity == best_specificity and q > best_q):
+            best_specificity, best_q = specificity, q
+    return best_q
+
+
+def _negotiate(accept: str) -> str | None:
+    ranges = _parse_accept(accept)
+    best, best_q = None, 0.0
+    for flavour, media_types in _OFFERS:
+        q = max(_quality(media_type, ranges) for media_type in media_types)
+        if q > best_q:  # strictly greater: ties keep the earlier (preferred) flavour
+            best, best_q = flavour, q
+    return best
+
+
+_negotiate_cached = lru_cache(maxsize=256)(_negotiate)
+
+
+def negotiate(accept: str | None) -> str | None:
+    """``"json"``, ``"html"``, or None when the client accepts neither (then PEP 691: 406).
+
+    The highest q wins; ties go to HTML.  No (or an empty) Accept means ``*/*`` (RFC 9110
+    section 12.5.1), so HTML.  Clients send a handful of fixed strings, hence the small cache.
+    """
+    if not accept or not accept.strip():
+        return "html"
+    if len(accept) > 1024:
+        return _negotiate(accept)
+    return _negotiate_cached(accept)
+
+
+def _format_param(querystring: str) -> str | None:
+    """The value of PEP 691's ``?format=`` parameter, percent-decoded, if present.
+
+    Decoded with `unquote`, not `unquote_plus`: PEP 691 writes the parameter with a literal
+    ``+`` (``?format=application/vnd.pypi.simple.v1+json``).
+    """
+    for pair in querystring.split("&"):
+        name, eq, value = pair.partition("=")
+        if eq and name == "format":
+            return unquote(value)
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# The URL map (SPEC.md)
+
+_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+# C0 controls (NUL included), DEL, C1 controls, backslash.
+_FORBIDDEN_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\\]")
+_QUERY_FORBIDDEN = re.compile(r"[\x00-\x20\x7f]")
+# A valid (PEP 508) project name that is already PEP 503 normalized: the fast path.
+_NORMALIZED_NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+# PEP 508 names: ^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$ case-insensitively.
+_VALID_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
+_SEPARATORS = re.compile(r"[-_.]+")
+_ROOT_FILES = frozenset({"index.html", "index.json"})
+_ALLOWED_METHODS = frozenset({"GET", "HEAD"})
+
+
+def normalize(name: str) -> str:
+    """PEP 503 normalization."""
+    return _SEPARATORS.sub("-", name).lower()
+
+
+def decode_path(uri: str) -> str | None:
+    """The URI path percent-decoded once and validated, or None for a 400.
+
+    CloudFront passes the path percent-encoded as the client sent it.  Decoding first and
+    validating the result means ``%2e%2e``, ``%5c`` and ``%00`` are caught like their literal
+    forms, and ``%2F`` is a slash (as it is in the S3 key it would name).
+    """
+    if len(uri) > MAX_URI_BYTES or not uri.startswith("/") or not uri.isascii():
+        return None  # RFC 3986: a request target is ASCII; non-ASCII arrives percent-encoded
+    path = uri
+    if "%" in uri:
+        if _BAD_PERCENT.search(uri):
+            return None
+        try:
+            path = unquote_to_bytes(uri).decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    if _FORBIDDEN_CHARS.search(path):
+        return None
+    if "/." in path:
+        for segment in path.split("/"):
+            if segment == "." or segment == "..":  # RFC 3986 section 5.2.4 dot-segments
+                return None
+    return path
+
+
+def is_bookkeeping(filename: str) -> bool:
+    """Keys viewers must not see: dot/underscore files and PEP 592 ``.yanked`` markers."""
+    return filename[:1] in ("_", ".") or filename.lower().endswith(".yanked")
+
+
+def _index(directory: str, querystring: str, accept: str | None) -> str | Response:
+    if querystring and "format=" in querystring:
+        forced = _format_param(querystring)
+        if forced:
+            accept = forced  # PEP 691: the URL parameter takes precedence over Accept
+    flavour = negotiate(accept)
+    if flavour == "json":
+        return f"/{directory}index.json"
+    if flavour == "html":
+        return f"/{directory}index.html"
+    return _not_acceptable()
+
+
+def route(method: str, uri: str, querystring: str = "", accept: str | None = None) -> str | Response:
+    """Map an authenticated request to a bucket URI (str) or a generated response (dict).
+
+    `uri` and `querystring` as CloudFront passes them (percent-encoded, no ``?``); `accept` is
+    the ``Accept`` header value or None.
+    """
+    if method not in _ALLOWED_METHODS:
+        return _method_not_allowed()
+    path = decode_path(uri)
+    if path is None:
+        return _bad_request()
+    if querystring and (
+        len(querystring) > MAX_QUERY_BYTES
+        or not querystring.isascii()
+        or _QUERY_FORBIDDEN.search(querystring)
+    ):
+        return _bad_request()
+    if path == "/":
+        return _index("", querystring, accept)
+    segments = path[1:].split("/")
+    if segments[0] == "simple":
+        prefix = "/simple/"
+        del segments[0]
+        if not segments:  # "/simple"
+            return _redirect(prefix, querystring)
+        if segments == [""]:  # "/simple/"
+            return _index("", querystring, accept)
+    else:
+        prefix = "/"
+    if len(segments) == 1:
+        name = segments[0]
+        if name in _ROOT_FILES:
+            return "/" + name
+        if prefix == "/" or not _VALID_NAME.fullmatch(name):
+            return _not_found()
+        return _redirect(f"{prefix}{normalize(name)}/", querystring)  # "/simple/<name>"
+    if len(segments) != 2:
+        return _not_found()
+    project, filename = segments
+    if not _NORMALIZED_NAME.fullmatch(project):
+        if not _VALID_NAME.fullmatch(project):
+            return _not_found()
+        return _redirect(quote(f"{prefix}{normalize(project)}/{filename}", safe="/"), querystring)
+    if not filename:
+        return _index(project + "/", querystring, accept)
+    if is_bookkeeping(filename):
+        return _not_found()
+    # Canonical encoding for S3: "+" -> %2B, " " -> %20 (quote leaves A-Z a-z 0-9 _.-~ alone).
+    return f"/{project}/{quote(filename, safe='')}"
+
+
+# --------------------------------------------------------------------------------------------
+# The entry point
+
+
+def _header(headers: dict, name: str) -> str | None:
+    values = headers.get(name)
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]["value"]
+    return ", ".join(v["value"] for v in values)  # RFC 9110 section 5.3: a list-based field
+
+
+def handler(event: dict, context: object = None) -> dict:
+    """Lambda@Edge viewer-request entry point: the request to forward, or a response."""
+    request: dict = {}
+    authenticated = False
+    try:
+        request = event["Records"][0]["cf"]["request"]
+        headers = request["headers"]
+        authorization = headers.get("authorization")
+        # Exactly one Authorization header; several would be ambiguous (RFC 9110 section 5.3).
+        authenticated = bool(authorization) and len(authorization) == 1 and verify(authorization[0]["value"])
+        if not authenticated:
+            result = unauthorized()
+        else:
+            result = route(
+                request["method"],
+                request["uri"],
+                request.get("querystring") or "",
+                _header(headers, "accept"),
+            )
+            if result.__class__ is str:
+                del headers["authorization"]  # the origin (S3 via OAC) must never see the password
+                request["uri"] = result
+                request["querystring"] = ""
+                return request
+    except Exception:  # a malformed event: fail closed, never a 500
+        result = _bad_request() if authenticated else unauthorized()
+    if request.__class__ is dict and request.get("method") == "HEAD":
+        # A HEAD response carries no content (RFC 9110 section 9.3.2).
+        result.pop("body", None)
+        result.pop("bodyEncoding", None)
+    return result
+
+
+reload()
