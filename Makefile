@@ -31,6 +31,8 @@ serve: $(STAMP)
 	$(BIN)/python -m local $(SERVE_ARGS)
 
 test: $(STAMP) $(CHROMIUM)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
 # Unit tests only (no local stack, no browser): the quick loop while editing.

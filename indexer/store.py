@@ -44,7 +44,9 @@ def _status(exc: ClientError) -> int:
 
 def is_not_found(exc: ClientError) -> bool:
     """The key is missing (a missing *bucket* is also a 404, but never "not found" for a key)."""
-    return _code(exc) != "NoSuchBucket" and (_code(exc) in {"NoSuchKey", "404", "NotFound"} or _status(exc) == 404)
+    return _code(exc) != "NoSuchBucket" and (
+        _code(exc) in {"NoSuchKey", "404", "NotFound"} or _status(exc) == 404
+    )
 
 
 def is_precondition_failed(exc: ClientError) -> bool:
@@ -107,7 +109,11 @@ class Bucket:
         # A multipart upload's SHA-256 is a composite (a hash of part hashes), not the file's;
         # S3 says so in ChecksumType, and its ETag ends in "-<parts>" (all moto tells us).
         composite = "-" in value if value else True
-        if composite or "-" in resp.get("ETag", "") or resp.get("ChecksumType", "FULL_OBJECT") != "FULL_OBJECT":
+        if (
+            composite
+            or "-" in resp.get("ETag", "")
+            or resp.get("ChecksumType", "FULL_OBJECT") != "FULL_OBJECT"
+        ):
             return None
         return base64.b64decode(value).hex()
 

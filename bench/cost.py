@@ -1,0 +1,141 @@
+"""The cost model: published AWS list prices × the request and byte counts measured by the bench.
+
+Prices are us-east-1 / United States list prices without free tiers (both sides have one;
+leaving them out keeps the comparison about the architecture), read on `PRICES_READ`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+PRICES_READ = "2026-11-25"
+GB = 2**30  # AWS bills data transfer and storage in binary gigabytes
+
+# $ per unit. Sources: the AWS pricing pages named below (read on PRICES_READ).
+LAMBDA_EDGE_REQUEST = 0.60 / 1e6  # aws.amazon.com/cloudfront/pricing (Lambda@Edge); no free tier
+LAMBDA_EDGE_GB_SECOND = 0.00005001  # same page; billed per 1 ms since 2021-04-01
+CLOUDFRONT_HTTPS_REQUEST = 0.0100 / 10_000  # aws.amazon.com/cloudfront/pricing, United States
+CLOUDFRONT_GB_OUT = 0.085  # same page, United States, first 10 TB/month
+S3_GET = 0.0004 / 1000  # aws.amazon.com/s3/pricing, S3 Standard GET/SELECT/other
+S3_PUT_LIST = 0.005 / 1000  # same page, PUT/COPY/POST/LIST
+S3_GB_MONTH = 0.023  # same page, S3 Standard, first 50 TB
+SQS_REQUEST = 0.40 / 1e6  # aws.amazon.com/sqs/pricing, standard queue
+LAMBDA_REQUEST = 0.20 / 1e6  # aws.amazon.com/lambda/pricing, x86
+LAMBDA_GB_SECOND = 0.0000166667  # same page, x86, first tier
+CODEARTIFACT_GB_MONTH = 0.05  # aws.amazon.com/codeartifact/pricing
+CODEARTIFACT_REQUEST = 0.05 / 10_000  # same page
+CODEARTIFACT_GB_OUT = 0.09  # same page: AWS data transfer out to the internet, first 10 TB/month
+
+EDGE_MEMORY_GB = 128 / 1024  # infra/component.py EDGE_MEMORY_MB (the viewer-trigger maximum)
+INDEXER_MEMORY_GB = 512 / 1024  # infra/component.py INDEXER_MEMORY_MB
+
+PRICE_NOTES = [
+    "Lambda@Edge $0.60 per 1M requests + $0.00005001 per GB-second, billed in 1 ms steps "
+    "(aws.amazon.com/cloudfront/pricing; 1 ms granularity since 2021-04-01, AWS What's New 2021-03-31)",
+    "CloudFront (United States) $0.0100 per 10,000 HTTPS requests, $0.085/GB out for the first 10 TB "
+    "(aws.amazon.com/cloudfront/pricing)",
+    "S3 Standard $0.0004 per 1,000 GET, $0.005 per 1,000 PUT/LIST, $0.023/GB-month "
+    "(aws.amazon.com/s3/pricing)",
+    "SQS standard $0.40 per 1M requests (aws.amazon.com/sqs/pricing); Lambda $0.20 per 1M requests + "
+    "$0.0000166667 per GB-second, x86 (aws.amazon.com/lambda/pricing)",
+    "CodeArtifact $0.05/GB-month, $0.05 per 10,000 requests (aws.amazon.com/codeartifact/pricing; AWS price "
+    "list, effective 2021-04-01), data out to the internet at AWS's $0.09/GB for the first 10 TB",
+]
+
+
+@dataclass(frozen=True)
+class Load:
+    """A team's month. Every figure here is an assumption, printed in the table's notes."""
+
+    developers: int = 50
+    ci_runs_per_developer_day: int = 20  # each run installs the tree on a fresh runner, no cache
+    local_installs_per_developer_day: int = 1
+    working_days: int = 22
+    uploads: int = 500  # distributions published per month
+    stored_gb: float = 10.0
+    cache_hit_ratio: float = 0.9  # CloudFront hits; a miss costs one S3 GET
+    cold_fraction: float = 0.01  # requests that land on a new edge container (slow hash)
+    indexer_seconds: float = 1.0  # per upload event, at 512 MB (moto times are not AWS times)
+
+    @property
+    def installs(self) -> int:
+        per_day = self.ci_runs_per_developer_day + self.local_installs_per_developer_day
+        return self.developers * per_day * self.working_days
+
+    def describe(self) -> str:
+        return (
+            f"{self.developers} developers × ({self.ci_runs_per_developer_day} CI runs + "
+            f"{self.local_installs_per_developer_day} local install) per working day × {self.working_days} "
+            f"days = {self.installs:,} installs of the tree a month, each from an empty cache; "
+            f"{self.uploads} uploads a month; {self.stored_gb:g} GB stored; CloudFront cache hit ratio "
+            f"{self.cache_hit_ratio:.0%} (a miss is one S3 GET); {self.cold_fraction:.0%} of requests pay a "
+            f"cold verification; {self.indexer_seconds:g} s of indexer Lambda per upload"
+        )
+
+
+@dataclass(frozen=True)
+class Install:
+    """What one `pip install` of the tree costs in traffic (measured)."""
+
+    requests: int
+    bytes_sent: int
+
+
+@dataclass(frozen=True)
+class Monthly:
+    requests: float  # $ for requests (and compute per request)
+    transfer: float  # $ for bytes out
+    storage: float
+    publishing: float  # uploads and their indexing
+
+    @property
+    def total(self) -> float:
+        return self.requests + self.transfer + self.storage + self.publishing
+
+
+def edge_request_dollars(warm_us: float, cold_us: float, cold_fraction: float) -> float:
+    """$ per viewer request at the edge: Lambda@Edge (request + billed ms) and CloudFront's fee."""
+    warm_ms = max(1, math.ceil(warm_us / 1000))
+    cold_ms = max(1, math.ceil(cold_us / 1000))
+    billed_seconds = ((1 - cold_fraction) * warm_ms + cold_fraction * cold_ms) / 1000
+    return (
+        LAMBDA_EDGE_REQUEST
+        + billed_seconds * EDGE_MEMORY_GB * LAMBDA_EDGE_GB_SECOND
+        + CLOUDFRONT_HTTPS_REQUEST
+    )
+
+
+def ours_per_request(warm_us: float, cold_us: float, load: Load) -> float:
+    return edge_request_dollars(warm_us, cold_us, load.cold_fraction) + (1 - load.cache_hit_ratio) * S3_GET
+
+
+def ours_monthly(
+    install: Install, warm_us: float, cold_us: float, upload_gets: int, upload_others: int, load: Load
+) -> Monthly:
+    """pypi-edge: edge + CloudFront + S3 per request, bytes out of CloudFront, the indexer per upload."""
+    requests = load.installs * install.requests
+    per_upload = (
+        S3_PUT_LIST  # the publisher's PUT
+        + upload_gets * S3_GET
+        + upload_others * S3_PUT_LIST  # PUTs and the one LIST
+        + 3 * SQS_REQUEST  # S3's send, Lambda's receive and delete
+        + LAMBDA_REQUEST
+        + load.indexer_seconds * INDEXER_MEMORY_GB * LAMBDA_GB_SECOND
+    )
+    return Monthly(
+        requests=requests * ours_per_request(warm_us, cold_us, load),
+        transfer=load.installs * install.bytes_sent / GB * CLOUDFRONT_GB_OUT,
+        storage=load.stored_gb * S3_GB_MONTH,
+        publishing=load.uploads * per_upload,
+    )
+
+
+def codeartifact_monthly(install: Install, load: Load) -> Monthly:
+    """CodeArtifact for the same installs and uploads: requests, bytes out, storage."""
+    return Monthly(
+        requests=load.installs * install.requests * CODEARTIFACT_REQUEST,
+        transfer=load.installs * install.bytes_sent / GB * CODEARTIFACT_GB_OUT,
+        storage=load.stored_gb * CODEARTIFACT_GB_MONTH,
+        publishing=load.uploads * CODEARTIFACT_REQUEST,
+    )
