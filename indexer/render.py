@@ -108,7 +108,7 @@ def project_json(detail: ProjectDetail) -> bytes:
         "files": files,
         "_serial": detail.serial,
     }
-    return (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+    return (json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
 def parse_project_json(doc: dict[str, Any] | None) -> tuple[dict[str, File], int]:
@@ -159,7 +159,7 @@ def root_json(projects: ProjectList) -> bytes:
             for p in projects.projects
         ],
     }
-    return (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+    return (json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
 def parse_root_json(doc: dict[str, Any] | None) -> ProjectList:
