@@ -124,7 +124,8 @@ _users: dict[str, _credentials.Entry] = {}
 _dummy: _credentials.Entry | None = None
 _realm = DEFAULT_REALM
 _www_authenticate = ""
-_cache: dict[bytes, None] = {}
+_cache: dict[bytes, None] = {}  # digests of header values that verified
+_rejected: dict[bytes, None] = {}  # digests of well-formed header values that did not
 _sha256 = hashlib.sha256
 
 
@@ -142,6 +143,7 @@ def configure(raw: bytes | str | None) -> None:
     """
     global _users, _dummy, _realm, _www_authenticate
     _cache.clear()
+    _rejected.clear()
     _users, _dummy, _realm = {}, None, DEFAULT_REALM
     if raw is not None:
         try:
@@ -149,8 +151,12 @@ def configure(raw: bytes | str | None) -> None:
         except (ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"invalid credentials file: {exc}") from None
         if users:
-            # The stand-in for unknown users costs what a real user's check costs.
-            iterations = max(entry.iterations for entry in users.values())
+            # The stand-in for unknown users costs what a real user's check costs; that holds
+            # only if every user's check costs the same (render_file writes one count).
+            counts = {entry.iterations for entry in users.values()}
+            if len(counts) != 1:
+                raise ValueError(f"invalid credentials file: mixed iteration counts {sorted(counts)}")
+            iterations = counts.pop()
             _dummy = _credentials.Entry(os.urandom(16), os.urandom(32), iterations)
         _users, _realm = users, realm or DEFAULT_REALM
     # RFC 7617 section 2.1: the charset parameter tells browsers to send UTF-8.
@@ -221,6 +227,10 @@ def verify(value: str | None) -> bool:
     key = _sha256(value.encode("ascii")).digest()
     if key in _cache:
         return True
+    if key in _rejected:
+        # A client retrying the same wrong credentials (a CI job with a rotated password) costs
+        # one slow hash per container, not one per request.  Known and unknown users alike.
+        return False
     parsed = parse_basic_auth(value)
     if parsed is None:
         return False
@@ -228,16 +238,23 @@ def verify(value: str | None) -> bool:
     entry = _users.get(user)
     if entry is None:
         _credentials.check(_dummy, password)  # type: ignore[arg-type]  # same cost, result ignored
+        _remember(_rejected, key)
         return False
     if not _credentials.check(entry, password):
+        _remember(_rejected, key)
         return False
-    if len(_cache) >= CACHE_SIZE:
-        try:
-            del _cache[next(iter(_cache))]
-        except (KeyError, RuntimeError, StopIteration):  # a concurrent caller (local stack) got there
-            _cache.clear()
-    _cache[key] = None
+    _remember(_cache, key)
     return True
+
+
+def _remember(cache: dict[bytes, None], key: bytes) -> None:
+    """Insert into a bounded FIFO (dicts keep insertion order)."""
+    if len(cache) >= CACHE_SIZE:
+        try:
+            del cache[next(iter(cache))]
+        except (KeyError, RuntimeError, StopIteration):  # a concurrent caller (local stack) got there
+            cache.clear()
+    cache[key] = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -423,6 +440,7 @@ _NORMALIZED_NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _VALID_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
 _SEPARATORS = re.compile(r"[-_.]+")
 _ROOT_FILES = frozenset({"index.html", "index.json"})
+_SERVED_SUFFIXES = (".whl", ".tar.gz", ".zip", ".metadata")
 _ALLOWED_METHODS = frozenset({"GET", "HEAD"})
 
 
@@ -520,7 +538,10 @@ def route(method: str, uri: str, querystring: str = "", accept: str | None = Non
         return _redirect(quote(f"{prefix}{normalize(project)}/{filename}", safe="/"), querystring)
     if not filename:
         return _index(project + "/", querystring, accept)
-    if is_bookkeeping(filename):
+    if is_bookkeeping(filename) or not (filename.endswith(_SERVED_SUFFIXES) or filename in _ROOT_FILES):
+        # Only what an index serves: distributions, their PEP 658 metadata, the pages.  Any
+        # other object a publisher put in a project folder (an .html or .svg a browser would
+        # render on this origin, where it holds the Basic credentials) stays unreachable.
         return _not_found()
     # Canonical encoding for S3: "+" -> %2B, " " -> %20 (quote leaves A-Z a-z 0-9 _.-~ alone).
     return f"/{project}/{quote(filename, safe='')}"

@@ -161,13 +161,14 @@ def test_unknown_user_costs_one_slow_hash_like_a_wrong_password(slow_hash_calls)
     assert known == unknown == [("wrong password", TEST_ITERATIONS)]
 
 
-def test_dummy_entry_uses_the_largest_iteration_count(slow_hash_calls):
+def test_credentials_with_mixed_iteration_counts_are_refused_and_fail_closed():
+    # The dummy entry for unknown users only costs what a real check costs if all users'
+    # checks cost the same; a hand-made file that breaks that is refused.
     users = json.loads(TEST_CREDENTIALS)
     users["users"]["carol"] = credentials.make_entry("carol", "pw", b"s" * 16, iterations=3000)
-    edge.configure(json.dumps(users))
-    slow_hash_calls.clear()
-    assert not verify(basic("nobody", "x"))
-    assert slow_hash_calls == [("x", 3000)]
+    with pytest.raises(ValueError, match="mixed iteration counts"):
+        edge.configure(json.dumps(users))
+    assert not verify(GOOD_AUTH)
 
 
 def test_warm_request_skips_the_slow_hash(slow_hash_calls):
@@ -178,13 +179,27 @@ def test_warm_request_skips_the_slow_hash(slow_hash_calls):
     assert len(slow_hash_calls) == 1
 
 
-def test_wrong_password_is_never_cached(slow_hash_calls):
+def test_wrong_password_is_never_cached_as_good(slow_hash_calls):
     wrong = basic(USER, "wrong")
     before = len(edge._cache)
     for _ in range(3):
         assert not verify(wrong)
-    assert len(slow_hash_calls) == 3
     assert len(edge._cache) == before
+    assert verify(GOOD_AUTH)  # the right one still works after the wrong ones
+
+
+def test_repeated_wrong_credentials_cost_one_slow_hash(slow_hash_calls):
+    for header in (basic(USER, "wrong"), basic("nobody", "wrong")):
+        slow_hash_calls.clear()
+        for _ in range(5):
+            assert not verify(header)
+        assert len(slow_hash_calls) == 1
+
+
+def test_rejected_cache_is_bounded():
+    for n in range(edge.CACHE_SIZE + 50):
+        assert not verify(basic(USER, f"wrong{n}"))
+    assert len(edge._rejected) == edge.CACHE_SIZE
 
 
 def test_cached_success_does_not_admit_a_different_password():

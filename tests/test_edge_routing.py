@@ -179,8 +179,40 @@ def test_route_bad_request(uri):
     assert status(route("GET", uri)) == "400"
 
 
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "/p/evil.html",
+        "/simple/p/evil.svg",
+        "/p/p-1.0.tar.bz2",
+        "/p/p-1.0.egg",
+        "/p/README",
+        "/p/p-1.0-py3-none-any.whl.asc",
+    ],
+)
+def test_objects_an_index_does_not_serve_are_404(uri):
+    # A publisher could put an .html or .svg next to the wheels; a browser would render it on
+    # this origin, where it holds the Basic credentials. Only distributions, PEP 658 metadata
+    # and the pages are reachable.
+    assert status(route("GET", uri)) == "404"
+
+
+@pytest.mark.parametrize(
+    ("uri", "rewritten"),
+    [
+        ("/simple/p/p-1.0.zip", "/p/p-1.0.zip"),
+        ("/p/p-1.0.tar.gz", "/p/p-1.0.tar.gz"),
+        ("/p/p-1.0-py3-none-any.whl.metadata", "/p/p-1.0-py3-none-any.whl.metadata"),
+        ("/p/index.json", "/p/index.json"),
+        ("/simple/p/index.html", "/p/index.html"),
+    ],
+)
+def test_distributions_metadata_and_pages_are_served(uri, rewritten):
+    assert route("GET", uri) == rewritten
+
+
 def test_uri_length_limit_is_inclusive():
-    ok = "/a/" + "x" * (edge.MAX_URI_BYTES - 3)
+    ok = "/a/" + "x" * (edge.MAX_URI_BYTES - 3 - len(".whl")) + ".whl"
     assert len(ok) == edge.MAX_URI_BYTES
     assert route("GET", ok) == ok
     assert status(route("GET", ok + "x")) == "400"
