@@ -126,6 +126,8 @@ def write_bundle(data: bytes, path: Path) -> Bundle:
 
 # --- edge ---------------------------------------------------------------------------------
 
+EDGE_SOURCES = ("__init__.py", "credentials.py", "handler.py")
+
 
 def edge_files(
     users: Mapping[str, str], realm: str, seed: str, source_root: Path = REPO_ROOT
@@ -133,7 +135,8 @@ def edge_files(
     """The edge function's files: `edge/*.py` at the zip root, plus the credentials file."""
     from edge import credentials  # the one writer of the format
 
-    files = [(p.name, p.read_bytes()) for p in sorted((source_root / "edge").glob("*.py"))]
+    # An explicit list: a scratch file in edge/ must never ship to every edge location.
+    files = [(name, (source_root / "edge" / name).read_bytes()) for name in EDGE_SOURCES]
     files.append((credentials.FILE_NAME, credentials.render_file(users, realm, seed)))
     return files
 

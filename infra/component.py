@@ -50,7 +50,7 @@ INDEXER_SERVICE_NAME = "pypi-edge-indexer"
 
 # CloudFront.
 ONE_YEAR_SECONDS = 365 * 24 * 3600
-ALLOWED_METHODS = ["GET", "HEAD"]
+ALLOWED_METHODS = list(wiring.VIEWER_METHODS)
 # A 403/404 may be a page the indexer is writing right now: do not let CloudFront keep it.
 ERROR_CACHING_SECONDS = {403: 5, 404: 5, 500: 0, 502: 0, 503: 0, 504: 0}
 HSTS_SECONDS = 2 * ONE_YEAR_SECONDS
@@ -304,10 +304,20 @@ class PrivateIndex(pulumi.ComponentResource):
             role=indexer_role.id,
             policy=_policy(
                 {
-                    "Sid": "ReadAndWriteObjects",
+                    "Sid": "ReadObjects",
                     "Effect": "Allow",
-                    "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                    "Action": "s3:GetObject",
                     "Resource": pulumi.Output.concat(self.bucket.arn, "/*"),
+                },
+                {
+                    # Only what the indexer generates: it parses untrusted archives, so even a
+                    # compromised indexer cannot replace a distribution or a yank marker.
+                    "Sid": "WriteGeneratedPages",
+                    "Effect": "Allow",
+                    "Action": ["s3:PutObject", "s3:DeleteObject"],
+                    "Resource": [
+                        pulumi.Output.concat(self.bucket.arn, "/", key) for key in wiring.GENERATED_KEYS
+                    ],
                 },
                 {
                     "Sid": "ListProjects",

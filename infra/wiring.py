@@ -14,6 +14,14 @@ from typing import Any
 NOTIFICATION_EVENTS: tuple[str, ...] = ("s3:ObjectCreated:*", "s3:ObjectRemoved:*")
 WATCHED_SUFFIXES: tuple[str, ...] = (".whl", ".tar.gz", ".zip", ".yanked")
 
+# Keys the indexer writes and deletes (IAM resource patterns, relative to the bucket): the root
+# and project pages and PEP 658 metadata.  Distributions and .yanked markers are not among them.
+GENERATED_KEYS: tuple[str, ...] = ("index.html", "index.json", "*/index.html", "*/index.json", "*.metadata")
+
+# Methods CloudFront lets through to the viewer-request function; any other gets CloudFront's
+# own 403 (the local stack's CloudFront stand-in does the same).
+VIEWER_METHODS: tuple[str, ...] = ("GET", "HEAD")
+
 # Queue behaviour.  The visibility timeout must exceed the indexer's timeout (AWS requires
 # at least the function timeout for an event source mapping; 6x is their recommendation).
 INDEXER_TIMEOUT_SECONDS = 120

@@ -19,9 +19,11 @@ from dataclasses import dataclass
 from datetime import UTC
 from email.utils import format_datetime
 from typing import Any
-from urllib.parse import unquote_plus, urlsplit
+from urllib.parse import unquote_plus
 
 from botocore.exceptions import ClientError
+
+from infra import wiring
 
 log = logging.getLogger("local.cdn")
 
@@ -49,7 +51,8 @@ class Access:
 
 
 def viewer_request_event(method: str, raw_path: str, headers: list[tuple[str, str]], client_ip: str) -> dict:
-    parts = urlsplit(raw_path)
+    # Split by hand: urlsplit would read "//host/x" as a network location, not a path.
+    path, _, query = raw_path.partition("?")
     cf_headers: dict[str, list[dict[str, str]]] = {}
     for name, value in headers:
         cf_headers.setdefault(name.lower(), []).append({"key": name, "value": value})
@@ -67,8 +70,8 @@ def viewer_request_event(method: str, raw_path: str, headers: list[tuple[str, st
                         "clientIp": client_ip,
                         "headers": cf_headers,
                         "method": method,
-                        "querystring": parts.query,
-                        "uri": parts.path or "/",
+                        "querystring": query,
+                        "uri": path or "/",
                     },
                 }
             }
@@ -114,10 +117,20 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         pass  # replaced by the access log written in _serve
 
     def _serve(self) -> None:
-        # A request body (POST/PUT) is read and dropped so the connection stays usable.
-        length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
+        length = self.headers.get("Content-Length", "0")
+        if not length.isdigit() or "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            self.close_connection = True
+            self._send(400, {"Content-Type": "text/plain"}, b"bad request framing\n")
+            self._log(None, 400, 0)
+            return
+        if int(length):
+            self.rfile.read(int(length))  # drained, so the connection stays usable
+        if self.command not in wiring.VIEWER_METHODS:
+            # CloudFront refuses methods the behaviour does not allow before any function runs.
+            body = b"This distribution is not configured to allow the HTTP request method.\n"
+            self._send(403, {"Content-Type": "text/plain"}, body)
+            self._log(None, 403, 0)
+            return
         event = viewer_request_event(
             self.command, self.path, list(self.headers.items()), self.client_address[0]
         )

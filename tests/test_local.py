@@ -181,3 +181,23 @@ def test_serve_prints_the_urls_stops_on_ctrl_c_and_refuses_a_busy_port():
         _, err = first.communicate(timeout=30)
     assert first.returncode == 0
     assert "Traceback" not in err
+
+
+def test_viewer_request_event_keeps_a_double_slash_path_as_a_path():
+    request = viewer_request_event("GET", "//evil.example/index.html?x=1", [], "127.0.0.1")["Records"][0][
+        "cf"
+    ]["request"]
+    assert (request["uri"], request["querystring"]) == ("//evil.example/index.html", "x=1")
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "OPTIONS", "PATCH"])
+def test_methods_cloudfront_does_not_allow_get_its_403_before_the_function(e2e, method):
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", e2e.port, timeout=10)
+    conn.request(method, "/simple/", body=b"x" if method in ("POST", "PUT", "PATCH") else None)
+    response = conn.getresponse()
+    assert response.status == 403
+    assert "not configured to allow the HTTP request method" in response.read().decode()
+    assert response.getheader("WWW-Authenticate") is None  # the function never ran

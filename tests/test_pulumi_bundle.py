@@ -55,7 +55,7 @@ def test_edge_bundle_ignores_mtimes_permissions_and_checkout_location(tmp_path: 
     )
     assert a.path.read_bytes() == b.path.read_bytes()
     assert a.sha256_b64 == b.sha256_b64 and a.size < bundle.EDGE_MAX_BYTES
-    assert set(a.names) == {p.name for p in (REPO / "edge").glob("*.py")} | {credentials.FILE_NAME}
+    assert set(a.names) == {"__init__.py", "credentials.py", "handler.py", credentials.FILE_NAME}
 
 
 def test_edge_bundle_changes_with_users_realm_and_stack_only(tmp_path: Path) -> None:
@@ -70,24 +70,27 @@ def test_edge_bundle_changes_with_users_realm_and_stack_only(tmp_path: Path) -> 
     assert digest(seed="pypi-edge/prod") != base
 
 
-def test_edge_bundle_excludes_a_stray_local_credentials_file(tmp_path: Path) -> None:
+def test_edge_bundle_excludes_stray_files_and_a_local_credentials_file(tmp_path: Path) -> None:
     src = tmp_path / "src"
     (src / "edge").mkdir(parents=True)
+    (src / "edge" / "__init__.py").write_text("")
     (src / "edge" / "credentials.py").write_bytes((REPO / "edge" / "credentials.py").read_bytes())
     (src / "edge" / "handler.py").write_text("def handler(event, context):\n    return event\n")
     (src / "edge" / credentials.FILE_NAME).write_text('{"stale": "local stack file"}')
     (src / "edge" / "notes.txt").write_text("not code")
+    (src / "edge" / "debug_scratch.py").write_text("PASSWORD = 'leaked'\n")
     built = bundle.build_edge_bundle(USERS, "r", "s", out_dir=tmp_path / "out", source_root=src)
     with zipfile.ZipFile(built.path) as zf:
-        assert sorted(zf.namelist()) == ["credentials.json", "credentials.py", "handler.py"]
+        assert sorted(zf.namelist()) == ["__init__.py", "credentials.json", "credentials.py", "handler.py"]
         assert b"stale" not in zf.read("credentials.json")
 
 
 def test_edge_bundle_over_one_megabyte_is_refused(tmp_path: Path) -> None:
     src = tmp_path / "src"
     (src / "edge").mkdir(parents=True)
+    (src / "edge" / "__init__.py").write_text("")
     (src / "edge" / "credentials.py").write_bytes((REPO / "edge" / "credentials.py").read_bytes())
-    (src / "edge" / "big.py").write_bytes(b"# " + os.urandom(1_200_000).hex().encode() + b"\n")
+    (src / "edge" / "handler.py").write_bytes(b"# " + os.urandom(1_200_000).hex().encode() + b"\n")
     with pytest.raises(ValueError, match="1 MB"):
         bundle.build_edge_bundle(USERS, "r", "s", out_dir=tmp_path / "out", source_root=src)
 

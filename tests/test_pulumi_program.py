@@ -604,10 +604,17 @@ def test_indexer_role_is_least_privilege(run: ProgramRun) -> None:
             granted.setdefault(action, set()).update(as_list(s["Resource"]))
     for resources in granted.values():
         assert "*" not in resources
+    generated = {
+        f"{bucket_arn}/index.html",
+        f"{bucket_arn}/index.json",
+        f"{bucket_arn}/*/index.html",
+        f"{bucket_arn}/*/index.json",
+        f"{bucket_arn}/*.metadata",
+    }
     assert granted == {
         "s3:GetObject": {f"{bucket_arn}/*"},
-        "s3:PutObject": {f"{bucket_arn}/*"},
-        "s3:DeleteObject": {f"{bucket_arn}/*"},
+        "s3:PutObject": generated,
+        "s3:DeleteObject": generated,
         "s3:ListBucket": {bucket_arn},
         "sqs:ReceiveMessage": {queue_arn},
         "sqs:DeleteMessage": {queue_arn},
