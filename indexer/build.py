@@ -29,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import IO
 
+from botocore.exceptions import ClientError
 from packaging.utils import InvalidName, canonicalize_name
 
 from indexer import render
@@ -41,6 +42,7 @@ from indexer.metadata import (
     wheel_metadata,
 )
 from indexer.model import (
+    DIST_SUFFIXES,
     GENERATED_NAMES,
     METADATA_SUFFIX,
     YANKED_SUFFIX,
@@ -54,7 +56,16 @@ from indexer.model import (
     parse_filename,
     sort_files,
 )
-from indexer.store import HTML, JSON, METADATA, Bucket, ObjectInfo, PreconditionFailed
+from indexer.store import (
+    HTML,
+    JSON,
+    METADATA,
+    Bucket,
+    ObjectInfo,
+    PreconditionFailed,
+    is_not_found,
+    status_code,
+)
 
 FULL_READ_BYTES = 8 * 1024 * 1024  # below this, one GET of the whole file is cheapest
 SPOOL_BYTES = 32 * 1024 * 1024  # larger streamed files spill to /tmp
@@ -108,7 +119,7 @@ class Indexer:
     def rebuild(self, project: str, *, update_root: bool = True) -> Rebuilt:
         for attempt in range(MAX_ATTEMPTS):
             try:
-                detail = self._rebuild_once(project)
+                outcome = self._rebuild_once(project)
                 break
             except PreconditionFailed:
                 logger.info(
@@ -119,17 +130,18 @@ class Indexer:
             raise RebuildConflict(project)
         changed = False
         if update_root:
-            entry = detail.root_entry() if detail else None
-            changed = self.update_root({project: (entry, detail.serial if detail else _serial(0))})
-        return Rebuilt(project, detail, changed)
+            changed = self.update_root({project: outcome.root_change()})
+        return Rebuilt(project, outcome.detail, changed)
 
-    def _rebuild_once(
-        self, project: str, listing: Iterable[ObjectInfo] | None = None
-    ) -> ProjectDetail | None:
+    def _rebuild_once(self, project: str) -> _Outcome:
         prefix = f"{project}/"
         prev_doc, prev_etag = self.bucket.get_json(prefix + "index.json")
         known, prev_serial = render.parse_project_json(prev_doc)
-        objects = {o.key: o for o in (listing if listing is not None else self.bucket.list(prefix))}
+        objects = {o.key: o for o in self.bucket.list(prefix)}
+        # The serial is taken when the bucket was listed, so it orders rebuilds by what they saw
+        # (a slow rebuild that listed first never outranks one that listed later).
+        serial = _serial(prev_serial)
+        previous_entry = render.project_root_entry(prev_doc)
 
         files: list[File] = []
         for key, obj in objects.items():
@@ -153,35 +165,44 @@ class Indexer:
                 dist,
                 known.get(name),
                 marker=objects.get(key + YANKED_SUFFIX),
-                has_metadata=key + METADATA_SUFFIX in objects,
+                metadata=objects.get(key + METADATA_SUFFIX),
             )
             if described is not None:
                 files.append(described)
 
-        serial = _serial(prev_serial)
         if not files:
             self._remove_pages(project, prev_etag, objects)
-            return None
+            return _Outcome(project, None, serial, previous_entry)
         detail = ProjectDetail(canonicalize_name(project), sort_files(files), serial)
         self.bucket.put(
             prefix + "index.html", render.project_html(detail), HTML, self.bucket.page_cache_control
         )
         self.bucket.put_page(prefix + "index.json", render.project_json(detail), JSON, etag=prev_etag)
+        if prev_etag is None and _distributions(self.bucket.list(prefix)) != _distributions(objects.values()):
+            # If-None-Match cannot tell "there never was a page" from "there was one, and it was
+            # removed after we listed" (ABA).  A first write is therefore checked against a fresh
+            # listing; if the bucket moved on, rebuild again, now over a page with an ETag.
+            raise PreconditionFailed(prefix + "index.json")
         # Only the winner of the JSON write cleans up metadata of files that are gone.
         live = {prefix + f.filename + METADATA_SUFFIX for f in files}
         for key in objects:
             if key.endswith(METADATA_SUFFIX) and key not in live:
                 self.bucket.delete(key)
-        return detail
+        return _Outcome(project, detail, serial, previous_entry)
 
     def _remove_pages(self, project: str, prev_etag: str | None, objects: dict[str, ObjectInfo]) -> None:
+        """No distribution left: remove the pages and metadata, the JSON last and conditionally.
+
+        If someone writes the JSON meanwhile, the conditional delete fails and the rebuild runs
+        again, rewriting whatever was deleted here; if someone re-creates the project after,
+        their write comes after these deletes.
+        """
         prefix = f"{project}/"
-        if prev_etag:
-            # Conditional: a concurrent rebuild that saw a new upload must not lose its page.
-            self.bucket.delete(prefix + "index.json", if_match=prev_etag)
         for key in objects:
             if key == prefix + "index.html" or key.endswith(METADATA_SUFFIX):
                 self.bucket.delete(key)
+        if prev_etag:
+            self.bucket.delete(prefix + "index.json", if_match=prev_etag)
 
     def _describe(
         self,
@@ -190,27 +211,32 @@ class Indexer:
         known: File | None,
         *,
         marker: ObjectInfo | None,
-        has_metadata: bool,
+        metadata: ObjectInfo | None,
     ) -> File | None:
         yanked, yanked_etag = self._yank_state(marker, known)
-        if (
-            known is not None
-            and known.etag == obj.etag
-            and (known.metadata_sha256 is None or has_metadata or dist.kind != "wheel")
-        ):
+        if known is not None and known.etag == obj.etag and _metadata_intact(known, metadata, dist):
             return replace(
                 known, version=dist.version, kind=dist.kind, yanked=yanked, yanked_etag=yanked_etag
             )
         try:
             sha256, raw = self._read(obj, dist)
-        except Exception as exc:  # a file we cannot read is left out, never fails the batch
-            logger.warning("cannot read distribution; left out", key=obj.key, error=repr(exc))
+        except ClientError as exc:
+            if not is_not_found(exc):
+                raise  # throttling, 5xx, access: fail the record so SQS retries it
+            logger.warning("distribution vanished while indexing; left out", key=obj.key)
             return None
         meta = parse_core_metadata(raw) if raw is not None else None
-        metadata_sha256 = None
+        metadata_sha256, metadata_etag = None, ""
         if raw is not None and dist.kind == "wheel":
-            self.bucket.put(obj.key + METADATA_SUFFIX, raw, METADATA, self.bucket.page_cache_control)
-            metadata_sha256 = hashlib.sha256(raw).hexdigest()
+            try:
+                metadata_etag = self.bucket.put(
+                    obj.key + METADATA_SUFFIX, raw, METADATA, self.bucket.page_cache_control
+                )
+                metadata_sha256 = hashlib.sha256(raw).hexdigest()
+            except ClientError as exc:
+                if status_code(exc) != 400:  # KeyTooLong and friends: serve the wheel without it
+                    raise
+                logger.warning("cannot store PEP 658 metadata; served without", key=obj.key, error=str(exc))
         if meta is not None and meta.name and canonicalize_name(meta.name) != dist.project:
             logger.warning("metadata Name does not match the file name", key=obj.key, name=meta.name)
         return File(
@@ -226,6 +252,7 @@ class Indexer:
             summary=meta.summary if meta else None,
             etag=obj.etag,
             yanked_etag=yanked_etag,
+            metadata_etag=metadata_etag,
         )
 
     def _yank_state(self, marker: ObjectInfo | None, known: File | None) -> tuple[str | None, str]:
@@ -233,12 +260,15 @@ class Indexer:
             return None, ""
         if known is not None and known.yanked_etag == marker.etag and known.yanked is not None:
             return known.yanked, marker.etag
-        got = self.bucket.get_bytes(marker.key)
+        # A ranged GET only when needed: S3 answers 416 to a range over an empty object.
+        got = self.bucket.get_bytes(
+            marker.key, max_bytes=MAX_REASON_BYTES if marker.size > MAX_REASON_BYTES else None
+        )
         if got is None:  # removed between LIST and GET: treat as not yanked this time
             return None, ""
         body, etag = got
         # PEP 592: the reason is free text; an empty marker still yanks.
-        reason = " ".join(body[:MAX_REASON_BYTES].decode("utf-8", "replace").split())
+        reason = " ".join(body.decode("utf-8", "replace").split())
         return reason, etag
 
     def _read(self, obj: ObjectInfo, dist: DistName) -> tuple[str, bytes | None]:
@@ -262,31 +292,45 @@ class Indexer:
 
     # --- the root ------------------------------------------------------------------------
 
-    def update_root(
-        self, changes: dict[str, tuple[ProjectEntry | None, int]], *, rewrite: bool = False
-    ) -> bool:
-        """Apply {project: (entry or None to remove, serial)} to the root; True if written."""
+    def update_root(self, changes: dict[str, RootChange], *, rewrite: bool = False) -> bool:
+        """Apply per-project changes to the root index; True if it was written.
+
+        A change is applied only over an entry with an older serial, so a slow rebuild never
+        undoes a newer one; removed projects stay as private tombstones for the same reason.
+        An entry equal to what the root shows is skipped, unless the project's own previous
+        page showed something else (`RootChange.moved`): then an older rebuild's root update
+        may still be in flight, and writing our serial is what makes it lose.
+        """
+        lost_race = False
         for attempt in range(MAX_ATTEMPTS):
             doc, etag = self.bucket.get_json("index.json")
             current = render.parse_root_json(doc)
             updated = current
-            for name, (entry, serial) in changes.items():
+            for name, change in changes.items():
                 existing = current.get(name)
-                if existing is not None and existing.serial > serial:
-                    continue  # a newer rebuild already put its view of this project there
-                if entry is None and existing is None:
+                if existing is not None and existing.serial >= change.serial:
+                    continue  # a newer (or this) rebuild already put its view there
+                if change.entry is None:
+                    if existing is None or existing.removed:
+                        continue
+                    updated = updated.with_entry(ProjectEntry(name, serial=change.serial, removed=True))
+                elif not change.moved and change.entry.same_listing(existing):
                     continue
-                if entry is not None and entry.same_listing(existing):
-                    continue
-                updated = updated.with_entry(entry, name)
-            if updated is current and not rewrite and doc is not None:
+                else:
+                    updated = updated.with_entry(change.entry)
+            if updated is current and not rewrite and not lost_race and doc is not None:
                 return False
-            updated = ProjectList(updated.projects, _serial(current.serial))
+            if updated is not current or doc is None:
+                updated = ProjectList(updated.projects, _serial(current.serial))
             try:
+                # HTML first, JSON conditional: a writer that loses the JSON race retries and,
+                # even with nothing left to change, rewrites the HTML from the JSON it lost to.
                 self.bucket.put("index.html", render.root_html(updated), HTML, self.bucket.page_cache_control)
-                self.bucket.put_page("index.json", render.root_json(updated), JSON, etag=etag)
+                if updated is not current or doc is None:
+                    self.bucket.put_page("index.json", render.root_json(updated), JSON, etag=etag)
                 return True
             except PreconditionFailed:
+                lost_race = True
                 logger.info("root index changed while updating; retrying", attempt=attempt)
                 _backoff(attempt)
         raise RebuildConflict("<root>")
@@ -302,53 +346,85 @@ class Indexer:
     ) -> list[Rebuilt]:
         """Rebuild pages from the objects alone (recovery, migration from s3pypi/serverless-pypi).
 
-        One LIST of the whole bucket (or of each named project), then every project rebuilt in
-        parallel, then the root written once.
+        One LIST of the whole bucket finds the project folders (the root's own entries are
+        rebuilt too, so a project with no folder left drops out); each project is then rebuilt
+        exactly as an event would (its JSON read before its own LIST), in parallel, and the root
+        written once with every project's serial.
         """
-        by_project: dict[str, list[ObjectInfo]] = {}
+        names: set[str] = set()
         if projects is None:
-            for obj in self.bucket.list(""):
-                folder, sep, _ = obj.key.partition("/")
-                if sep and folder:
-                    by_project.setdefault(folder, []).append(obj)
+            folders = {obj.key.partition("/")[0] for obj in self.bucket.list("") if "/" in obj.key}
+            for folder in sorted(folders):
+                if canonicalize_name(folder) == folder:
+                    names.add(folder)
+                else:
+                    logger.warning(
+                        "folder is not a normalized project name; its files are not indexed",
+                        folder=folder,
+                        expected=canonicalize_name(folder),
+                    )
+            doc, _ = self.bucket.get_json("index.json")
+            names |= {p.name for p in render.parse_root_json(doc).projects if not p.removed}
         else:
-            for name in projects:
-                project = canonicalize_name(name)
-                by_project[project] = list(self.bucket.list(f"{project}/"))
-        for folder in [f for f in by_project if canonicalize_name(f) != f]:
-            objs = by_project.pop(folder)
-            if any(is_distribution(o.key.rsplit("/", 1)[1]) for o in objs):
-                logger.warning(
-                    "folder is not a normalized project name; its files are not indexed",
-                    folder=folder,
-                    expected=canonicalize_name(folder),
-                )
+            names = {canonicalize_name(name) for name in projects}
 
-        def one(project: str) -> Rebuilt:
-            listing: list[ObjectInfo] | None = by_project[project]
+        def one(project: str) -> tuple[Rebuilt, RootChange]:
             for attempt in range(MAX_ATTEMPTS):
                 try:
-                    detail = self._rebuild_once(project, listing)
+                    outcome = self._rebuild_once(project)
                     break
                 except PreconditionFailed:
-                    listing = None  # someone else wrote: list again
                     _backoff(attempt)
             else:
                 raise RebuildConflict(project)
             if progress:
                 progress(1)
-            return Rebuilt(project, detail, False)
+            return Rebuilt(project, outcome.detail, False), outcome.root_change()
 
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(one, sorted(by_project)))
-        changes = {r.project: (r.detail.root_entry() if r.detail else None, _serial(0)) for r in results}
-        if projects is None:
-            # A full reindex is authoritative: projects with no folder left drop out of the root.
-            doc, _ = self.bucket.get_json("index.json")
-            for stale in render.parse_root_json(doc).projects:
-                changes.setdefault(stale.name, (None, _serial(0)))
-        self.update_root(changes, rewrite=projects is None)
-        return results
+            done = list(pool.map(one, sorted(names)))
+        self.update_root({r.project: change for r, change in done}, rewrite=projects is None)
+        return [r for r, _ in done]
+
+
+@dataclass(frozen=True)
+class RootChange:
+    """What one rebuild has to say to the root index."""
+
+    entry: ProjectEntry | None  # None: the project has no distribution left
+    serial: int
+    moved: bool  # the project's previous page showed a different root entry
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    project: str
+    detail: ProjectDetail | None
+    serial: int
+    previous_entry: ProjectEntry | None
+
+    def root_change(self) -> RootChange:
+        entry = self.detail.root_entry() if self.detail else None
+        if entry is None:
+            moved = self.previous_entry is not None
+        else:
+            moved = self.previous_entry is not None and not entry.same_listing(self.previous_entry)
+        return RootChange(entry, self.serial, moved)
+
+
+def _distributions(objects: Iterable[ObjectInfo]) -> set[tuple[str, str]]:
+    """What a project page is made of: distributions and yank markers, with their ETags."""
+    return {(o.key, o.etag) for o in objects if o.key.endswith((*DIST_SUFFIXES, YANKED_SUFFIX))}
+
+
+def _metadata_intact(known: File, metadata: ObjectInfo | None, dist: DistName) -> bool:
+    """Whether the .metadata the page announces is the one in the bucket (never for sdists)."""
+    if dist.kind != "wheel" or known.metadata_sha256 is None:
+        return True
+    if metadata is None:
+        return False
+    # A rebuild that lost the race may have written an older file's metadata after ours.
+    return not known.metadata_etag or metadata.etag == known.metadata_etag
 
 
 def _serial(previous: int) -> int:

@@ -763,7 +763,7 @@ def cmd_list(args: argparse.Namespace, client_factory: Callable[[], Any]) -> int
                 f"without the indexer (run `{PROG} reindex`)."
             )
             return EXIT_OK
-        projects = parse_root_json(doc).projects
+        projects = parse_root_json(doc).live
         width = max([len(p.name) for p in projects] + [7])
         _out(f"{'PROJECT':<{width}}  {'LATEST':<12}  SUMMARY")
         for p in projects:

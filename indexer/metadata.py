@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
+import gzip
 import io
 import logging
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO
@@ -26,7 +28,13 @@ from typing import IO
 logger = logging.getLogger(__name__)
 
 MAX_METADATA_BYTES = 4 * 1024 * 1024  # PyPI's largest METADATA files are well under 1 MiB
-TAIL_BYTES = 64 * 1024  # one ranged GET covers the central directory of nearly every wheel
+# One ranged GET of the tail covers the central directory and, since .dist-info is written
+# last, METADATA of nearly every wheel (a 1,500-file wheel's directory alone is ~150 KiB).
+# Only wheels over the indexer's full-read size are read this way: the tail is a small share.
+TAIL_BYTES = 512 * 1024
+# How far into an sdist's inflated tar stream we look for PKG-INFO (some backends write it
+# last); past this the sdist is listed without summary and Requires-Python (tar.gz bombs).
+MAX_SDIST_SCAN_BYTES = 64 * 1024 * 1024
 
 
 class MetadataError(ValueError):
@@ -44,7 +52,9 @@ class CoreMetadata:
 
 def parse_core_metadata(raw: bytes) -> CoreMetadata:
     """The few fields the index shows (core metadata spec: an RFC 822-style header block)."""
-    msg = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(raw, headersonly=True)
+    # Core metadata is UTF-8 (core metadata spec); BytesParser would decode it as ASCII.
+    text = raw.decode("utf-8", "replace")
+    msg = email.parser.Parser(policy=email.policy.compat32).parsestr(text, headersonly=True)
 
     def field(name: str) -> str | None:
         value = msg.get(name)
@@ -99,7 +109,16 @@ def wheel_metadata(source: IO[bytes], project: str | None = None) -> bytes:
                 )
             with zf.open(info) as fh:  # zipfile checks the CRC once the member is fully read
                 return _read_capped(fh, info.filename)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, NotImplementedError) as exc:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        zlib.error,
+        EOFError,
+        OSError,
+        NotImplementedError,
+        RuntimeError,  # an encrypted member
+        ValueError,
+    ) as exc:
         raise MetadataError(f"unreadable wheel: {exc}") from exc
 
 
@@ -117,7 +136,8 @@ def sdist_metadata(source: IO[bytes], *, zip_format: bool = False) -> bytes:
             raise MetadataError("no PKG-INFO in the sdist")
         # Stream mode ("r|gz"): members are read in order and nothing is seeked, so a large
         # sdist is never held in memory; PKG-INFO is normally one of the first members.
-        with tarfile.open(fileobj=source, mode="r|gz") as tf:
+        capped = _CappedReader(gzip.GzipFile(fileobj=source, mode="rb"), MAX_SDIST_SCAN_BYTES)
+        with tarfile.open(fileobj=capped, mode="r|") as tf:
             for member in tf:
                 if member.isfile() and member.name.count("/") == 1 and member.name.endswith("/PKG-INFO"):
                     if member.size > MAX_METADATA_BYTES:
@@ -127,8 +147,42 @@ def sdist_metadata(source: IO[bytes], *, zip_format: bool = False) -> bytes:
                         break
                     return _read_capped(fh, "PKG-INFO")
         raise MetadataError("no PKG-INFO in the sdist")
-    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
+    except (
+        tarfile.TarError,
+        zipfile.BadZipFile,
+        zlib.error,
+        EOFError,
+        OSError,
+        RuntimeError,
+        ValueError,
+    ) as exc:
         raise MetadataError(f"unreadable sdist: {exc}") from exc
+
+
+class _CappedReader(io.RawIOBase):
+    """A read-only stream that refuses to yield more than `cap` bytes."""
+
+    def __init__(self, inner: IO[bytes], cap: int) -> None:
+        super().__init__()
+        self._inner = inner
+        self._left = cap
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            n = self._left + 1
+        data = self._inner.read(min(n, self._left + 1))
+        self._left -= len(data)
+        if self._left < 0:
+            raise MetadataError("PKG-INFO not found in the first bytes of the sdist")
+        return data
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
 
 
 class RangeFile(io.RawIOBase):
@@ -182,7 +236,7 @@ class RangeFile(io.RawIOBase):
         data = self._covered(self._pos, end)
         if data is None:
             # Not fetched yet: fetch at least 64 KiB so a header read brings its data along.
-            self.prefetch(self._pos, max(end - self._pos, TAIL_BYTES))
+            self.prefetch(self._pos, max(end - self._pos, 64 * 1024))
             data = self._covered(self._pos, end)
             assert data is not None
         self._pos += len(data)

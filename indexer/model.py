@@ -99,6 +99,7 @@ class File:
     # Bookkeeping for the next rebuild (PEP 691 reserves "_" keys for private use).
     etag: str = ""
     yanked_etag: str = ""
+    metadata_etag: str = ""  # of the .metadata object this rebuild wrote (or reused)
 
 
 @dataclass(frozen=True)
@@ -156,27 +157,37 @@ def sort_files(files: list[File]) -> tuple[File, ...]:
 
 @dataclass(frozen=True)
 class ProjectEntry:
-    """A project in the root list: what the root page shows, and the serial that orders updates."""
+    """A project in the root list: what the root page shows, and the serial that orders updates.
+
+    A removed project stays as a tombstone (private, never rendered), so that a slower rebuild
+    that still saw its files cannot bring it back.
+    """
 
     name: str
     latest: str = ""
     summary: str = ""
     serial: int = 0
+    removed: bool = False
 
     def same_listing(self, other: ProjectEntry | None) -> bool:
-        return other is not None and (self.name, self.latest, self.summary) == (
-            other.name,
-            other.latest,
-            other.summary,
+        return (
+            other is not None
+            and not other.removed
+            and not self.removed
+            and (self.name, self.latest, self.summary) == (other.name, other.latest, other.summary)
         )
 
 
 @dataclass(frozen=True)
 class ProjectList:
-    """The root index: PEP 691's project list."""
+    """The root index: PEP 691's project list (plus tombstones of removed projects)."""
 
     projects: tuple[ProjectEntry, ...] = field(default_factory=tuple)
     serial: int = 0
+
+    @property
+    def live(self) -> tuple[ProjectEntry, ...]:
+        return tuple(p for p in self.projects if not p.removed)
 
     def get(self, name: str) -> ProjectEntry | None:
         for p in self.projects:
@@ -184,9 +195,8 @@ class ProjectList:
                 return p
         return None
 
-    def with_entry(self, entry: ProjectEntry | None, name: str) -> ProjectList:
-        """This list with `name` replaced by `entry` (or removed when entry is None)."""
-        rest = [p for p in self.projects if p.name != name]
-        if entry is not None:
-            rest.append(entry)
+    def with_entry(self, entry: ProjectEntry) -> ProjectList:
+        """This list with the entry of the same name replaced by `entry`."""
+        rest = [p for p in self.projects if p.name != entry.name]
+        rest.append(entry)
         return ProjectList(tuple(sorted(rest, key=lambda p: p.name)), self.serial)

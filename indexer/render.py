@@ -100,26 +100,31 @@ def project_json(detail: ProjectDetail) -> bytes:
             entry["_summary"] = f.summary
         if f.yanked_etag:
             entry["_yanked_etag"] = f.yanked_etag
+        if f.metadata_etag:
+            entry["_metadata_etag"] = f.metadata_etag
         files.append(entry)
+    root = detail.root_entry()
     doc = {
         "meta": {"api-version": API_VERSION},
         "name": detail.name,
         "versions": [str(v) for v in detail.versions],
         "files": files,
         "_serial": detail.serial,
+        "_root": {"latest": root.latest, "summary": root.summary},
     }
     return (json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
-def parse_project_json(doc: dict[str, Any] | None) -> tuple[dict[str, File], int]:
+def parse_project_json(doc: Any) -> tuple[dict[str, File], int]:
     """Files of a page we wrote before, by filename, and its serial; tolerant of foreign JSON.
 
     Anything unreadable is simply forgotten: the rebuild then reads that file again.
     """
-    if not doc:
+    if not isinstance(doc, dict):
         return {}, 0
     known: dict[str, File] = {}
-    for item in doc.get("files", []):
+    files = doc.get("files")
+    for item in files if isinstance(files, list) else []:
         try:
             yanked = item.get("yanked", False)
             meta = item.get("core-metadata") or item.get("dist-info-metadata")
@@ -136,18 +141,30 @@ def parse_project_json(doc: dict[str, Any] | None) -> tuple[dict[str, File], int
                 summary=item.get("_summary"),
                 etag=item.get("_etag", ""),
                 yanked_etag=item.get("_yanked_etag", ""),
+                metadata_etag=item.get("_metadata_etag", ""),
             )
-        except (KeyError, TypeError, ValueError, InvalidVersion):
+        except (AttributeError, KeyError, TypeError, ValueError, InvalidVersion):
             continue
     serial = doc.get("_serial", 0)
     return known, serial if isinstance(serial, int) else 0
+
+
+def project_root_entry(doc: Any) -> ProjectEntry | None:
+    """The root entry the project's page stood for when it was written (None: no page)."""
+    if not isinstance(doc, dict):
+        return None
+    root = doc.get("_root") if isinstance(doc.get("_root"), dict) else {}
+    name = doc.get("name")
+    if not isinstance(name, str):
+        return None
+    return ProjectEntry(name=name, latest=str(root.get("latest", "")), summary=str(root.get("summary", "")))
 
 
 # --- the root ------------------------------------------------------------------------------
 
 
 def root_html(projects: ProjectList) -> bytes:
-    page = _env().get_template("root.html").render(projects=projects.projects, api_version=API_VERSION)
+    page = _env().get_template("root.html").render(projects=projects.live, api_version=API_VERSION)
     return page.encode("utf-8")
 
 
@@ -156,26 +173,35 @@ def root_json(projects: ProjectList) -> bytes:
         "meta": {"api-version": API_VERSION, "_last-serial": projects.serial},
         "projects": [
             {"name": p.name, "_latest": p.latest, "_summary": p.summary, "_serial": p.serial}
-            for p in projects.projects
+            for p in projects.live
         ],
+        # Tombstones (private, PEP 691 "_" keys): so a slow rebuild cannot bring a project back.
+        "_removed": [{"name": p.name, "_serial": p.serial} for p in projects.projects if p.removed],
     }
     return (json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
-def parse_root_json(doc: dict[str, Any] | None) -> ProjectList:
-    if not doc:
+def parse_root_json(doc: Any) -> ProjectList:
+    if not isinstance(doc, dict):
         return ProjectList()
-    entries = []
-    for item in doc.get("projects", []):
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-            continue
-        entries.append(
-            ProjectEntry(
+    entries: dict[str, ProjectEntry] = {}
+    for key, removed in (("projects", False), ("_removed", True)):
+        items = doc.get(key)
+        for item in items if isinstance(items, list) else []:
+            if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+                continue
+            serial = item.get("_serial", 0)
+            entry = ProjectEntry(
                 name=canonicalize_name(item["name"]),
                 latest=str(item.get("_latest", "")),
                 summary=str(item.get("_summary", "")),
-                serial=item.get("_serial", 0) if isinstance(item.get("_serial"), int) else 0,
+                serial=serial if isinstance(serial, int) else 0,
+                removed=removed,
             )
-        )
-    serial = doc.get("meta", {}).get("_last-serial", 0)
-    return ProjectList(tuple(sorted(entries, key=lambda p: p.name)), serial if isinstance(serial, int) else 0)
+            if entry.name not in entries or entries[entry.name].serial < entry.serial:
+                entries[entry.name] = entry
+    meta = doc.get("meta") if isinstance(doc.get("meta"), dict) else {}
+    serial = meta.get("_last-serial", 0)
+    return ProjectList(
+        tuple(sorted(entries.values(), key=lambda p: p.name)), serial if isinstance(serial, int) else 0
+    )

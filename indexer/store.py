@@ -38,20 +38,23 @@ def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
-def _status(exc: ClientError) -> int:
+def status_code(exc: ClientError) -> int:
     return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
 
 
 def is_not_found(exc: ClientError) -> bool:
     """The key is missing (a missing *bucket* is also a 404, but never "not found" for a key)."""
     return _code(exc) != "NoSuchBucket" and (
-        _code(exc) in {"NoSuchKey", "404", "NotFound"} or _status(exc) == 404
+        _code(exc) in {"NoSuchKey", "404", "NotFound"} or status_code(exc) == 404
     )
 
 
 def is_precondition_failed(exc: ClientError) -> bool:
     # 409 ConditionalRequestConflict: a concurrent conditional write was in flight; same remedy.
-    return _code(exc) in {"PreconditionFailed", "ConditionalRequestConflict"} or _status(exc) in {412, 409}
+    return _code(exc) in {"PreconditionFailed", "ConditionalRequestConflict"} or status_code(exc) in {
+        412,
+        409,
+    }
 
 
 class Bucket:
@@ -74,10 +77,13 @@ class Bucket:
                     has_sha256="SHA256" in obj.get("ChecksumAlgorithm", []),
                 )
 
-    def get_bytes(self, key: str) -> tuple[bytes, str] | None:
-        """(body, etag), or None when the key does not exist."""
+    def get_bytes(self, key: str, max_bytes: int | None = None) -> tuple[bytes, str] | None:
+        """(body, etag), or None when the key does not exist; at most `max_bytes` of the body."""
+        kwargs: dict[str, Any] = {"Bucket": self.name, "Key": key}
+        if max_bytes is not None:
+            kwargs["Range"] = f"bytes=0-{max_bytes - 1}"
         try:
-            resp = self.client.get_object(Bucket=self.name, Key=key)
+            resp = self.client.get_object(**kwargs)
         except ClientError as exc:
             if is_not_found(exc):
                 return None
@@ -144,7 +150,9 @@ class Bucket:
         try:
             return self.client.put_object(**kwargs)["ETag"]
         except ClientError as exc:
-            if is_precondition_failed(exc):
+            # If-Match on a key that was deleted since we read it answers 404, not 412: the
+            # same lost race.
+            if is_precondition_failed(exc) or (if_match and is_not_found(exc)):
                 raise PreconditionFailed(key) from exc
             raise
 

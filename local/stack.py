@@ -93,6 +93,8 @@ class LocalStack:
 
         from edge import handler as edge_handler
 
+        edge_handler.reload()  # it may have been imported before the variable was set
+
         self.cdn = CDN(
             (self.host, self.port), aws.client("s3", self.s3_endpoint), self.bucket, edge_handler.handler
         )

@@ -432,4 +432,53 @@ def test_second_reindex_reads_no_distribution(s3, counter: RequestCounter):
     counter.reset()
     ix.reindex()
     assert counter.calls["GetObject"] == 3 + 2  # each project's json; the root json twice
-    assert counter.calls["ListObjectsV2"] == 1
+    # One LIST finds the folders; each project then lists its own, after reading its JSON.
+    assert counter.calls["ListObjectsV2"] == 1 + 3
+
+
+def test_a_transient_s3_error_fails_the_rebuild_so_sqs_retries(s3, monkeypatch):
+    from botocore.exceptions import ClientError
+
+    upload_wheel(s3, "demo", "1.0")
+    bucket = Bucket(s3, BUCKET)
+
+    def slow_down(key: str):
+        raise ClientError(
+            {"Error": {"Code": "SlowDown", "Message": "Please reduce your request rate."}}, "GetObject"
+        )
+
+    monkeypatch.setattr(bucket, "open_stream", slow_down)
+    with pytest.raises(ClientError):
+        Indexer(bucket).rebuild("demo")
+    assert "demo/index.json" not in keys(s3)  # nothing half-written is left as if complete
+
+
+def test_metadata_that_cannot_be_stored_leaves_the_wheel_listed_without_it(s3, monkeypatch, caplog):
+    from botocore.exceptions import ClientError
+
+    filename, _, _ = upload_wheel(s3, "demo", "1.0")
+    bucket = Bucket(s3, BUCKET)
+    real_put = bucket.put
+
+    def put(key: str, *args, **kwargs):
+        if key.endswith(".metadata"):  # as S3 answers a key over 1,024 bytes
+            error = {"Error": {"Code": "KeyTooLongError"}, "ResponseMetadata": {"HTTPStatusCode": 400}}
+            raise ClientError(error, "PutObject")
+        return real_put(key, *args, **kwargs)
+
+    monkeypatch.setattr(bucket, "put", put)
+    Indexer(bucket).rebuild("demo")
+    (entry,) = json.loads(get(s3, "demo/index.json"))["files"]
+    assert entry["filename"] == filename and entry["core-metadata"] is False
+    assert "cannot store" in warnings_by_key(caplog)[f"demo/{filename}"]
+
+
+def test_foreign_json_in_place_of_our_page_is_rebuilt_not_fatal(s3):
+    upload_wheel(s3, "demo", "1.0")
+    put(s3, "demo/index.json", json.dumps({"files": ["x", {"filename": 3}], "meta": "x"}).encode())
+    put(s3, "index.json", json.dumps({"projects": "nope", "meta": "x"}).encode())
+    indexer(s3).rebuild("demo")
+    assert [f["filename"] for f in json.loads(get(s3, "demo/index.json"))["files"]] == [
+        "demo-1.0-py3-none-any.whl"
+    ]
+    assert [p["name"] for p in json.loads(get(s3, "index.json"))["projects"]] == ["demo"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 
@@ -35,16 +36,24 @@ def projects_in_root(s3: Any) -> list[str]:
     return [p["name"] for p in doc["projects"]]
 
 
-def test_sqs_batch_rebuilds_each_touched_project_once(lambda_s3, counter: RequestCounter):
+def test_sqs_batch_rebuilds_each_touched_project_once(lambda_s3):
     for v in ("1.0", "1.1"):
         filename, data, _ = make_wheel("alpha", v)
         put(lambda_s3, f"alpha/{filename}", data)
     filename, data = make_sdist("beta", "2.0")
     put(lambda_s3, f"beta/{filename}", data)
-    counter.reset()
+    pages_read: list[str] = []
+    lambda_s3.meta.events.register(
+        "before-call.s3.GetObject",
+        lambda params, **_: pages_read.append(unquote(params["url_path"]).removeprefix(f"/{BUCKET}")),
+    )
     result = handler(event("sqs-batch-two-projects.json"), None)
     assert result == {"batchItemFailures": []}
-    assert counter.calls["ListObjectsV2"] == 2  # alpha once (three records), beta once
+    # A rebuild starts by reading the project's page: alpha once (three records), beta once.
+    project_pages = sorted(
+        p.split("/")[1] for p in pages_read if p.endswith("/index.json") and p.count("/") == 2
+    )
+    assert project_pages == ["alpha", "beta"]
     assert projects_in_root(lambda_s3) == ["alpha", "beta"]
 
 
