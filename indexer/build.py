@@ -2,20 +2,30 @@
 
 The algorithm (SPEC "Event flow and consistency"):
 
-1. GET `<p>/index.json` (our previous output, with its ETag), then LIST `<p>/` once.
+1. GET `<p>/index.json` (our previous output, with its ETag), then LIST `<p>/` once, and take
+   a serial (monotonic, from the clock at listing time).
 2. Describe each distribution: reuse hash/metadata from the previous JSON while the object's
-   ETag is unchanged; read only new or replaced files (one GET, or a HEAD + ranged GETs of a
-   large wheel's tail when S3 holds a full-object SHA-256).
+   ETag (and its .metadata's ETag) is unchanged; read only new or replaced files (one GET, or a
+   HEAD + one ranged GET of a large wheel's tail when S3 holds a full-object SHA-256).
 3. Write `<p>/index.html`, then `<p>/index.json` conditionally (If-Match the ETag read in 1,
-   or If-None-Match: * when there was none).  On 412 start again at 1.  Every JSON write
-   carries a fresh serial, so the ETag never repeats (no ABA).  The HTML is written first: a
-   rebuild that loses the JSON race always retries, so the last HTML write is the winner's.
-4. Read-modify-write the root `index.json` the same way, only when the project appeared,
-   disappeared, or changed its latest version or summary, and never with an entry older (by
-   serial) than the one there.
+   or If-None-Match: * when there was none).  On 412 (or 404: deleted meanwhile) start again
+   at 1.  Every JSON write carries a fresh serial, so its ETag never repeats.  The HTML is
+   written first: a rebuild that loses the JSON race always retries, so the last HTML write is
+   the winner's.
+4. A first write (If-None-Match) is checked against a second LIST: "no page" cannot tell
+   "never was one" from "removed after we listed" (ABA through absence), so if the bucket moved
+   on, go back to 1, now over a page with an ETag.
+5. No distribution left: delete the HTML and metadata, then the JSON conditionally (last, so a
+   concurrent writer makes the delete fail and the rebuild run again).
+6. Read-modify-write the root `index.json` the same way, only when the project appeared,
+   disappeared, or changed its latest version or summary (compared with the root, and with the
+   project's own previous page), and never over an entry with a newer serial.  Removed projects
+   stay as private tombstones, so a slow rebuild cannot bring them back.
 
 Reading the JSON *before* listing is what makes the conditional write sufficient: a rebuild
 whose write succeeds listed the bucket after every earlier successful write was made.
+tests/test_indexer_races.py stops a rebuild between two of these steps, runs another, and
+checks the pages against the bucket, for each interleaving that once went wrong.
 """
 
 from __future__ import annotations
