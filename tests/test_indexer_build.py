@@ -482,3 +482,23 @@ def test_foreign_json_in_place_of_our_page_is_rebuilt_not_fatal(s3):
         "demo-1.0-py3-none-any.whl"
     ]
     assert [p["name"] for p in json.loads(get(s3, "index.json"))["projects"]] == ["demo"]
+
+
+def test_the_first_upload_of_a_new_project_costs_ten_requests(s3, counter: RequestCounter):
+    upload_wheel(s3, "fresh", "1.0")
+    counter.reset()
+    indexer(s3).rebuild("fresh")
+    # As an upload to an existing project, plus the LIST that checks a first write (no ABA).
+    assert counter.total == 10
+    assert counter.calls["ListObjectsV2"] == 2
+
+
+def test_a_large_wheel_new_version_costs_at_most_ten_requests(s3, counter: RequestCounter):
+    upload_wheel(s3, "big", "1.0")
+    indexer(s3).rebuild("big")
+    filename, data, _ = make_wheel("big", "2.0", payload_bytes=FULL_READ_BYTES + 1024)
+    put(s3, f"big/{filename}", data, ChecksumAlgorithm="SHA256")
+    counter.reset()
+    indexer(s3).rebuild("big")
+    assert counter.total == 10  # HEAD for the checksum and one ranged GET instead of one GET
+    assert counter.calls["HeadObject"] == 1
