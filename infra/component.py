@@ -376,11 +376,18 @@ class PrivateIndex(pulumi.ComponentResource):
         )
 
         # --- the viewer-request function, in us-east-1 whatever the stack's region ----------
+        aws_config = pulumi.Config("aws")
         edge_provider = args.edge_provider or aws.Provider(
             f"{name}-us-east-1",
             region="us-east-1",
-            # An explicit provider does not read the stack's `aws:` config: carry the profile over.
-            profile=pulumi.Config("aws").get("profile"),
+            # An explicit provider does not read the stack's `aws:` config: carry over what
+            # decides which account it acts in (profile, assumed roles, the account guard) and
+            # the default tags, so the edge pieces land where the rest of the stack does.
+            profile=aws_config.get("profile"),
+            assume_roles=aws_config.get_object("assumeRoles"),
+            allowed_account_ids=aws_config.get_object("allowedAccountIds"),
+            forbidden_account_ids=aws_config.get_object("forbiddenAccountIds"),
+            default_tags=aws_config.get_object("defaultTags"),
             opts=child,
         )
         edge_opts = pulumi.ResourceOptions(parent=self, provider=edge_provider)

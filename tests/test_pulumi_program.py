@@ -291,6 +291,27 @@ def test_edge_function_lives_in_us_east_1_whatever_the_stack_region(run: Program
     assert run.one(T_BUCKET).provider == "" and indexer_function(run).provider == ""
 
 
+def test_edge_provider_carries_the_stacks_account_settings() -> None:
+    account_settings = {
+        "aws:profile": "deploy",
+        "aws:allowedAccountIds": ["123456789012"],
+        "aws:assumeRoles": [{"roleArn": "arn:aws:iam::123456789012:role/deployer"}],
+        "aws:defaultTags": {"tags": {"team": "platform"}},
+    }
+    r = run_program({"users": USERS, **account_settings})
+    provider = next(
+        x for x in r.resources if x.type == "pulumi:providers:aws" and x.inputs.get("region") == "us-east-1"
+    )
+    # Provider inputs reach the engine JSON-encoded.
+    inputs = {
+        k: json.loads(v) if isinstance(v, str) and v[:1] in "[{" else v for k, v in provider.inputs.items()
+    }
+    assert inputs["profile"] == "deploy"
+    assert inputs["allowedAccountIds"] == ["123456789012"]
+    assert inputs["assumeRoles"][0]["roleArn"] == "arn:aws:iam::123456789012:role/deployer"
+    assert inputs["defaultTags"]["tags"] == {"team": "platform"}
+
+
 def test_edge_function_fits_viewer_trigger_limits(run: ProgramRun) -> None:
     fn = edge_function(run).inputs
     assert fn["runtime"] == "python3.13"  # Lambda@Edge supports Python 3.13 (CloudFront guide)
