@@ -62,10 +62,10 @@ def main(argv: list[str] | None = None) -> int:
   users      {", ".join(users)}{"  (default password: " + password + ")" if not args.user else ""}
   S3 + SQS   {stack.s3_endpoint}   bucket {stack.bucket}
 
-Publish:
-  python -m indexer upload --bucket {stack.bucket} --endpoint-url {stack.s3_endpoint} dist/*
-  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws --endpoint-url {stack.s3_endpoint} \\
-      s3 cp dist/NAME-1.0-py3-none-any.whl s3://{stack.bucket}/NAME/
+Publish (the local S3 takes any credentials):
+  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
+  .venv/bin/pypi-edge upload --bucket {stack.bucket} --endpoint-url {stack.s3_endpoint} dist/*
+  aws --endpoint-url {stack.s3_endpoint} s3 cp dist/NAME-1.0-py3-none-any.whl s3://{stack.bucket}/NAME/
 Install:
   pip install --index-url http://{user}:{password}@{host}/simple/ NAME
 
