@@ -21,36 +21,21 @@ import pulumi.runtime.settings
 import pytest
 import yaml
 
-try:
-    from tests.pulumi_helpers import (
-        ACCOUNT,
-        DISTRIBUTION_DOMAIN,
-        REPO,
-        STACK_REGION,
-        ProgramRun,
-        RecordingMocks,
-        RecordingMonitor,
-        config_for,
-        run_program,
-        zip_members,
-    )
-except ImportError:  # tests/ is not a package
-    from pulumi_helpers import (  # type: ignore[no-redef]
-        ACCOUNT,
-        DISTRIBUTION_DOMAIN,
-        REPO,
-        STACK_REGION,
-        ProgramRun,
-        RecordingMocks,
-        RecordingMonitor,
-        config_for,
-        run_program,
-        zip_members,
-    )
-
 from edge import credentials
 from infra import wiring
 from infra.component import TYPE_TOKEN, PrivateIndexArgs
+from tests.pulumi_helpers import (
+    ACCOUNT,
+    DISTRIBUTION_DOMAIN,
+    REPO,
+    STACK_REGION,
+    ProgramRun,
+    RecordingMocks,
+    RecordingMonitor,
+    config_for,
+    run_program,
+    zip_members,
+)
 
 USERS = {"alice": "correct horse battery staple", "bob": "hunter2-but-longer"}
 DOMAIN_USERS = {"carol": "s3cr3t-pa55w0rd"}
