@@ -228,3 +228,21 @@ def test_cli_yank_makes_pip_skip_the_version(e2e, venv, tmp_path):
     e2e.wait_for("edgetest-cliyank", lambda got: [f["yanked"] for f in got] == [False, "do not use"])
     assert pip(venv, "install", "--index-url", e2e.index_url(), "edgetest-cliyank").returncode == 0
     assert installed(venv)["edgetest-cliyank"] == "1.0"
+
+
+def test_uv_moves_on_to_pypi_for_projects_this_index_does_not_have(e2e, tmp_path):
+    # SPEC: a missing project is a 404, so uv's first-index strategy asks the next index.
+    uv = VENV_BIN / "uv"
+    env = clean_env(UV_NO_CACHE="1", UV_PYTHON_DOWNLOADS="never")
+    assert run(uv, "venv", "--python", sys.executable, tmp_path / "uvenv", env=env).returncode == 0
+    python = tmp_path / "uvenv" / "bin" / "python"
+    mark = e2e.log_mark()
+    result = run(
+        uv, "pip", "install", "--python", python, "--extra-index-url", e2e.index_url(),
+        "edgetest-dep==1.2", "six==1.17.0", env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    listing = run(uv, "pip", "list", "--python", python, "--format", "json", env=env)
+    got = {p["name"]: p["version"] for p in json.loads(listing.stdout)}
+    assert got["edgetest-dep"] == "1.2" and got["six"] == "1.17.0"
+    assert ("/simple/six/", "404") in [(a["path"], a["status"]) for a in e2e.access_since(mark)]
