@@ -36,7 +36,7 @@ test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
-# Unit tests only (no local stack, no browser): the quick loop while editing.
+# Everything but the end-to-end tests (no real clients, no browser): the quick loop while editing.
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not e2e"
 

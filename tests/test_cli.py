@@ -409,9 +409,12 @@ def test_unyank_removes_the_markers(two_versions):
 
 
 def test_unyank_of_a_version_that_is_not_yanked_changes_nothing(two_versions, capsys):
+    before = keys(two_versions)
+
     assert run("unyank", "hello-world", "1.0") == 0
 
     assert "is not yanked" in capsys.readouterr().out
+    assert keys(two_versions) == before
 
 
 # --- delete ----------------------------------------------------------------------------------
@@ -466,9 +469,12 @@ def test_delete_of_a_version_that_does_not_exist_is_refused(two_versions, capsys
 
 
 def test_delete_keeps_the_bytes_as_noncurrent_versions(two_versions):
-    run("delete", "hello-world", "2.0", "--yes")
+    key = "hello-world/hello_world-2.0-py3-none-any.whl"
 
-    assert len(versions_of(two_versions, "hello-world/hello_world-2.0-py3-none-any.whl")) == 1
+    assert run("delete", "hello-world", "2.0", "--yes") == 0
+
+    assert key not in keys(two_versions)  # gone from the index's view...
+    assert len(versions_of(two_versions, key)) == 1  # ...but its bytes are a noncurrent version
 
 
 # --- reindex / list --------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from edge import credentials
+from infra import bundle
 from tests.edge_helpers import make_event
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,15 +37,10 @@ print(json.dumps({{"outside": outside, "heavy": [m for m in {heavy!r} if m in sy
 """
 
 
-def build_bundle(users: int = 50) -> bytes:
-    """What the deploy zips (infra/bundle.py): edge/*.py at the zip root plus credentials.json."""
+def build_bundle(out_dir: Path, users: int = 50) -> bytes:
+    """The bundle exactly as the deploy builds it (infra/bundle.py), for `users` users."""
     passwords = {f"user{i:02d}": f"password-{i}" for i in range(users)}
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
-        for source in sorted(EDGE.glob("*.py")):
-            bundle.write(source, source.name)
-        bundle.writestr(credentials.FILE_NAME, credentials.render_file(passwords, "r", "s", iterations=10))
-    return buffer.getvalue()
+    return bundle.build_edge_bundle(passwords, "r", "s", out_dir=out_dir).path.read_bytes()
 
 
 def probe(path: Path, module: str, env: dict[str, str]) -> dict:
@@ -63,23 +59,22 @@ def probe(path: Path, module: str, env: dict[str, str]) -> dict:
     return json.loads(out.stdout)
 
 
-def test_bundle_is_under_one_megabyte():
-    size = len(build_bundle())
+def test_bundle_is_under_one_megabyte(tmp_path):
+    size = len(build_bundle(tmp_path))
     assert size < LIMIT, size
 
 
-def test_bundle_holds_no_password():
-    data = build_bundle()
-    with zipfile.ZipFile(io.BytesIO(data)) as bundle:
-        text = bundle.read(credentials.FILE_NAME)
-    assert b"password-0" not in text
+def test_bundle_holds_no_password(tmp_path):
+    with zipfile.ZipFile(io.BytesIO(build_bundle(tmp_path))) as zf:
+        for name in zf.namelist():
+            assert b"password-" not in zf.read(name), name
 
 
 def test_flat_bundle_imports_only_the_standard_library_and_serves(tmp_path):
     """The zip as Lambda runs it: handler.py at the root, handler "handler.handler"."""
-    with zipfile.ZipFile(io.BytesIO(build_bundle())) as bundle:
-        bundle.extractall(tmp_path)
-    result = probe(tmp_path, "handler", env={})  # no env var: the bundled credentials.json
+    with zipfile.ZipFile(io.BytesIO(build_bundle(tmp_path / "out"))) as zf:
+        zf.extractall(tmp_path / "fn")
+    result = probe(tmp_path / "fn", "handler", env={})  # no env var: the bundled credentials.json
     assert result == {"outside": [], "heavy": [], "uri": "/index.html", "status": None}
 
 

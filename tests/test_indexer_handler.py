@@ -89,6 +89,7 @@ def test_removed_object_event_rebuilds_the_project(lambda_s3):
     filename, data, _ = make_wheel("alpha", "1.0")
     put(lambda_s3, f"alpha/{filename}", data)
     handler(event("sqs-batch-two-projects.json"), None)
+    assert "alpha" in projects_in_root(lambda_s3)
     lambda_s3.delete_object(Bucket=BUCKET, Key=f"alpha/{filename}")
     assert handler(event("sqs-object-removed.json"), None) == {"batchItemFailures": []}
     assert "alpha" not in projects_in_root(lambda_s3)

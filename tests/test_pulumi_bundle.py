@@ -144,7 +144,6 @@ print(json.dumps(out))
 """
 
 
-@pytest.mark.skipif(not (REPO / "edge" / "handler.py").exists(), reason="edge/handler.py not landed yet")
 def test_the_unzipped_edge_bundle_runs_flat_and_authenticates(tmp_path: Path) -> None:
     """The bundle as Lambda sees it: files at the root, no `edge` package, no environment."""
     built = bundle.build_edge_bundle(USERS, "pypi-edge", "pypi-edge/dev", out_dir=tmp_path / "out")
