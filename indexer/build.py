@@ -127,21 +127,23 @@ class Indexer:
     # --- one project ---------------------------------------------------------------------
 
     def rebuild(self, project: str, *, update_root: bool = True) -> Rebuilt:
+        outcome = self._rebuild_until_written(project)
+        changed = False
+        if update_root:
+            changed = self.update_root({project: outcome.root_change()})
+        return Rebuilt(project, outcome.detail, changed)
+
+    def _rebuild_until_written(self, project: str) -> _Outcome:
+        """`_rebuild_once`, from the start again each time a conditional write loses."""
         for attempt in range(MAX_ATTEMPTS):
             try:
-                outcome = self._rebuild_once(project)
-                break
+                return self._rebuild_once(project)
             except PreconditionFailed:
                 logger.info(
                     "project page changed while rebuilding; retrying", project=project, attempt=attempt
                 )
                 _backoff(attempt)
-        else:
-            raise RebuildConflict(project)
-        changed = False
-        if update_root:
-            changed = self.update_root({project: outcome.root_change()})
-        return Rebuilt(project, outcome.detail, changed)
+        raise RebuildConflict(project)
 
     def _rebuild_once(self, project: str) -> _Outcome:
         prefix = f"{project}/"
@@ -379,14 +381,7 @@ class Indexer:
             names = {canonicalize_name(name) for name in projects}
 
         def one(project: str) -> tuple[Rebuilt, RootChange]:
-            for attempt in range(MAX_ATTEMPTS):
-                try:
-                    outcome = self._rebuild_once(project)
-                    break
-                except PreconditionFailed:
-                    _backoff(attempt)
-            else:
-                raise RebuildConflict(project)
+            outcome = self._rebuild_until_written(project)
             if progress:
                 progress(1)
             return Rebuilt(project, outcome.detail, False), outcome.root_change()
