@@ -24,7 +24,6 @@ import base64
 import contextlib
 import glob
 import hashlib
-import json
 import os
 import sys
 import time
@@ -47,7 +46,15 @@ from indexer.model import (
     is_distribution,
     parse_filename,
 )
-from indexer.store import IMMUTABLE, METADATA, Bucket, is_not_found, is_precondition_failed
+from indexer.store import (
+    IMMUTABLE,
+    METADATA,
+    Bucket,
+    error_code,
+    is_not_found,
+    is_precondition_failed,
+    status_code,
+)
 
 PROG = "pypi-edge"
 ENV_BUCKET = "PYPI_EDGE_BUCKET"
@@ -190,31 +197,8 @@ def aws_error(exc: Exception, bucket: str) -> CliError:
     return CliError(str(exc), EXIT_AWS)
 
 
-def _get_json(client: Any, bucket: str, key: str) -> dict[str, Any] | None:
-    """The JSON document at key, None when there is no such key (a missing *bucket* raises)."""
-    try:
-        body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except ClientError as exc:
-        if _code(exc) == "NoSuchKey" or (is_not_found(exc) and _code(exc) != "NoSuchBucket"):
-            return None
-        raise
-    try:
-        doc = json.loads(body)
-    except ValueError:
-        return None
-    return doc if isinstance(doc, dict) else None
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
-def _status(exc: ClientError) -> int:
-    return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
-
-
 def _is_denied(exc: ClientError) -> bool:
-    return _code(exc) in {"AccessDenied", "403", "Forbidden"} or _status(exc) == 403
+    return error_code(exc) in {"AccessDenied", "403", "Forbidden"} or status_code(exc) == 403
 
 
 # --- upload ----------------------------------------------------------------------------------
@@ -419,7 +403,7 @@ class Uploader:
             except ClientError as exc:
                 if not is_precondition_failed(exc):
                     raise
-                if _code(exc) == "ConditionalRequestConflict" or _status(exc) == 409:
+                if error_code(exc) == "ConditionalRequestConflict" or status_code(exc) == 409:
                     time.sleep(0.2 * 2**attempt)  # another conditional write to this key is in flight
                     continue
             verdict, if_match = self._verdict(dist)  # 412: something is there now
@@ -756,7 +740,7 @@ def cmd_list(args: argparse.Namespace, client_factory: Callable[[], Any]) -> int
 
     client = client_factory()
     if not args.project:
-        doc = _get_json(client, args.bucket, "index.json")
+        doc = Bucket(client, args.bucket).get_json("index.json")[0]
         if doc is None:
             _out(
                 f"No index in s3://{args.bucket} yet: nothing published, or files were copied in "
@@ -771,7 +755,7 @@ def cmd_list(args: argparse.Namespace, client_factory: Callable[[], Any]) -> int
         _out(f"{len(projects)} project(s).")
         return EXIT_OK
     project = canonicalize_name(args.project)
-    doc = _get_json(client, args.bucket, f"{project}/index.json")
+    doc = Bucket(client, args.bucket).get_json(f"{project}/index.json")[0]
     if doc is None:
         raise CliError(f"no project {project!r} in the index of bucket {args.bucket!r}")
     rows = list(_release_rows(doc))

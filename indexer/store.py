@@ -34,7 +34,7 @@ class ObjectInfo:
     has_sha256: bool = False
 
 
-def _code(exc: ClientError) -> str:
+def error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
@@ -44,14 +44,14 @@ def status_code(exc: ClientError) -> int:
 
 def is_not_found(exc: ClientError) -> bool:
     """The key is missing (a missing *bucket* is also a 404, but never "not found" for a key)."""
-    return _code(exc) != "NoSuchBucket" and (
-        _code(exc) in {"NoSuchKey", "404", "NotFound"} or status_code(exc) == 404
+    return error_code(exc) != "NoSuchBucket" and (
+        error_code(exc) in {"NoSuchKey", "404", "NotFound"} or status_code(exc) == 404
     )
 
 
 def is_precondition_failed(exc: ClientError) -> bool:
     # 409 ConditionalRequestConflict: a concurrent conditional write was in flight; same remedy.
-    return _code(exc) in {"PreconditionFailed", "ConditionalRequestConflict"} or status_code(exc) in {
+    return error_code(exc) in {"PreconditionFailed", "ConditionalRequestConflict"} or status_code(exc) in {
         412,
         409,
     }
