@@ -159,16 +159,25 @@ def sdist_metadata(source: IO[bytes], *, zip_format: bool = False) -> bytes:
         raise MetadataError(f"unreadable sdist: {exc}") from exc
 
 
-class _CappedReader(io.RawIOBase):
+class _Reader(io.RawIOBase):
+    """A read-only raw stream whose subclasses implement `read`; `readinto` follows from it."""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+
+class _CappedReader(_Reader):
     """A read-only stream that refuses to yield more than `cap` bytes."""
 
     def __init__(self, inner: IO[bytes], cap: int) -> None:
         super().__init__()
         self._inner = inner
         self._left = cap
-
-    def readable(self) -> bool:
-        return True
 
     def read(self, n: int = -1) -> bytes:
         if n is None or n < 0:
@@ -179,13 +188,8 @@ class _CappedReader(io.RawIOBase):
             raise MetadataError("PKG-INFO not found in the first bytes of the sdist")
         return data
 
-    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self.read(len(b))
-        b[: len(data)] = data
-        return len(data)
 
-
-class RangeFile(io.RawIOBase):
+class RangeFile(_Reader):
     """A read-only, seekable view of a remote object, fetched by byte ranges on demand.
 
     `fetch(start, end_inclusive)` returns those bytes (an S3 ranged GET).  Fetched spans are
@@ -215,9 +219,6 @@ class RangeFile(io.RawIOBase):
                 return data[start - s : end - s]
         return None
 
-    def readable(self) -> bool:
-        return True
-
     def seekable(self) -> bool:
         return True
 
@@ -241,8 +242,3 @@ class RangeFile(io.RawIOBase):
             assert data is not None
         self._pos += len(data)
         return data
-
-    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self.read(len(b))
-        b[: len(data)] = data
-        return len(data)
