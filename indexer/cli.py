@@ -173,10 +173,7 @@ def aws_error(exc: Exception, bucket: str) -> CliError:
             EXIT_AWS,
         )
     if isinstance(exc, ClientError):
-        err = exc.response.get("Error", {})
-        code = str(err.get("Code", ""))
-        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
-        op = exc.operation_name
+        code, status, op = error_code(exc), status_code(exc), exc.operation_name
         if code == "NoSuchBucket":
             return CliError(
                 f"bucket {bucket!r} does not exist (check --bucket / ${ENV_BUCKET}, and --endpoint-url)",
@@ -190,7 +187,7 @@ def aws_error(exc: Exception, bucket: str) -> CliError:
                 "s3:ListBucket, s3:GetObject, s3:PutObject (and s3:DeleteObject for unyank/delete)",
                 EXIT_AWS,
             )
-        message = err.get("Message") or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "")
+        message = exc.response.get("Error", {}).get("Message") or status or ""
         return CliError(f"S3 {op} failed: {code or status} {message}".rstrip(), EXIT_AWS)
     if isinstance(exc, BotoCoreError):
         return CliError(f"AWS: {exc}", EXIT_AWS)
