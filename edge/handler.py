@@ -60,11 +60,9 @@ Decisions a reviewer should know:
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import sys
-from base64 import b64decode
 from functools import lru_cache
 from urllib.parse import quote, unquote, unquote_to_bytes
 
@@ -80,10 +78,8 @@ DEFAULT_REALM = "pypi-edge"
 # most 1024 bytes, and a key is never longer than the URI that names it.
 MAX_URI_BYTES = 1024
 MAX_QUERY_BYTES = 1024
-# Longer Authorization values are refused before any work (no real password is this long).
-MAX_AUTHORIZATION_BYTES = 4096
-# Verified header values kept per container; entries are evicted oldest first.
-CACHE_SIZE = 256
+MAX_AUTHORIZATION_BYTES = _credentials.MAX_AUTHORIZATION_BYTES
+CACHE_SIZE = _credentials.CACHE_SIZE
 
 # Headers a Lambda@Edge function must not add to a generated viewer-request response:
 # CloudFront's disallowed headers and the read-only ones for viewer-request events (CloudFront
@@ -118,15 +114,13 @@ FORBIDDEN_HEADER_PREFIXES = ("x-amz-cf-", "x-amzn-", "x-edge-")
 Response = dict  # a CloudFront generated response: {"status", "statusDescription", "headers", ...}
 
 # --------------------------------------------------------------------------------------------
-# Credentials state (module globals: the fastest lookups on the hot path)
+# Credentials state: one Verifier (edge.credentials), its caches exposed for the tests.
 
-_users: dict[str, _credentials.Entry] = {}
-_dummy: _credentials.Entry | None = None
+_verifier = _credentials.Verifier(CACHE_SIZE)
+_cache = _verifier.cache  # digests of header values that verified
+_rejected = _verifier.rejected  # digests of well-formed header values that did not
 _realm = DEFAULT_REALM
 _www_authenticate = ""
-_cache: dict[bytes, None] = {}  # digests of header values that verified
-_rejected: dict[bytes, None] = {}  # digests of well-formed header values that did not
-_sha256 = hashlib.sha256
 
 
 def _quoted_string(value: str) -> str:
@@ -139,29 +133,16 @@ def configure(raw: bytes | str | None) -> None:
     """Install the credentials file `raw` (the output of `credentials.render_file`).
 
     ``None`` removes every user, so all requests get 401.  Invalid content raises
-    `ValueError` and also leaves the function with no users (fail closed).  Clears the cache.
+    `ValueError` and also leaves the function with no users (fail closed).  Clears the caches.
     """
-    global _users, _dummy, _realm, _www_authenticate
-    _cache.clear()
-    _rejected.clear()
-    _users, _dummy, _realm = {}, None, DEFAULT_REALM
-    if raw is not None:
-        try:
-            realm, users = _credentials.load(raw)
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ValueError(f"invalid credentials file: {exc}") from None
-        if users:
-            # The stand-in for unknown users costs what a real user's check costs; that holds
-            # only if every user's check costs the same (render_file writes one count).
-            counts = {entry.iterations for entry in users.values()}
-            if len(counts) != 1:
-                raise ValueError(f"invalid credentials file: mixed iteration counts {sorted(counts)}")
-            iterations = counts.pop()
-            _dummy = _credentials.Entry(os.urandom(16), os.urandom(32), iterations)
-        _users, _realm = users, realm or DEFAULT_REALM
-    # RFC 7617 section 2.1: the charset parameter tells browsers to send UTF-8.
-    _www_authenticate = f'Basic realm={_quoted_string(_realm)}, charset="UTF-8"'
-    _cache.clear()
+    global _realm, _www_authenticate
+    _realm = DEFAULT_REALM
+    try:
+        _verifier.configure(raw)
+    finally:
+        _realm = _verifier.realm or DEFAULT_REALM
+        # RFC 7617 section 2.1: the charset parameter tells browsers to send UTF-8.
+        _www_authenticate = f'Basic realm={_quoted_string(_realm)}, charset="UTF-8"'
 
 
 def credentials_path() -> str:
@@ -182,79 +163,24 @@ def reload() -> bool:
     except (OSError, ValueError) as exc:
         configure(None)
         print(f"pypi-edge: no usable credentials at {path} ({exc}); every request gets 401", file=sys.stderr)
-    return bool(_users)
+    return bool(_verifier.users or _verifier.tokens)
 
 
 # --------------------------------------------------------------------------------------------
 # Authentication (RFC 7617)
 
 
-def parse_basic_auth(value: str | None) -> tuple[str, str] | None:
-    """``(user, password)`` from an ``Authorization`` value, or None if it is not valid Basic.
-
-    RFC 7617: the scheme name is case-insensitive (RFC 9110 section 11.1); the token68 is
-    standard base64 of ``user-id ":" password`` in UTF-8 (we announce ``charset="UTF-8"``);
-    the user-id cannot contain a colon, so the split is on the *first* colon and the password
-    may contain more.
-    """
-    if not value or len(value) > MAX_AUTHORIZATION_BYTES or not value.isascii():
-        return None
-    scheme, _, token = value.strip(" \t").partition(" ")  # OWS, RFC 9110 section 5.5
-    if scheme.lower() != "basic":
-        return None
-    token = token.lstrip(" ")  # RFC 9110 section 11.4: 1*SP between scheme and credentials
-    if not token:
-        return None
-    try:
-        decoded = b64decode(token, validate=True).decode("utf-8")
-    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
-        return None
-    user, colon, password = decoded.partition(":")
-    if not colon or not user:
-        return None
-    return user, password
+parse_basic_auth = _credentials.parse_basic_auth
 
 
 def verify(value: str | None) -> bool:
-    """Whether `value` (an ``Authorization`` header value) carries valid credentials.
+    """Whether `value` (an ``Authorization`` header value) proves a reader (every principal reads).
 
-    Warm path: one SHA-256 of the header and a dict lookup.  Cold path: one slow hash
-    (`credentials.check`, constant-time comparison with `hmac.compare_digest`), also for
-    unknown users (against a dummy entry), so timing does not tell whether a user exists.
+    `credentials.Verifier.verify`: warm path one SHA-256 and a dict lookup; cold path one slow
+    hash, also for unknown users.  Minted trusted-publishing tokens only publish, so they are
+    refused here (no minted verifier is passed).
     """
-    if not value or not _users or len(value) > MAX_AUTHORIZATION_BYTES or not value.isascii():
-        return False
-    key = _sha256(value.encode("ascii")).digest()
-    if key in _cache:
-        return True
-    if key in _rejected:
-        # A client retrying the same wrong credentials (a CI job with a rotated password) costs
-        # one slow hash per container, not one per request.  Known and unknown users alike.
-        return False
-    parsed = parse_basic_auth(value)
-    if parsed is None:
-        return False
-    user, password = parsed
-    entry = _users.get(user)
-    if entry is None:
-        _credentials.check(_dummy, password)  # type: ignore[arg-type]  # same cost, result ignored
-        _remember(_rejected, key)
-        return False
-    if not _credentials.check(entry, password):
-        _remember(_rejected, key)
-        return False
-    _remember(_cache, key)
-    return True
-
-
-def _remember(cache: dict[bytes, None], key: bytes) -> None:
-    """Insert into a bounded FIFO (dicts keep insertion order)."""
-    if len(cache) >= CACHE_SIZE:
-        try:
-            del cache[next(iter(cache))]
-        except (KeyError, RuntimeError, StopIteration):  # a concurrent caller (local stack) got there
-            cache.clear()
-    cache[key] = None
+    return _verifier.verify(value) is not None
 
 
 # --------------------------------------------------------------------------------------------
