@@ -13,13 +13,14 @@ import base64
 import http.server
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
 from email.utils import format_datetime
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import parse_qsl, unquote_plus
 
 from botocore.exceptions import ClientError
 
@@ -77,6 +78,70 @@ def viewer_request_event(method: str, raw_path: str, headers: list[tuple[str, st
             }
         ]
     }
+
+
+# Content types whose body a function URL passes as text; every other body arrives base64-encoded
+# (Lambda Developer Guide, "Invoking Lambda function URLs": isBase64Encoded).
+_TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript")
+
+
+def function_url_event(
+    method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes, client_ip: str
+) -> dict:
+    """The event a Lambda function URL hands its function: payload format version 2.0.
+
+    Header names lower-cased, repeated headers joined with ",", cookies split out, the body
+    base64-encoded unless it is text (Lambda Developer Guide, "Invoking Lambda function URLs",
+    "Request payload format").
+    """
+    path, _, query = raw_path.partition("?")
+    joined: dict[str, str] = {}
+    cookies: list[str] = []
+    for name, value in headers:
+        lname = name.lower()
+        if lname == "cookie":
+            cookies.extend(c.strip() for c in value.split(";") if c.strip())
+            continue
+        joined[lname] = f"{joined[lname]},{value}" if lname in joined else value
+    url_id = "localupload0000000000000000000000"
+    now = time.time()
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path or "/",
+        "rawQueryString": query,
+        "headers": joined,
+        "requestContext": {
+            "accountId": "anonymous",
+            "apiId": url_id,
+            "domainName": f"{url_id}.lambda-url.us-east-1.on.aws",
+            "domainPrefix": url_id,
+            "http": {
+                "method": method,
+                "path": path or "/",
+                "protocol": "HTTP/1.1",
+                "sourceIp": client_ip,
+                "userAgent": joined.get("user-agent", ""),
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "timeEpoch": int(now * 1000),
+        },
+        "isBase64Encoded": False,
+    }
+    if cookies:
+        event["cookies"] = cookies
+    if query:
+        event["queryStringParameters"] = dict(parse_qsl(query, keep_blank_values=True))
+    if body:
+        if joined.get("content-type", "").lower().startswith(_TEXT_TYPES):
+            event["body"] = body.decode("utf-8", "replace")
+        else:
+            event["body"] = base64.b64encode(body).decode("ascii")
+            event["isBase64Encoded"] = True
+    return event
 
 
 def key_for_uri(uri: str) -> str:
