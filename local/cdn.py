@@ -1,10 +1,19 @@
-"""A CloudFront stand-in: viewer-request function, then the S3 origin, over plain HTTP.
+"""A CloudFront stand-in: viewer-request function, then the S3 origin or the upload function.
 
 For every request it builds the documented Lambda@Edge viewer-request event, calls
-`edge.handler.handler`, and answers either the function's generated response or the object at
-the rewritten URI, read from S3 with a signed request (as Origin Access Control does).  The URI
-becomes a key the way S3 makes it one: percent-decoded, and a literal "+" read as a space, so an
-edge function that forgets to encode "+" as %2B fails here as it would in AWS.
+`edge.handler.handler`, and answers either the function's generated response or the origin's:
+
+* the default behaviour: the object at the rewritten URI, read from S3 with a signed request
+  (as Origin Access Control does).  The URI becomes a key the way S3 makes it one:
+  percent-decoded, and a literal "+" read as a space, so an edge function that forgets to
+  encode "+" as %2B fails here as it would in AWS.
+* the behaviours ``/legacy/*`` and ``/_/oidc/*`` (all methods, no cache): the upload function,
+  called in-process with the event a Lambda function URL builds (`function_url_event`), the
+  viewer's headers as the edge left them, and the secret origin header CloudFront adds.  A
+  viewer-supplied header of that name is never passed on (CloudFront overwrites it).
+
+The request path is `_serve` -> `viewer_request` -> `upload_origin` or `s3_origin`, each a
+method, so a cache can wrap the origin calls.
 """
 
 from __future__ import annotations
@@ -49,6 +58,14 @@ class Access:
     origin_uri: str | None
     status: int
     bytes_sent: int
+
+
+# CloudFront behaviours whose origin is the upload function (path patterns /legacy/* and
+# /_/oidc/*), with every method allowed; the default behaviour allows wiring.VIEWER_METHODS.
+UPLOAD_PATTERNS = ("/legacy/", "/_/oidc/")
+UPLOAD_METHODS = ("GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE")
+ORIGIN_SECRET_HEADER = "x-pypi-edge-origin-secret"
+FUNCTION_URL_HOST = "localupload0000000000000000000000.lambda-url.us-east-1.on.aws"
 
 
 def viewer_request_event(method: str, raw_path: str, headers: list[tuple[str, str]], client_ip: str) -> dict:
@@ -154,12 +171,20 @@ class CDN(http.server.ThreadingHTTPServer):
     allow_reuse_address = True  # TIME_WAIT reuse only; Linux still refuses a second listener
 
     def __init__(
-        self, address: tuple[str, int], s3: Any, bucket: str, edge: Callable[[dict, Any], dict]
+        self,
+        address: tuple[str, int],
+        s3: Any,
+        bucket: str,
+        edge: Callable[[dict, Any], dict],
+        upload: Callable[[dict, Any], dict] | None = None,
+        origin_secret: str = "",
     ) -> None:
         super().__init__(address, _Handler)
         self.s3 = s3
         self.bucket = bucket
         self.edge = edge
+        self.upload = upload
+        self.origin_secret = origin_secret
         self.access_log: list[Access] = []
         self._lock = threading.Lock()
 
@@ -188,17 +213,28 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send(400, {"Content-Type": "text/plain"}, b"bad request framing\n")
             self._log(None, 400, 0)
             return
-        if int(length):
-            self.rfile.read(int(length))  # drained, so the connection stays usable
-        if self.command not in wiring.VIEWER_METHODS:
+        body = self.rfile.read(int(length)) if int(length) else b""  # read whole: the connection stays usable
+        path = self.path.partition("?")[0]
+        to_upload = self.server.upload is not None and path.startswith(UPLOAD_PATTERNS)
+        if self.command not in (UPLOAD_METHODS if to_upload else wiring.VIEWER_METHODS):
             # CloudFront refuses methods the behaviour does not allow before any function runs.
             body = b"This distribution is not configured to allow the HTTP request method.\n"
             self._send(403, {"Content-Type": "text/plain"}, body)
             self._log(None, 403, 0)
             return
-        event = viewer_request_event(
-            self.command, self.path, list(self.headers.items()), self.client_address[0]
-        )
+        request = self.viewer_request()
+        if request is None:
+            return
+        if to_upload:
+            self.upload_origin(request, body)
+        else:
+            self.s3_origin(request["uri"])
+
+    def viewer_request(self) -> dict | None:
+        """Run the viewer-request function: the request to forward, or None once it answered."""
+        # CloudFront overwrites a custom origin header the viewer sent; it never reaches an origin.
+        headers = [(k, v) for k, v in self.headers.items() if k.lower() != ORIGIN_SECRET_HEADER]
+        event = viewer_request_event(self.command, self.path, headers, self.client_address[0])
         try:
             result = self.server.edge(event, None)
         except Exception:
@@ -206,7 +242,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             # CloudFront answers 502/503 when the function fails; never the origin.
             self._send(503, {"Content-Type": "text/plain"}, b"viewer-request function error\n")
             self._log(None, 503, 0)
-            return
+            return None
         if "status" in result:
             body = result.get("body", "") or ""
             data = base64.b64decode(body) if result.get("bodyEncoding") == "base64" else body.encode("utf-8")
@@ -214,10 +250,31 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             status = int(result["status"])
             self._send(status, headers, data)
             self._log(None, status, len(data))
-            return
-        self._origin(result["uri"])
+            return None
+        return result
 
-    def _origin(self, uri: str) -> None:
+    def upload_origin(self, request: dict, body: bytes) -> None:
+        """The upload function behind its function URL, called as CloudFront's origin request."""
+        headers = [(h["key"], h["value"]) for values in request["headers"].values() for h in values]
+        headers = [(k, v) for k, v in headers if k.lower() not in ("host", ORIGIN_SECRET_HEADER)]
+        headers += [("Host", FUNCTION_URL_HOST), (ORIGIN_SECRET_HEADER, self.server.origin_secret)]
+        query = request.get("querystring") or ""
+        target = request["uri"] + (f"?{query}" if query else "")
+        event = function_url_event(request["method"], target, headers, body, self.client_address[0])
+        try:
+            resp = self.server.upload(event, None)  # type: ignore[misc]
+            status = int(resp["statusCode"])
+            data = resp.get("body") or ""
+            data = base64.b64decode(data) if resp.get("isBase64Encoded") else data.encode("utf-8")
+            out = {str(k): str(v) for k, v in (resp.get("headers") or {}).items()}
+        except Exception:
+            # A function error: the function URL answers 502, and so does CloudFront.
+            log.exception("upload function raised")
+            status, out, data = 502, {"Content-Type": "text/plain"}, b"upload function error\n"
+        self._send(status, out, data)
+        self._log(request["uri"], status, len(data))
+
+    def s3_origin(self, uri: str) -> None:
         key = key_for_uri(uri)
         args: dict[str, Any] = {"Bucket": self.server.bucket, "Key": key}
         if self.headers.get("Range") and self.command == "GET":
