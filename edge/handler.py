@@ -79,6 +79,20 @@ DEFAULT_REALM = "pypi-edge"
 MAX_URI_BYTES = 1024
 MAX_QUERY_BYTES = 1024
 MAX_AUTHORIZATION_BYTES = _credentials.MAX_AUTHORIZATION_BYTES
+
+# The upload endpoint (SPEC.md): its own CloudFront behaviours, origin = the upload function's URL.
+UPLOAD_PATH = "/legacy/"
+OIDC_PREFIX = "/_/oidc/"
+ORIGIN_SECRET_HEADER = "x-pypi-edge-origin-secret"  # set by CloudFront for the upload origin only
+# The largest upload request body (multipart form, as Content-Length counts it) the function URL
+# can take.  A function URL passes the request to Lambda as a synchronous Invoke, whose payload
+# (the whole JSON event) is at most 6 MB (Lambda Developer Guide, "Lambda quotas": invocation
+# payload 6 MB; "Invoking Lambda function URLs": a binary body arrives base64-encoded).  Counted
+# as 6,000,000 bytes, not 6 MiB, to stay on the safe side; minus room for the rest of the event:
+# the forwarded headers (CloudFront caps all request headers at 20,480 bytes, "Quotas on
+# headers", CloudFront Developer Guide) and 2,048 bytes for requestContext and the JSON keys.
+# Base64 turns 3 bytes into 4.  (6,000,000 - 20,480 - 2,048) * 3 // 4 = 4,483,104 bytes.
+MAX_UPLOAD_BODY_BYTES = (6_000_000 - 20_480 - 2_048) * 3 // 4
 CACHE_SIZE = _credentials.CACHE_SIZE
 
 # Headers a Lambda@Edge function must not add to a generated viewer-request response:
@@ -235,6 +249,77 @@ def _method_not_allowed() -> Response:
         {"Allow": "GET, HEAD"},
         _page("405 Method Not Allowed", "This index is read-only: use GET or HEAD."),
     )
+
+
+def _too_large(length: int) -> Response:
+    return _response(
+        413,
+        "Payload Too Large",
+        {},
+        _page(
+            "413 Payload Too Large",
+            f"This upload is {length:,} bytes; the upload endpoint takes at most "
+            f"{MAX_UPLOAD_BODY_BYTES:,} bytes per request (file plus form fields). Publish large "
+            "files with `pypi-edge upload` (straight to S3, up to 5 GiB).",
+        ),
+    )
+
+
+def _length_required() -> Response:
+    return _response(
+        411,
+        "Length Required",
+        {},
+        _page("411 Length Required", "Uploads must send Content-Length (twine, uv and poetry do)."),
+    )
+
+
+def _upload_method_not_allowed() -> Response:
+    return _response(
+        405,
+        "Method Not Allowed",
+        {"Allow": "POST"},
+        _page(
+            "405 Method Not Allowed", "The upload endpoint takes POST (twine, uv publish, poetry publish)."
+        ),
+    )
+
+
+def upload_request(request: dict) -> dict:
+    """``/legacy/`` and ``/_/oidc/*``: check the size, then forward to the upload function untouched.
+
+    The request keeps its ``Authorization`` header: the upload function verifies it with the
+    same credentials model (and the same file) as this function.  Why not 401 here as well?
+    The function must check anyway (a function URL with AuthType NONE trusts nothing but its
+    secret origin header), short-lived trusted-publishing tokens can only be verified there
+    (their key is not in this bundle, and Lambda@Edge has no environment), and
+    ``POST /_/oidc/mint-token`` carries an OIDC token instead of Basic credentials.  Checking
+    here too would make every cold upload pay the slow hash twice for no gain in safety.  What
+    the edge does instead is refuse a too-large body before one byte reaches the function:
+    it sees ``Content-Length`` (CloudFront does not pass the body to viewer-request functions
+    unless asked), and answers 413 with the way forward.
+    """
+    headers = request["headers"]
+    # CloudFront overwrites a viewer-supplied custom origin header (CloudFront Developer Guide,
+    # "Adding custom headers to origin requests"); dropping it here as well costs nothing.
+    headers.pop(ORIGIN_SECRET_HEADER, None)
+    method = request["method"]
+    if request["uri"].startswith(UPLOAD_PATH) and method != "POST":
+        return _upload_method_not_allowed()
+    if method in ("POST", "PUT", "PATCH"):
+        length = _header(headers, "content-length")
+        if length is None:
+            return _length_required()
+        if not length.isdigit() or len(length) > 15:
+            return _bad_request()
+        if int(length) > MAX_UPLOAD_BODY_BYTES:
+            return _too_large(int(length))
+    return request
+
+
+def is_upload_path(uri: str) -> bool:
+    """Whether a request goes to the upload function (CloudFront behaviours /legacy/*, /_/oidc/*)."""
+    return uri.__class__ is str and uri.startswith((UPLOAD_PATH, OIDC_PREFIX))
 
 
 def _not_acceptable() -> Response:
@@ -492,24 +577,32 @@ def handler(event: dict, context: object = None) -> dict:
     authenticated = False
     try:
         request = event["Records"][0]["cf"]["request"]
-        headers = request["headers"]
-        authorization = headers.get("authorization")
-        # Exactly one Authorization header; several would be ambiguous (RFC 9110 section 5.3).
-        authenticated = bool(authorization) and len(authorization) == 1 and verify(authorization[0]["value"])
-        if not authenticated:
-            result = unauthorized()
-        else:
-            result = route(
-                request["method"],
-                request["uri"],
-                request.get("querystring") or "",
-                _header(headers, "accept"),
-            )
-            if result.__class__ is str:
-                del headers["authorization"]  # the origin (S3 via OAC) must never see the password
-                request["uri"] = result
-                request["querystring"] = ""
+        if is_upload_path(request["uri"]):
+            authenticated = True  # the upload function authenticates (see upload_request)
+            result = upload_request(request)
+            if result is request:
                 return request
+        else:
+            headers = request["headers"]
+            authorization = headers.get("authorization")
+            # Exactly one Authorization header; several would be ambiguous (RFC 9110 section 5.3).
+            authenticated = (
+                bool(authorization) and len(authorization) == 1 and verify(authorization[0]["value"])
+            )
+            if not authenticated:
+                result = unauthorized()
+            else:
+                result = route(
+                    request["method"],
+                    request["uri"],
+                    request.get("querystring") or "",
+                    _header(headers, "accept"),
+                )
+                if result.__class__ is str:
+                    del headers["authorization"]  # the origin (S3 via OAC) must never see the password
+                    request["uri"] = result
+                    request["querystring"] = ""
+                    return request
     except Exception:  # a malformed event: fail closed, never a 500
         result = _bad_request() if authenticated else unauthorized()
     if request.__class__ is dict and request.get("method") == "HEAD":
