@@ -201,13 +201,16 @@ def verify(value: str | None) -> bool:
 # Generated responses
 
 _HTML = "text/html; charset=utf-8"
+_TEXT = "text/plain; charset=utf-8"  # upload clients (twine --verbose, uv) print the body as is
 
 
-def _response(status: int, description: str, headers: dict[str, str], body: str = "") -> Response:
+def _response(
+    status: int, description: str, headers: dict[str, str], body: str = "", content_type: str = _HTML
+) -> Response:
     """A CloudFront generated response; never caches (generated at viewer-request anyway)."""
     all_headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", **headers}
     if body:
-        all_headers["Content-Type"] = _HTML
+        all_headers["Content-Type"] = content_type
     response: Response = {
         "status": str(status),
         "statusDescription": description,
@@ -256,22 +259,21 @@ def _too_large(length: int) -> Response:
         413,
         "Payload Too Large",
         {},
-        _page(
-            "413 Payload Too Large",
-            f"This upload is {length:,} bytes; the upload endpoint takes at most "
-            f"{MAX_UPLOAD_BODY_BYTES:,} bytes per request (file plus form fields). Publish large "
-            "files with `pypi-edge upload` (straight to S3, up to 5 GiB).",
-        ),
+        f"413 This upload is {length:,} bytes; the upload endpoint takes at most "
+        f"{MAX_UPLOAD_BODY_BYTES:,} bytes per request (file plus form fields). Publish large files "
+        "with `pypi-edge upload` (straight to S3, up to 5 GiB).\n",
+        _TEXT,
     )
 
 
 def _length_required() -> Response:
     return _response(
-        411,
-        "Length Required",
-        {},
-        _page("411 Length Required", "Uploads must send Content-Length (twine, uv and poetry do)."),
+        411, "Length Required", {}, "411 Uploads must send Content-Length (twine, uv and poetry do).\n", _TEXT
     )
+
+
+def _upload_bad_request() -> Response:
+    return _response(400, "Bad Request", {}, "400 Malformed Content-Length.\n", _TEXT)
 
 
 def _upload_method_not_allowed() -> Response:
@@ -279,9 +281,8 @@ def _upload_method_not_allowed() -> Response:
         405,
         "Method Not Allowed",
         {"Allow": "POST"},
-        _page(
-            "405 Method Not Allowed", "The upload endpoint takes POST (twine, uv publish, poetry publish)."
-        ),
+        "405 The upload endpoint takes POST (twine upload, uv publish, poetry publish).\n",
+        _TEXT,
     )
 
 
@@ -311,7 +312,7 @@ def upload_request(request: dict) -> dict:
         if length is None:
             return _length_required()
         if not length.isdigit() or len(length) > 15:
-            return _bad_request()
+            return _upload_bad_request()
         if int(length) > MAX_UPLOAD_BODY_BYTES:
             return _too_large(int(length))
     return request
