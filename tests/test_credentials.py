@@ -225,3 +225,20 @@ def test_token_new_refuses_a_name_with_a_dot(capsys):
 def test_token_new_refuses_an_empty_glob(capsys):
     assert cli.main(["token", "new", "--name", "ci", "--publish", " "]) == cli.EXIT_USAGE
     assert "'publish' must be a list" in capsys.readouterr().err
+
+
+def test_a_principal_is_an_immutable_value():
+    who = Principal("ci", "user", ("acme-*",))
+    with pytest.raises(AttributeError, match="immutable"):
+        who.name = "root"
+    assert {who, Principal("ci", "user", ("acme-*",))} == {who}
+    assert repr(who) == "Principal('ci', 'user', publish=('acme-*',))"
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [({}, "at least one user"), ({"a:b": "pw"}, "invalid user name"), ({"a": ""}, "empty password")],
+)
+def test_render_file_refuses_unusable_users(config, message):
+    with pytest.raises(ValueError, match=message):
+        render_file(config, "r", "s", iterations=ITER)

@@ -501,3 +501,12 @@ def test_current_builds_the_config_once_from_the_environment(monkeypatch, aws_en
         assert cfg.s3 is not None
     finally:
         upload.configure(None)
+
+
+def test_the_lambda_refresher_makes_its_client_on_first_use(aws_env, monkeypatch):
+    made = []
+    monkeypatch.setattr("boto3.client", lambda service: made.append(service) or FakeLambda())
+    refresher = upload.LambdaRefresher("pypi-indexer")
+    refresher("bkt", "a/a-1.0.tar.gz")
+    refresher("bkt", "a/a-1.0.tar.gz")
+    assert made == ["lambda"]

@@ -36,6 +36,16 @@ IAM (least privilege: write distributions, nothing else)
     parsed file at once (~3 x 6 MB); 512 MB leaves ample room and more CPU for the hashes.
     Timeout: the indexer call dominates; 30 s.
 
+CloudFront (what the function relies on)
+    Behaviours ``/legacy/*`` and ``/_/oidc/*``: all methods, managed cache policy CachingDisabled,
+    origin request policy AllViewerExceptHostHeader (with caching disabled it forwards
+    ``Authorization``; AWS re:Post knowledge center "cloudfront-authorization-header"), origin =
+    the function URL's domain with the custom header ``x-pypi-edge-origin-secret: <ORIGIN_SECRET>``
+    (CloudFront overwrites a viewer's header of that name).  The edge function stays associated
+    with these behaviours (viewer-request): it answers 413 above
+    `edge.handler.MAX_UPLOAD_BODY_BYTES` (4,483,104) and 411 without Content-Length, and passes
+    everything else through with its Authorization header (it does not authenticate uploads).
+
 Routes: `handler.ROUTES` maps rawPath to a route; trusted publishing adds ``/_/oidc/audience``
 and ``/_/oidc/mint-token`` there and plugs its minted-token verifier into `handler.Config.minted`.
 """
