@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import logging
+from pathlib import Path
 
 import pytest
 
@@ -510,3 +511,26 @@ def test_the_lambda_refresher_makes_its_client_on_first_use(aws_env, monkeypatch
     refresher("bkt", "a/a-1.0.tar.gz")
     refresher("bkt", "a/a-1.0.tar.gz")
     assert made == ["lambda"]
+
+
+# --- a real twine 7 request, as a function URL hands it over -------------------------------------
+
+EVENTS = Path(__file__).parent / "events"
+
+
+def test_a_real_twine_request_is_published(config, s3, refresher):
+    # tests/events/function-url-twine-upload.json: twine 7.0.0's request bytes (captured), wrapped
+    # the way CloudFront forwards it and the function URL presents it (payload format 2.0).
+    ev = json.loads((EVENTS / "function-url-twine-upload.json").read_text())
+    resp = upload.handler(ev)
+    assert resp["statusCode"] == 200, resp
+    assert keys(s3) == ["acme-widgets/acme_widgets-1.0-py3-none-any.whl"]
+    assert refresher.calls == [(BUCKET, "acme-widgets/acme_widgets-1.0-py3-none-any.whl")]
+
+
+def test_the_local_event_builder_makes_the_fixtures_shape():
+    fixture = json.loads((EVENTS / "function-url-twine-upload.json").read_text())
+    built = event(b"x", "application/octet-stream", auth=CI)
+    assert set(built) == set(fixture)
+    assert set(built["requestContext"]) == set(fixture["requestContext"])
+    assert set(built["requestContext"]["http"]) == set(fixture["requestContext"]["http"])
