@@ -348,6 +348,17 @@ def parse_basic_auth(value: str | None) -> tuple[str, str] | None:
     return user, password
 
 
+def challenge(realm: str) -> str:
+    """The ``WWW-Authenticate`` value for a 401 (RFC 7235 section 3.1, RFC 7617 section 2).
+
+    The realm is an RFC 9110 section 5.6.4 quoted-string (backslash and double quote escaped,
+    controls dropped); the charset parameter tells browsers to send UTF-8 (RFC 7617 section 2.1).
+    """
+    realm = "".join(c for c in realm if " " <= c != "\x7f")
+    quoted = '"' + realm.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f'Basic realm={quoted}, charset="UTF-8"'
+
+
 MintedVerifier = Callable[[str], "Principal | None"]
 
 

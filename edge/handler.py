@@ -137,12 +137,6 @@ _realm = DEFAULT_REALM
 _www_authenticate = ""
 
 
-def _quoted_string(value: str) -> str:
-    """RFC 9110 section 5.6.4 quoted-string: escape backslash and double quote, drop controls."""
-    value = "".join(c for c in value if " " <= c != "\x7f")
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def configure(raw: bytes | str | None) -> None:
     """Install the credentials file `raw` (the output of `credentials.render_file`).
 
@@ -155,8 +149,7 @@ def configure(raw: bytes | str | None) -> None:
         _verifier.configure(raw)
     finally:
         _realm = _verifier.realm or DEFAULT_REALM
-        # RFC 7617 section 2.1: the charset parameter tells browsers to send UTF-8.
-        _www_authenticate = f'Basic realm={_quoted_string(_realm)}, charset="UTF-8"'
+        _www_authenticate = _credentials.challenge(_realm)
 
 
 def credentials_path() -> str:

@@ -240,3 +240,9 @@ def test_a_principal_is_an_immutable_value():
 def test_render_file_refuses_unusable_users(config, message):
     with pytest.raises(ValueError, match=message):
         render_file(config, "r", "s", iterations=ITER)
+
+
+def test_the_challenge_quotes_the_realm_for_edge_and_upload_alike():
+    assert credentials.challenge('ACME "prod" \\ index\x01') == (
+        'Basic realm="ACME \\"prod\\" \\\\ index", charset="UTF-8"'
+    )

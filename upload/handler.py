@@ -342,7 +342,7 @@ def file_upload(req: Request) -> dict:
             401,
             "invalid or missing credentials: use your index user and password, or __token__ and a token",
             req.accept,
-            {"www-authenticate": f'Basic realm="{config.verifier.realm or REALM}", charset="UTF-8"'},
+            {"www-authenticate": credentials.challenge(config.verifier.realm or REALM)},
         )
     try:
         form = parse_form(req.headers, req.body())
