@@ -7,10 +7,10 @@ to Pulumi as a `FileArchive`, with `source_code_hash` = the zip's base64 SHA-256
 
 - The edge bundle is every `edge/*.py` plus the generated `credentials.json` (hashes only,
   see `edge.credentials`).  Lambda@Edge viewer triggers allow 1 MB.
-- The indexer bundle is `indexer/**` plus the pinned `requirements.txt` installed for the
-  Lambda platform (Python 3.13, arm64).  The dependency install is cached under
-  `.bundles/deps/<key>/`, key = sha256 of requirements.txt and the target platform, so only the
-  first build needs PyPI.
+- The indexer bundle is `indexer/**` plus the pinned `indexer/requirements.txt` (boto3 and
+  botocore included: see that file) installed for the Lambda platform (Python 3.13, arm64).
+  The dependency install is cached under `.bundles/deps/<key>/`, key = sha256 of the
+  requirements file and the target platform, so only the first build needs PyPI.
 
 No Pulumi import here: the functions take and return plain values and are tested directly.
 """
@@ -42,6 +42,9 @@ LAMBDA_MAX_BYTES = 50 * 1024 * 1024
 INDEXER_PYTHON_VERSION = "3.13"
 INDEXER_PLATFORM = "manylinux2014_aarch64"
 INDEXER_IMPLEMENTATION = "cp"
+# The indexer's runtime dependencies, next to the indexer (the root requirements.txt is the
+# Pulumi program's own, as Pulumi's pip toolchain expects).
+INDEXER_REQUIREMENTS = Path("indexer") / "requirements.txt"
 
 # 1980-01-01 is the earliest date a zip entry can carry.
 _FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
@@ -233,6 +236,23 @@ def indexer_files(deps: Path, source_root: Path = REPO_ROOT) -> list[tuple[str, 
     return own + _dependency_files(deps)
 
 
+# Deflating ~30 MB of dependencies takes seconds; a program run (or a test session) that builds
+# the same files again reuses the bytes.  The key is the content, so it can never be stale.
+_ZIPPED: dict[str, bytes] = {}
+
+
+def _zipped(files: list[tuple[str, bytes]]) -> bytes:
+    digest = hashlib.sha256()
+    for name, data in sorted(files):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    key = digest.hexdigest()
+    if key not in _ZIPPED:
+        if len(_ZIPPED) >= 2:
+            _ZIPPED.clear()
+        _ZIPPED[key] = deterministic_zip(files)
+    return _ZIPPED[key]
+
+
 def build_indexer_bundle(
     out_dir: Path = DEFAULT_BUNDLE_DIR,
     name: str = "indexer.zip",
@@ -241,9 +261,9 @@ def build_indexer_bundle(
     deps_dir: Path | None = None,
 ) -> Bundle:
     deps = install_dependencies(
-        requirements or source_root / "requirements.txt", deps_dir or out_dir / "deps"
+        requirements or source_root / INDEXER_REQUIREMENTS, deps_dir or out_dir / "deps"
     )
-    data = deterministic_zip(indexer_files(deps, source_root))
+    data = _zipped(indexer_files(deps, source_root))
     if len(data) >= LAMBDA_MAX_BYTES:
         raise ValueError(f"indexer bundle is {len(data)} bytes; a direct Lambda upload allows 50 MB")
     return write_bundle(data, out_dir / name)

@@ -88,7 +88,7 @@ class PrivateIndexArgs:
     edge_provider: aws.Provider | None = None
     """A us-east-1 provider for the edge function; one is created when omitted."""
     source_root: Path = bundle.REPO_ROOT
-    """Where edge/, indexer/ and requirements.txt live."""
+    """Where edge/ and indexer/ (with indexer/requirements.txt) live."""
     bundle_dir: Path | None = None
     """Where bundles are written; default <source_root>/.bundles."""
 
