@@ -215,11 +215,15 @@ class PrivateIndex(pulumi.ComponentResource):
             bucket=bucket_id,
             rules=[
                 aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    # SSE-S3: CloudFront's OAC can read it without any KMS grant.
+                    # SSE-S3, deliberately: CloudFront's OAC reads it without a KMS key policy,
+                    # and there is no per-request KMS charge.  No `bucket_key_enabled`: an S3
+                    # Bucket Key only reduces KMS calls for SSE-KMS (S3 API reference,
+                    # ServerSideEncryptionRule.BucketKeyEnabled: "Specifies whether Amazon S3
+                    # should use an S3 Bucket Key with server-side encryption using KMS
+                    # (SSE-KMS)"), so with AES256 it did nothing but suggest otherwise.
                     apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
                         sse_algorithm="AES256"
                     ),
-                    bucket_key_enabled=True,
                 )
             ],
             opts=kept,

@@ -211,7 +211,8 @@ def test_bucket_is_private_encrypted_versioned_in_the_stack_region(run: ProgramR
         "restrictPublicBuckets": True,
     }
     [rule] = sse.inputs["rules"]
-    assert rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "AES256"
+    assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}  # SSE-S3, no KMS key
+    assert "bucketKeyEnabled" not in rule  # a Bucket Key applies to SSE-KMS only
     assert versioning.inputs["versioningConfiguration"] == {"status": "Enabled"}
     [lc] = lifecycle.inputs["rules"]
     assert lc["status"] == "Enabled"
