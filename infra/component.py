@@ -4,6 +4,14 @@
         ▲ OAC (sigv4, always)
     CloudFront ── viewer-request ──▶ Lambda@Edge (us-east-1, Basic auth + URL rewriting)
 
+One AWS provider: the stack's own (`aws:` config: region, credentials, profile, assumed roles,
+endpoints, default tags).  What must live in us-east-1 says so with pulumi-aws 7's per-resource
+`region` argument (`region=EDGE_REGION`); IAM and CloudFront are global.  To attach another
+function to the distribution (an origin-response function, say): create it like
+`self.edge_function` below, with `region=EDGE_REGION`, `publish=True` and
+`skip_destroy=True`, and add its `qualified_arn` to a behaviour's
+`lambda_function_associations`.  A regional function (an upload endpoint) takes no `region`.
+
 Import it from another program:
 
     from infra.component import PrivateIndex, PrivateIndexArgs
@@ -42,6 +50,13 @@ EDGE_ARCHITECTURE = "x86_64"
 EDGE_MEMORY_MB = 128  # viewer triggers: 128 MB maximum
 EDGE_TIMEOUT_SECONDS = 5  # viewer triggers: 5 s maximum
 EDGE_HANDLER = "handler.handler"
+# CloudFront developer guide, "Restrictions on Lambda@Edge" → Lambda Region: "The Lambda
+# function must be in the US East (N. Virginia) Region."  pulumi-aws 7 sets the region per
+# resource (Function.region: "Region where this resource will be managed. Defaults to the Region
+# set in the provider configuration."), so the stack's provider, with every `aws:` setting it
+# reads, creates it there: no second provider that would need those settings copied (and would
+# miss some: access keys, web-identity roles, shared config files, custom endpoints).
+EDGE_REGION = "us-east-1"
 INDEXER_RUNTIME = f"python{bundle.INDEXER_PYTHON_VERSION}"
 INDEXER_ARCHITECTURE = "arm64"
 INDEXER_MEMORY_MB = 512
@@ -85,8 +100,6 @@ class PrivateIndexArgs:
     """Days an overwritten or deleted object version is kept before S3 expires it."""
     credentials_seed: str | None = None
     """Salt seed for the credential hashes; default "<project>/<stack>" (stable per stack)."""
-    edge_provider: aws.Provider | None = None
-    """A us-east-1 provider for the edge function; one is created when omitted."""
     source_root: Path = bundle.REPO_ROOT
     """Where edge/ and indexer/ (with indexer/requirements.txt) live."""
     bundle_dir: Path | None = None
@@ -218,9 +231,9 @@ class PrivateIndex(pulumi.ComponentResource):
                     # SSE-S3, deliberately: CloudFront's OAC reads it without a KMS key policy,
                     # and there is no per-request KMS charge.  No `bucket_key_enabled`: an S3
                     # Bucket Key only reduces KMS calls for SSE-KMS (S3 API reference,
-                    # ServerSideEncryptionRule.BucketKeyEnabled: "Specifies whether Amazon S3
-                    # should use an S3 Bucket Key with server-side encryption using KMS
-                    # (SSE-KMS)"), so with AES256 it did nothing but suggest otherwise.
+                    # ServerSideEncryptionRule, BucketKeyEnabled: "Specifies whether Amazon S3
+                    # should use an S3 Bucket Key with server-side encryption using KMS (SSE-KMS)
+                    # for new objects in the bucket"), so with AES256 it only misled readers.
                     apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
                         sse_algorithm="AES256"
                     ),
@@ -380,26 +393,12 @@ class PrivateIndex(pulumi.ComponentResource):
         )
 
         # --- the viewer-request function, in us-east-1 whatever the stack's region ----------
-        aws_config = pulumi.Config("aws")
-        edge_provider = args.edge_provider or aws.Provider(
-            f"{name}-us-east-1",
-            region="us-east-1",
-            # An explicit provider does not read the stack's `aws:` config: carry over what
-            # decides which account it acts in (profile, assumed roles, the account guard) and
-            # the default tags, so the edge pieces land where the rest of the stack does.
-            profile=aws_config.get("profile"),
-            assume_roles=aws_config.get_object("assumeRoles"),
-            allowed_account_ids=aws_config.get_object("allowedAccountIds"),
-            forbidden_account_ids=aws_config.get_object("forbiddenAccountIds"),
-            default_tags=aws_config.get_object("defaultTags"),
-            opts=child,
-        )
-        edge_opts = pulumi.ResourceOptions(parent=self, provider=edge_provider)
+        # IAM is global: the role and its policy need no region.
         edge_role = aws.iam.Role(
             f"{name}-edge-role",
             assume_role_policy=_assume_role_policy("lambda.amazonaws.com", "edgelambda.amazonaws.com"),
             description="pypi-edge viewer-request function (Lambda@Edge)",
-            opts=edge_opts,
+            opts=child,
         )
         realm = args.realm
         edge_zip_name = f"{_joined('edge', stack, name)}.zip"
@@ -424,15 +423,26 @@ class PrivateIndex(pulumi.ComponentResource):
             memory_size=EDGE_MEMORY_MB,
             timeout=EDGE_TIMEOUT_SECONDS,
             publish=True,  # CloudFront needs a numbered version
-            opts=edge_opts,
+            region=EDGE_REGION,
+            # Left in place on delete (destroy, or a replacement during an update): CloudFront
+            # keeps replicas of a Lambda@Edge function for hours after the distribution lets go
+            # of it, and until then DeleteFunction fails ("because it is a replicated
+            # function"; CloudFront developer guide, "Delete Lambda@Edge functions and
+            # replicas").  The provider would retry that for its whole delete timeout and then
+            # fail the destroy; with skip_destroy it only forgets the function
+            # (terraform-provider-aws, lambda function resourceFunctionDelete: returns before
+            # DeleteFunction when skip_destroy is set).  The README's tear-down says how to
+            # delete it once the replicas are gone.
+            skip_destroy=True,
+            opts=child,
         )
         # Logs: Lambda@Edge writes to /aws/lambda/us-east-1.<name> in whichever region ran it.
         edge_log_groups = pulumi.Output.all(partition, account_id, self.edge_function.name).apply(
             lambda a: [
                 f"arn:{a[0]}:logs:*:{a[1]}:log-group:/aws/lambda/us-east-1.{a[2]}",
                 f"arn:{a[0]}:logs:*:{a[1]}:log-group:/aws/lambda/us-east-1.{a[2]}:*",
-                f"arn:{a[0]}:logs:us-east-1:{a[1]}:log-group:/aws/lambda/{a[2]}",
-                f"arn:{a[0]}:logs:us-east-1:{a[1]}:log-group:/aws/lambda/{a[2]}:*",
+                f"arn:{a[0]}:logs:{EDGE_REGION}:{a[1]}:log-group:/aws/lambda/{a[2]}",
+                f"arn:{a[0]}:logs:{EDGE_REGION}:{a[1]}:log-group:/aws/lambda/{a[2]}:*",
             ]
         )
         aws.iam.RolePolicy(
@@ -446,7 +456,7 @@ class PrivateIndex(pulumi.ComponentResource):
                     "Resource": edge_log_groups,
                 }
             ),
-            opts=edge_opts,
+            opts=child,
         )
 
         # --- CloudFront --------------------------------------------------------------------
@@ -608,6 +618,7 @@ class PrivateIndex(pulumi.ComponentResource):
         self.bucket_name = self.bucket.bucket
         self.distribution_id = self.distribution.id
         self.edge_function_version_arn = self.edge_function.qualified_arn
+        self.edge_function_name = self.edge_function.name
         self.register_outputs(
             {
                 "bucket_name": self.bucket_name,
@@ -617,6 +628,7 @@ class PrivateIndex(pulumi.ComponentResource):
                 "index_url": self.index_url,
                 "pip_install": self.pip_install,
                 "edge_function_version_arn": self.edge_function_version_arn,
+                "edge_function_name": self.edge_function_name,
                 "indexer_function_name": self.indexer_function.name,
                 "queue_url": self.queue.url,
                 "dead_letter_queue_url": self.dead_letter_queue.url,
