@@ -35,8 +35,11 @@ DEFAULT_BUNDLE_DIR = REPO_ROOT / ".bundles"
 
 # Lambda@Edge quota for viewer-request/response functions: 1 MB zipped.
 EDGE_MAX_BYTES = 1024 * 1024
-# Lambda quota for a direct zip upload: 50 MB zipped.
+# Lambda quotas ("Lambda quotas" → Deployment package (.zip file archive) size): 50 MB zipped
+# for a direct upload, 250 MB unzipped.  The indexer (boto3 and botocore included) is about
+# 19 MB zipped and 29 MB unzipped.
 LAMBDA_MAX_BYTES = 50 * 1024 * 1024
+LAMBDA_MAX_UNZIPPED_BYTES = 250 * 1024 * 1024
 
 # The indexer's platform: keep in step with the Function's runtime and architectures.
 INDEXER_PYTHON_VERSION = "3.13"
@@ -263,7 +266,11 @@ def build_indexer_bundle(
     deps = install_dependencies(
         requirements or source_root / INDEXER_REQUIREMENTS, deps_dir or out_dir / "deps"
     )
-    data = _zipped(indexer_files(deps, source_root))
+    files = indexer_files(deps, source_root)
+    unzipped = sum(len(body) for _, body in files)
+    if unzipped >= LAMBDA_MAX_UNZIPPED_BYTES:
+        raise ValueError(f"indexer bundle unzips to {unzipped} bytes; Lambda allows 250 MB unzipped")
+    data = _zipped(files)
     if len(data) >= LAMBDA_MAX_BYTES:
         raise ValueError(f"indexer bundle is {len(data)} bytes; a direct Lambda upload allows 50 MB")
     return write_bundle(data, out_dir / name)

@@ -306,3 +306,16 @@ def test_the_call_scanner_resolves_kwargs_per_function_and_refuses_what_it_canno
     (tmp_path / "b.py").write_text("def f(c, extra):\n    c.get_object(**extra)\n")
     with pytest.raises(botocore_calls.Unresolved, match=r"b.py:2: .*\*\*extra"):
         botocore_calls.s3_calls(tmp_path, ops)
+
+
+@pytest.mark.parametrize(
+    ("limit", "message"),
+    [("LAMBDA_MAX_UNZIPPED_BYTES", "250 MB unzipped"), ("LAMBDA_MAX_BYTES", "50 MB")],
+)
+def test_an_indexer_bundle_over_a_lambda_size_quota_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: str, message: str
+) -> None:
+    monkeypatch.setattr(bundle, limit, 1024)
+    with pytest.raises(ValueError, match=message):
+        bundle.build_indexer_bundle(out_dir=tmp_path, deps_dir=DEPS_CACHE)
+    assert not (tmp_path / "indexer.zip").exists()
