@@ -100,7 +100,9 @@ def test_the_browser_shows_the_decoded_json_page(e2e):
             context = browser.new_context(
                 http_credentials={"username": "alice", "password": e2e.users["alice"]}
             )
-            response = context.new_page().goto(f"{e2e.url}/simple/edgetest-dep/?format=json")
+            response = context.new_page().goto(
+                f"{e2e.url}/simple/edgetest-dep/?format=application/vnd.pypi.simple.v1+json"
+            )
             assert response is not None and response.status == 200
             assert response.headers["content-encoding"] == "gzip"
             assert json.loads(response.body())["name"] == "edgetest-dep"  # decoded by chromium
