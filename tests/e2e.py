@@ -215,3 +215,35 @@ def installed(python: Path) -> dict[str, str]:
     return {
         p["name"].lower().replace("_", "-").replace(".", "-"): p["version"] for p in json.loads(result.stdout)
     }
+
+
+def poetry_consumer(stack: Stack, tmp_path: Path, dependency: str, *, user: str, priority: str):
+    """A package-less poetry project depending on `dependency` from the stack's index (source
+    "edge" with `priority`), and the environment that gives poetry `user`'s credentials."""
+    project = tmp_path / "consumer"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        f"""[project]
+name = "consumer"
+version = "0.1.0"
+requires-python = ">=3.11"
+dependencies = ["{dependency}"]
+
+[tool.poetry]
+package-mode = false
+
+[[tool.poetry.source]]
+name = "edge"
+url = "{stack.url}/simple/"
+priority = "{priority}"
+"""
+    )
+    env = clean_env(
+        POETRY_HTTP_BASIC_EDGE_USERNAME=user,
+        POETRY_HTTP_BASIC_EDGE_PASSWORD=stack.users[user],
+        POETRY_CACHE_DIR=str(tmp_path / "poetry-cache"),
+        POETRY_CONFIG_DIR=str(tmp_path / "poetry-config"),
+        POETRY_VIRTUALENVS_IN_PROJECT="true",
+        PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring",
+    )
+    return project, env

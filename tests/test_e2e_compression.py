@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.e2e import VENV_BIN, clean_env, fresh_venv, pip, run
+from tests.e2e import VENV_BIN, clean_env, fresh_venv, pip, poetry_consumer, run
 
 pytestmark = pytest.mark.e2e
 
@@ -58,31 +58,7 @@ def test_uv_reads_the_compressed_json_page(e2e, tmp_path):
 
 
 def test_poetry_reads_the_compressed_json_page(e2e, tmp_path):
-    project = tmp_path / "consumer"
-    project.mkdir()
-    (project / "pyproject.toml").write_text(
-        f"""[project]
-name = "consumer"
-version = "0.1.0"
-requires-python = ">=3.11"
-dependencies = ["edgetest-dep==1.2"]
-
-[tool.poetry]
-package-mode = false
-
-[[tool.poetry.source]]
-name = "edge"
-url = "{e2e.url}/simple/"
-priority = "primary"
-"""
-    )
-    env = clean_env(
-        POETRY_HTTP_BASIC_EDGE_USERNAME="alice",
-        POETRY_HTTP_BASIC_EDGE_PASSWORD=e2e.users["alice"],
-        POETRY_CACHE_DIR=str(tmp_path / "poetry-cache"),
-        POETRY_CONFIG_DIR=str(tmp_path / "poetry-config"),
-        PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring",
-    )
+    project, env = poetry_consumer(e2e, tmp_path, "edgetest-dep==1.2", user="alice", priority="primary")
     mark = e2e.log_mark()
     lock = run(VENV_BIN / "poetry", "lock", cwd=project, env=env)
     assert lock.returncode == 0, lock.stdout + lock.stderr
