@@ -7,10 +7,10 @@
 One AWS provider: the stack's own (`aws:` config: region, credentials, profile, assumed roles,
 endpoints, default tags).  What must live in us-east-1 says so with pulumi-aws 7's per-resource
 `region` argument (`region=EDGE_REGION`); IAM and CloudFront are global.  To attach another
-function to the distribution (an origin-response function, say): create it like
-`self.edge_function` below, with `region=EDGE_REGION`, `publish=True` and
-`skip_destroy=True`, and add its `qualified_arn` to a behaviour's
-`lambda_function_associations`.  A regional function (an upload endpoint) takes no `region`.
+function to the distribution (an origin-response function, say): create it with
+`lambda_at_edge(...)` (us-east-1, published, kept on delete) and add its `qualified_arn` to a
+behaviour's `lambda_function_associations`.  A regional function (an upload endpoint behind a
+function URL) is an ordinary `aws.lambda_.Function` and takes no `region`.
 
 Import it from another program:
 
@@ -152,6 +152,50 @@ def _joined(*parts: str) -> str:
     """Parts joined by "-", characters outside [A-Za-z0-9._-] replaced, repeats dropped
     (the component is usually named after the project)."""
     return "-".join(re.sub(r"[^A-Za-z0-9._-]", "_", p) for p in dict.fromkeys(parts))
+
+
+def lambda_at_edge(
+    resource_name: str,
+    *,
+    description: str,
+    role_arn: pulumi.Input[str],
+    code: pulumi.Input[pulumi.Archive],
+    source_code_hash: pulumi.Input[str],
+    opts: pulumi.ResourceOptions,
+    handler: str = EDGE_HANDLER,
+    memory_size: int = EDGE_MEMORY_MB,
+    timeout: int = EDGE_TIMEOUT_SECONDS,
+) -> aws.lambda_.Function:
+    """A Lambda@Edge function: every such function of this stack is created here, the same way.
+
+    The defaults are a viewer trigger's limits; an origin trigger may pass more (30 s; CloudFront
+    developer guide, "Quotas on Lambda@Edge").  Associate `function.qualified_arn` with a cache
+    behaviour; the role must trust lambda.amazonaws.com and edgelambda.amazonaws.com.
+    """
+    return aws.lambda_.Function(
+        resource_name,
+        description=description,
+        runtime=EDGE_RUNTIME,
+        architectures=[EDGE_ARCHITECTURE],
+        handler=handler,
+        role=role_arn,
+        code=code,
+        source_code_hash=source_code_hash,
+        memory_size=memory_size,
+        timeout=timeout,
+        publish=True,  # CloudFront needs a numbered version
+        region=EDGE_REGION,
+        # Left in place on delete (destroy, or a replacement during an update): CloudFront keeps
+        # replicas of a Lambda@Edge function for hours after the distribution lets go of it, and
+        # until then DeleteFunction fails ("because it is a replicated function"; CloudFront
+        # developer guide, "Delete Lambda@Edge functions and replicas").  The provider would
+        # retry that for its whole delete timeout and then fail the destroy; with skip_destroy it
+        # only forgets the function (terraform-provider-aws, lambda function
+        # resourceFunctionDelete: returns before DeleteFunction when skip_destroy is set).  The
+        # README's tear-down says how to delete it once the replicas are gone.
+        skip_destroy=True,
+        opts=opts,
+    )
 
 
 def notification_queues(queue_arn: pulumi.Input[str]) -> list[aws.s3.BucketNotificationQueueArgs]:
@@ -411,29 +455,12 @@ class PrivateIndex(pulumi.ComponentResource):
         # The bundle holds salted hashes only, never a password: it is not secret, and an
         # unsecret archive keeps the Lambda code diffable (and plain in the state).
         edge_bundle = pulumi.Output.unsecret(pulumi.Output.from_input(args.users).apply(build_edge))
-        self.edge_function = aws.lambda_.Function(
+        self.edge_function = lambda_at_edge(
             f"{name}-edge",
             description="pypi-edge viewer-request: Basic auth, URL rewriting (Lambda@Edge)",
-            runtime=EDGE_RUNTIME,
-            architectures=[EDGE_ARCHITECTURE],
-            handler=EDGE_HANDLER,
-            role=edge_role.arn,
+            role_arn=edge_role.arn,
             code=edge_bundle.apply(lambda b: pulumi.FileArchive(_archive_path(b.path))),
             source_code_hash=edge_bundle.apply(lambda b: b.sha256_b64),
-            memory_size=EDGE_MEMORY_MB,
-            timeout=EDGE_TIMEOUT_SECONDS,
-            publish=True,  # CloudFront needs a numbered version
-            region=EDGE_REGION,
-            # Left in place on delete (destroy, or a replacement during an update): CloudFront
-            # keeps replicas of a Lambda@Edge function for hours after the distribution lets go
-            # of it, and until then DeleteFunction fails ("because it is a replicated
-            # function"; CloudFront developer guide, "Delete Lambda@Edge functions and
-            # replicas").  The provider would retry that for its whole delete timeout and then
-            # fail the destroy; with skip_destroy it only forgets the function
-            # (terraform-provider-aws, lambda function resourceFunctionDelete: returns before
-            # DeleteFunction when skip_destroy is set).  The README's tear-down says how to
-            # delete it once the replicas are gone.
-            skip_destroy=True,
             opts=child,
         )
         # Logs: Lambda@Edge writes to /aws/lambda/us-east-1.<name> in whichever region ran it.
