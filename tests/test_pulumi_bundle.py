@@ -260,11 +260,14 @@ def test_the_cli_floor_botocore_accepts_every_s3_parameter_the_code_passes(tmp_p
             check=True,
         )  # fmt: skip
         (wheel,) = wheels.glob("botocore-*.whl")
-        tmp = Path(tempfile.mkdtemp(dir=target.parent.mkdir(parents=True, exist_ok=True) or target.parent))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=target.parent))  # complete before it takes the cache's name
         with zipfile.ZipFile(wheel) as zf:
             zf.extractall(tmp)
         (tmp / ".complete").write_text(floor)
-        if not target.exists():
+        if target.exists():  # a concurrent run won
+            shutil.rmtree(tmp)
+        else:
             os.replace(tmp, target)
     report = botocore_report(target, tmp_path)
     assert report["version"] == floor and report["file"].startswith(str(target))
