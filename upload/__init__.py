@@ -15,9 +15,13 @@ Files in the bundle (`BUNDLE_SOURCES`, paths relative to the repository root, sa
     the ``users.__token__`` entries).  Nothing else from indexer/ is imported (no jinja2, no
     Powertools).  tests/test_upload_bundle.py imports the handler from exactly these files.
 
-Pip packages (for the Lambda platform, pure Python)
-    ``packaging`` (pinned in requirements.txt) and ``multipart`` (pinned in
-    upload/requirements.txt).  boto3/botocore come with the Lambda runtime.
+Pip packages (for the Lambda platform, as the indexer's bundle)
+    ``-r indexer/requirements.txt -r upload/requirements.txt`` (`REQUIREMENTS`): the handler
+    imports ``packaging``, ``multipart`` and boto3/botocore.  botocore must be bundled, not taken
+    from the runtime, for the same reason as in the indexer (conditional PUTs need
+    botocore >= 1.35.69; see indexer/requirements.txt).  The indexer's other packages (jinja2,
+    Powertools, tqdm) are never imported here; leaving them out saves ~3 MB but needs a second
+    pinned list, so the bundle may simply take both files.
 
 Environment
     BUCKET            the index bucket (distributions are written to ``<project>/<file>``)
@@ -64,4 +68,4 @@ BUNDLE_SOURCES = (
     "indexer/store.py",
 )
 HANDLER = "upload.handler.handler"
-REQUIREMENTS = ("requirements.txt", "upload/requirements.txt")  # pip packages: packaging, multipart
+REQUIREMENTS = ("indexer/requirements.txt", "upload/requirements.txt")
