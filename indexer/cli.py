@@ -6,6 +6,7 @@
     delete PROJECT VERSION [--yes]      remove a version's files, markers and metadata
     reindex [--project P ...]           rebuild pages directly from the bucket (no queue)
     list [PROJECT]                      what is published, read from the index JSON
+    token new --name N [--publish G]    a new API token, and the `pulumi config set` lines for its hash
 
 Uploads are conditional writes (`If-None-Match: *`), so two publishers racing on one file name
 cannot both win and nothing is overwritten silently: an existing identical file (same SHA-256) is
