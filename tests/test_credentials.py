@@ -246,3 +246,15 @@ def test_the_challenge_quotes_the_realm_for_edge_and_upload_alike():
     assert credentials.challenge('ACME "prod" \\ index\x01') == (
         'Basic realm="ACME \\"prod\\" \\\\ index", charset="UTF-8"'
     )
+
+
+def test_the_deploy_bundle_renders_publishers_and_tokens_with_the_same_function():
+    # infra/bundle.py writes the edge's credentials.json with render_file, so the object form and
+    # __token__ entries reach the deployed functions unchanged.
+    from infra.bundle import edge_files
+
+    files = dict(edge_files(CONFIG, "realm", "seed"))
+    v = Verifier()
+    v.configure(files[credentials.FILE_NAME])
+    assert v.verify(basic("__token__", TOKEN)).can_publish("acme-x")
+    assert v.users["ci"].publish == ("acme-*", "tools")
