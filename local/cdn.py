@@ -48,6 +48,7 @@ class Access:
     origin_uri: str | None
     status: int
     bytes_sent: int
+    cache: str | None = None  # X-Cache state (Hit, Miss, RefreshHit, Error) when the cache answered
 
 
 def viewer_request_event(method: str, raw_path: str, headers: list[tuple[str, str]], client_ip: str) -> dict:
@@ -84,17 +85,32 @@ def key_for_uri(uri: str) -> str:
     return unquote_plus(uri[1:] if uri.startswith("/") else uri)
 
 
+def origin_headers(resp: dict[str, Any]) -> dict[str, str]:
+    """The headers of an S3 GetObject/HeadObject response that reach the viewer."""
+    headers = {name: resp[k] for name, k in ((h, h.replace("-", "")) for h in _PASSED) if resp.get(k)}
+    headers["Content-Length"] = str(resp["ContentLength"])
+    headers["Accept-Ranges"] = "bytes"
+    headers["Last-Modified"] = format_datetime(resp["LastModified"].astimezone(UTC), usegmt=True)
+    return headers
+
+
 class CDN(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True  # TIME_WAIT reuse only; Linux still refuses a second listener
 
     def __init__(
-        self, address: tuple[str, int], s3: Any, bucket: str, edge: Callable[[dict, Any], dict]
+        self,
+        address: tuple[str, int],
+        s3: Any,
+        bucket: str,
+        edge: Callable[[dict, Any], dict],
+        cache: Any = None,
     ) -> None:
         super().__init__(address, _Handler)
         self.s3 = s3
         self.bucket = bucket
         self.edge = edge
+        self.cache = cache  # local.cache.EdgeCache: CloudFront's cache, per the deployed cache policy
         self.access_log: list[Access] = []
         self._lock = threading.Lock()
 
@@ -153,6 +169,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self._origin(result["uri"])
 
     def _origin(self, uri: str) -> None:
+        if self.server.cache is not None and self.server.cache.serve(self, uri):
+            return
         key = key_for_uri(uri)
         args: dict[str, Any] = {"Bucket": self.server.bucket, "Key": key}
         if self.headers.get("Range") and self.command == "GET":
@@ -177,10 +195,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self._send(status, {"Content-Type": "text/plain; charset=utf-8"}, b"404 Not Found\n")
             self._log(uri, status, 0)
             return
-        headers = {name: resp[k] for name, k in ((h, h.replace("-", "")) for h in _PASSED) if resp.get(k)}
-        headers["Content-Length"] = str(resp["ContentLength"])
-        headers["Accept-Ranges"] = "bytes"
-        headers["Last-Modified"] = format_datetime(resp["LastModified"].astimezone(UTC), usegmt=True)
+        headers = {**origin_headers(resp), **wiring.RESPONSE_HEADERS}
         status = 206 if "ContentRange" in resp else 200
         self.send_response(status)
         for name, value in headers.items():
@@ -204,8 +219,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def _log(self, origin_uri: str | None, status: int, sent: int) -> None:
-        self.server.record(Access(self.command, self.path, origin_uri, status, sent))
+    def _log(self, origin_uri: str | None, status: int, sent: int, cache: str | None = None) -> None:
+        self.server.record(Access(self.command, self.path, origin_uri, status, sent, cache))
         log.info(
             '%s "%s %s" -> %s %d %d',
             self.client_address[0],

@@ -14,12 +14,15 @@ from typing import Any
 from moto.server import ThreadedMotoServer
 
 from edge import credentials
+from indexer.store import PAGE_CACHE_SECONDS_DEFAULT
 from local import aws
+from local.cache import CachePolicy, EdgeCache, InvalidationAPI
 from local.cdn import CDN
 from local.worker import Worker
 
 DEFAULT_USER = ("pypi", "pypi")
 REALM = "pypi-edge (local)"
+DISTRIBUTION_ID = "LOCAL"  # the id the viewer-request events name, too
 
 
 class PortInUse(RuntimeError):
@@ -95,8 +98,22 @@ class LocalStack:
 
         edge_handler.reload()  # it may have been imported before the variable was set
 
+        # CloudFront's cache, per the deployed cache policy, emptied by the indexer's invalidations
+        # through the CloudFront API call it makes in AWS (endpoint: the stand-in's, on a free port).
+        self.cache = EdgeCache(CachePolicy(default_ttl=PAGE_CACHE_SECONDS_DEFAULT))
+        self.cloudfront_api = InvalidationAPI((self.host, 0), self.cache, DISTRIBUTION_ID)
+        os.environ["AWS_ENDPOINT_URL_CLOUDFRONT"] = self.cloudfront_api.url
+        os.environ["PYPI_EDGE_DISTRIBUTION_ID"] = DISTRIBUTION_ID
+        api_thread = threading.Thread(
+            target=self.cloudfront_api.serve_forever, name="cloudfront-api", daemon=True
+        )
+        api_thread.start()
         self.cdn = CDN(
-            (self.host, self.port), aws.client("s3", self.s3_endpoint), self.bucket, edge_handler.handler
+            (self.host, self.port),
+            aws.client("s3", self.s3_endpoint),
+            self.bucket,
+            edge_handler.handler,
+            cache=self.cache,
         )
         cdn_thread = threading.Thread(target=self.cdn.serve_forever, name="cdn", daemon=True)
         cdn_thread.start()
@@ -108,7 +125,7 @@ class LocalStack:
             region=aws.REGION,
         )
         self.worker.start()
-        self._threads = [cdn_thread, self.worker]
+        self._threads = [api_thread, cdn_thread, self.worker]
         return self
 
     def stop(self) -> None:
@@ -117,6 +134,13 @@ class LocalStack:
         if getattr(self, "cdn", None):
             self.cdn.shutdown()
             self.cdn.server_close()
+        if getattr(self, "cloudfront_api", None):
+            self.cloudfront_api.shutdown()
+            self.cloudfront_api.server_close()
+            # Later work in this process must not send invalidations to a stopped stand-in.
+            if os.environ.get("AWS_ENDPOINT_URL_CLOUDFRONT") == self.cloudfront_api.url:
+                os.environ.pop("AWS_ENDPOINT_URL_CLOUDFRONT", None)
+                os.environ.pop("PYPI_EDGE_DISTRIBUTION_ID", None)
         for t in self._threads:
             t.join(timeout=5)
         if getattr(self, "moto", None):
