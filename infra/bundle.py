@@ -247,3 +247,40 @@ def build_indexer_bundle(
     if len(data) >= LAMBDA_MAX_BYTES:
         raise ValueError(f"indexer bundle is {len(data)} bytes; a direct Lambda upload allows 50 MB")
     return write_bundle(data, out_dir / name)
+
+
+# --- the upload function ------------------------------------------------------------------
+
+# What the upload function runs besides `upload/`: the credentials model it shares with the edge
+# (edge/credentials.py, no copy) and the publishing core in indexer/ (indexer/publish.py).
+UPLOAD_EDGE_SOURCES = ("__init__.py", "credentials.py")
+
+
+def upload_files(
+    deps: Path, credentials_json: bytes, source_root: Path = REPO_ROOT
+) -> list[tuple[str, bytes]]:
+    """`upload/**`, `edge/credentials.py`, `indexer/**` and the dependencies, plus the same
+    credentials file the edge bundle carries (salted hashes only) at the zip root."""
+    from edge import credentials  # the one writer of the format
+
+    files = tree_files(source_root / "upload", prefix="upload/")
+    files += [(f"edge/{name}", (source_root / "edge" / name).read_bytes()) for name in UPLOAD_EDGE_SOURCES]
+    files.append((credentials.FILE_NAME, credentials_json))
+    return files + indexer_files(deps, source_root)
+
+
+def build_upload_bundle(
+    credentials_json: bytes,
+    out_dir: Path = DEFAULT_BUNDLE_DIR,
+    name: str = "upload.zip",
+    source_root: Path = REPO_ROOT,
+    requirements: Path | None = None,
+    deps_dir: Path | None = None,
+) -> Bundle:
+    deps = install_dependencies(
+        requirements or source_root / "requirements.txt", deps_dir or out_dir / "deps"
+    )
+    data = deterministic_zip(upload_files(deps, credentials_json, source_root))
+    if len(data) >= LAMBDA_MAX_BYTES:
+        raise ValueError(f"upload bundle is {len(data)} bytes; a direct Lambda upload allows 50 MB")
+    return write_bundle(data, out_dir / name)

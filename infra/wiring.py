@@ -18,6 +18,9 @@ WATCHED_SUFFIXES: tuple[str, ...] = (".whl", ".tar.gz", ".zip", ".yanked")
 # and project pages and PEP 658 metadata.  Distributions and .yanked markers are not among them.
 GENERATED_KEYS: tuple[str, ...] = ("index.html", "index.json", "*/index.html", "*/index.json", "*.metadata")
 
+# Keys of distribution files (IAM resource patterns): what the upload function may write.
+DISTRIBUTION_KEYS: tuple[str, ...] = ("*.whl", "*.tar.gz", "*.zip")
+
 # Methods CloudFront lets through to the viewer-request function; any other gets CloudFront's
 # own 403 (the local stack's CloudFront stand-in does the same).
 VIEWER_METHODS: tuple[str, ...] = ("GET", "HEAD")

@@ -90,6 +90,11 @@ class LocalStack:
         os.environ.pop("AWS_PROFILE", None)
         os.environ.pop("AWS_SESSION_TOKEN", None)
 
+        # The indexer keeps one S3 client per process: a stack started earlier in this process
+        # (tests, the bench) left one bound to its own, stopped, endpoint.
+        from indexer import handler as indexer_handler
+
+        indexer_handler.s3_client.cache_clear()
         self.moto = ThreadedMotoServer(ip_address=self.host, port=self.s3_port, verbose=False)
         self.moto.start()
         self.resources = aws.provision(self.s3_endpoint, self.bucket)
