@@ -266,14 +266,18 @@ def build_indexer_bundle(
     deps = install_dependencies(
         requirements or source_root / INDEXER_REQUIREMENTS, deps_dir or out_dir / "deps"
     )
-    files = indexer_files(deps, source_root)
+    return _write_lambda_zip(indexer_files(deps, source_root), out_dir / name, "indexer")
+
+
+def _write_lambda_zip(files: list[tuple[str, bytes]], path: Path, what: str) -> Bundle:
+    """A regional Lambda's zip, within Lambda's deployment package quotas."""
     unzipped = sum(len(body) for _, body in files)
     if unzipped >= LAMBDA_MAX_UNZIPPED_BYTES:
-        raise ValueError(f"indexer bundle unzips to {unzipped} bytes; Lambda allows 250 MB unzipped")
+        raise ValueError(f"{what} bundle unzips to {unzipped} bytes; Lambda allows 250 MB unzipped")
     data = _zipped(files)
     if len(data) >= LAMBDA_MAX_BYTES:
-        raise ValueError(f"indexer bundle is {len(data)} bytes; a direct Lambda upload allows 50 MB")
-    return write_bundle(data, out_dir / name)
+        raise ValueError(f"{what} bundle is {len(data)} bytes; a direct Lambda upload allows 50 MB")
+    return write_bundle(data, path)
 
 
 # --- the upload function ------------------------------------------------------------------
@@ -304,10 +308,9 @@ def build_upload_bundle(
     requirements: Path | None = None,
     deps_dir: Path | None = None,
 ) -> Bundle:
+    """The upload function's zip: it runs the publishing core, so it carries the indexer's
+    pinned dependencies (indexer/requirements.txt), installed once for both."""
     deps = install_dependencies(
-        requirements or source_root / "requirements.txt", deps_dir or out_dir / "deps"
+        requirements or source_root / INDEXER_REQUIREMENTS, deps_dir or out_dir / "deps"
     )
-    data = deterministic_zip(upload_files(deps, credentials_json, source_root))
-    if len(data) >= LAMBDA_MAX_BYTES:
-        raise ValueError(f"upload bundle is {len(data)} bytes; a direct Lambda upload allows 50 MB")
-    return write_bundle(data, out_dir / name)
+    return _write_lambda_zip(upload_files(deps, credentials_json, source_root), out_dir / name, "upload")
