@@ -282,22 +282,28 @@ def _write_lambda_zip(files: list[tuple[str, bytes]], path: Path, what: str) -> 
 
 # --- the upload function ------------------------------------------------------------------
 
-# What the upload function runs besides `upload/`: the credentials model it shares with the edge
-# (edge/credentials.py, no copy) and the publishing core in indexer/ (indexer/publish.py).
-UPLOAD_EDGE_SOURCES = ("__init__.py", "credentials.py")
-
 
 def upload_files(
     deps: Path, credentials_json: bytes, source_root: Path = REPO_ROOT
 ) -> list[tuple[str, bytes]]:
-    """`upload/**`, `edge/credentials.py`, `indexer/**` and the dependencies, plus the same
-    credentials file the edge bundle carries (salted hashes only) at the zip root."""
+    """The files `upload.BUNDLE_SOURCES` names (upload/, edge/credentials.py and the publishing
+    core in indexer/, at their repository paths), the same credentials file the edge bundle
+    carries (salted hashes only) at the zip root, and the dependencies."""
     from edge import credentials  # the one writer of the format
+    from upload import BUNDLE_SOURCES  # the upload function's own list of what it imports
 
-    files = tree_files(source_root / "upload", prefix="upload/")
-    files += [(f"edge/{name}", (source_root / "edge" / name).read_bytes()) for name in UPLOAD_EDGE_SOURCES]
+    files = [(name, (source_root / name).read_bytes()) for name in BUNDLE_SOURCES]
     files.append((credentials.FILE_NAME, credentials_json))
-    return files + indexer_files(deps, source_root)
+    return files + _dependency_files(deps)
+
+
+def upload_requirements(source_root: Path = REPO_ROOT) -> bytes:
+    """The indexer's pinned runtime (the publishing core's packaging, and boto3 with the
+    conditional writes) followed by the upload function's own pins (upload/requirements.txt)."""
+    return b"\n".join(
+        (source_root / req).read_bytes()
+        for req in (INDEXER_REQUIREMENTS, Path("upload") / "requirements.txt")
+    )
 
 
 def build_upload_bundle(
@@ -305,12 +311,11 @@ def build_upload_bundle(
     out_dir: Path = DEFAULT_BUNDLE_DIR,
     name: str = "upload.zip",
     source_root: Path = REPO_ROOT,
-    requirements: Path | None = None,
     deps_dir: Path | None = None,
 ) -> Bundle:
-    """The upload function's zip: it runs the publishing core, so it carries the indexer's
-    pinned dependencies (indexer/requirements.txt), installed once for both."""
-    deps = install_dependencies(
-        requirements or source_root / INDEXER_REQUIREMENTS, deps_dir or out_dir / "deps"
-    )
+    requirements = out_dir / "upload-requirements.txt"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if not requirements.exists() or requirements.read_bytes() != upload_requirements(source_root):
+        requirements.write_bytes(upload_requirements(source_root))
+    deps = install_dependencies(requirements, deps_dir or out_dir / "deps")
     return _write_lambda_zip(upload_files(deps, credentials_json, source_root), out_dir / name, "upload")

@@ -32,6 +32,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+import upload as upload_contract  # upload/__init__.py: handler, bundle files, environment
 from infra import bundle, wiring
 
 TYPE_TOKEN = "pypi-edge:index:UploadEndpoint"
@@ -54,11 +55,13 @@ ALL_VIEWER_EXCEPT_HOST_HEADER_POLICY_ID = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
 # CloudFront waits 30 s for an origin by default; 60 s is the most without a quota increase
 # (developer guide, "Response timeout").  The function must answer first, so its timeout is less.
 ORIGIN_READ_TIMEOUT_SECONDS = 60
-UPLOAD_TIMEOUT_SECONDS = 55
-UPLOAD_MEMORY_MB = 1024  # a 6 MB body, base64-decoded, and a wheel opened in memory
+# upload/__init__.py: the synchronous indexer call dominates (30 s); a request holds the body, its
+# base64 form and the parsed file at once (~3 x 6 MB), so 512 MB is ample (and buys CPU for hashes).
+UPLOAD_TIMEOUT_SECONDS = 30
+UPLOAD_MEMORY_MB = 512
 UPLOAD_RUNTIME = f"python{bundle.INDEXER_PYTHON_VERSION}"
 UPLOAD_ARCHITECTURE = "arm64"  # the same platform the shared dependency layer is built for
-UPLOAD_HANDLER = "upload.handler.handler"
+UPLOAD_HANDLER = upload_contract.HANDLER
 UPLOAD_SERVICE_NAME = "pypi-edge-upload"
 # Lambda unpacks the zip into LAMBDA_TASK_ROOT, /var/task (Lambda developer guide, "Defined
 # runtime environment variables"); the credentials file sits at the zip root.
@@ -228,9 +231,9 @@ class UploadEndpoint(pulumi.ComponentResource):
             timeout=UPLOAD_TIMEOUT_SECONDS,
             environment=aws.lambda_.FunctionEnvironmentArgs(
                 variables={
-                    "PYPI_EDGE_BUCKET": args.bucket_name,
+                    "BUCKET": args.bucket_name,
                     "PYPI_EDGE_CREDENTIALS": CREDENTIALS_PATH,
-                    "PYPI_EDGE_ORIGIN_SECRET": secret,
+                    "ORIGIN_SECRET": secret,
                     "INDEXER_FUNCTION": args.indexer_function_name,
                     "POWERTOOLS_SERVICE_NAME": UPLOAD_SERVICE_NAME,
                 }

@@ -23,6 +23,7 @@ from tests.pulumi_helpers import (
     zip_members,
 )
 from tests.test_pulumi_program import USERS, as_list, mocked_default_config, statements  # noqa: F401
+from upload import BUNDLE_SOURCES
 
 T_FUNCTION = "aws:lambda/function:Function"
 T_ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
@@ -109,7 +110,7 @@ def test_the_secret_is_random_per_stack_and_reaches_the_function(run):
     secret = run.one("random:index/randomPassword:RandomPassword")
     assert secret.inputs["length"] >= 32 and secret.inputs["special"] is False
     env = upload_function(run).inputs["environment"]["variables"]
-    assert env["PYPI_EDGE_ORIGIN_SECRET"] == ORIGIN_SECRET
+    assert env["ORIGIN_SECRET"] == ORIGIN_SECRET
     assert "environment" in upload_function(run).secrets
 
 
@@ -136,9 +137,9 @@ def test_upload_function(run):
     assert run.provider_region(fn) == STACK_REGION
     indexer = run.one(T_FUNCTION, "-indexer")
     assert i["environment"]["variables"] == {
-        "PYPI_EDGE_BUCKET": run.one("aws:s3/bucket:Bucket").state["bucket"],
+        "BUCKET": run.one("aws:s3/bucket:Bucket").state["bucket"],
         "PYPI_EDGE_CREDENTIALS": "/var/task/credentials.json",
-        "PYPI_EDGE_ORIGIN_SECRET": ORIGIN_SECRET,
+        "ORIGIN_SECRET": ORIGIN_SECRET,
         "INDEXER_FUNCTION": indexer.state["name"],
         "POWERTOOLS_SERVICE_NAME": "pypi-edge-upload",
     }
@@ -200,9 +201,13 @@ def test_upload_bundle_has_the_shared_code_and_hashes_only(run):
     path = Path(i["code"].path)
     assert not path.is_absolute() and path.parts[0] == ".bundles"
     names = zip_members(REPO / path)
-    assert {"edge/__init__.py", "edge/credentials.py", "indexer/handler.py", "credentials.json"} <= set(names)
-    assert "edge/handler.py" not in names  # the viewer-request function is not part of it
-    assert any(n.startswith("packaging/") for n in names)  # the pinned dependencies
+    own = {n for n in names if n.split("/", 1)[0] in {"upload", "edge", "indexer"}}
+    assert own == set(BUNDLE_SOURCES)  # exactly what the upload function says it imports
+    for name in BUNDLE_SOURCES:
+        assert names[name] == (REPO / name).read_bytes()
+    assert "upload/handler.py" in names and "indexer/publish.py" in names
+    for top in ("packaging/", "multipart", "boto3/"):  # pinned: the core's, the parser, the SDK
+        assert any(n.startswith(top) for n in names), top
     edge_zip = zip_members(REPO / Path(run.one(T_FUNCTION, "-edge").inputs["code"].path))
     # The same hashes as the edge function: one credentials model, one rendering.
     assert names["credentials.json"] == edge_zip[credentials.FILE_NAME]
@@ -240,7 +245,7 @@ def test_the_origin_secret_stays_secret_in_the_program(mocked_default_config, mo
 
     async def check() -> None:
         [env] = environments
-        assert await env["PYPI_EDGE_ORIGIN_SECRET"].is_secret()
+        assert await env["ORIGIN_SECRET"].is_secret()
         assert await pulumi.Output.from_input(header.value).is_secret()
         assert not await pulumi.Output.from_input(env["INDEXER_FUNCTION"]).is_secret()
 
