@@ -93,7 +93,8 @@ class PrivateIndexArgs:
     """ACM certificate for `domain`, in us-east-1 (a CloudFront requirement)."""
     price_class: str = "PriceClass_100"
     index_cache_seconds: int = 60
-    """Cache-Control max-age the indexer writes on index pages; the CDN default TTL."""
+    """Cache-Control s-maxage the indexer writes on index pages (CloudFront's time; clients
+    revalidate), and the CDN default TTL; changed pages are invalidated at once."""
     retain_bucket_on_delete: bool = True
     """Keep the bucket (and its versioning, encryption, public-access block) on `pulumi destroy`."""
     log_retention_days: int = 30

@@ -256,22 +256,19 @@ class UploadEndpoint(pulumi.ComponentResource):
         # 2025 new function URLs need both lambda:InvokeFunctionUrl and lambda:InvokeFunction
         # (Lambda developer guide, "Control access to Lambda function URLs").  The second is
         # limited to invocations through the URL.
-        aws.lambda_.Permission(
-            f"{name}-url-public",
-            function=self.function.name,
-            action="lambda:InvokeFunctionUrl",
-            principal="*",
-            function_url_auth_type="NONE",
-            opts=child,
-        )
-        aws.lambda_.Permission(
-            f"{name}-url-invoke",
-            function=self.function.name,
-            action="lambda:InvokeFunction",
-            principal="*",
-            invoked_via_function_url=True,
-            opts=child,
-        )
+        public: dict[str, tuple[str, dict[str, Any]]] = {
+            "url-public": ("lambda:InvokeFunctionUrl", {"function_url_auth_type": "NONE"}),
+            "url-invoke": ("lambda:InvokeFunction", {"invoked_via_function_url": True}),
+        }
+        for suffix, (action, condition) in public.items():
+            aws.lambda_.Permission(
+                f"{name}-{suffix}",
+                function=self.function.name,
+                action=action,
+                principal="*",
+                opts=child,
+                **condition,
+            )
 
         url_host = self.function_url.function_url.apply(lambda url: url.split("://", 1)[-1].split("/", 1)[0])
         self.origin = aws.cloudfront.DistributionOriginArgs(

@@ -230,3 +230,53 @@ def test_an_invalidation_error_does_not_fail_the_rebuild(s3, lambda_env, caplog)
 def test_nothing_rebuilt_nothing_invalidated(s3, lambda_env):
     handler(s3_event("alpha/index.html"), None)  # the indexer's own output
     assert lambda_env.calls == []
+
+
+# --- the count behind the cost model (bench/cost.py invalidation_paths) ------------------------
+
+
+def release_files(s3: Any, project: str, version: str) -> list[str]:
+    from tests.distributions import make_sdist
+
+    wheel = upload(s3, project, version)
+    sdist_name, data = make_sdist(project, version)
+    s3.put_object(Bucket=BUCKET, Key=f"{project}/{sdist_name}", Body=data)
+    return [wheel, f"{project}/{sdist_name}"]
+
+
+def count(client: Recorder) -> int:
+    return sum(len(p) for p in sent_paths(client))
+
+
+def test_a_release_through_s3_costs_two_paths(s3, lambda_env):
+    from bench import cost
+
+    handler(sqs_event(*release_files(s3, "alpha", "1.0")), None)  # one indexer batch
+    assert (
+        count(lambda_env)
+        == 2
+        == cost.invalidation_paths(cost.Load(uploads=2, files_per_release=2), via_endpoint=False)
+    )
+
+
+def test_a_release_through_the_endpoint_costs_a_path_per_file_and_two_more(s3, lambda_env):
+    from bench import cost
+
+    keys = release_files(s3, "alpha", "1.0")
+    for key in keys:  # the upload function refreshes the pages before each upload returns
+        handler(s3_event(key), None)
+    handler(sqs_event(*keys), None)  # then the S3 events arrive as one batch
+    assert (
+        count(lambda_env)
+        == 4
+        == cost.invalidation_paths(cost.Load(uploads=2, files_per_release=2), via_endpoint=True)
+    )
+
+
+def test_invalidations_within_the_free_paths_cost_nothing():
+    from bench import cost
+
+    assert cost.invalidation_dollars(1000) == 0
+    assert cost.invalidation_dollars(1200) == pytest.approx(200 * 0.005)
+    typical = cost.Load()
+    assert cost.invalidation_paths(typical, via_endpoint=True) <= cost.FREE_INVALIDATION_PATHS
