@@ -58,6 +58,7 @@ class Access:
     origin_uri: str | None
     status: int
     bytes_sent: int
+    cache: str | None = None  # X-Cache state (Hit, Miss, RefreshHit, Error) when the cache answered
 
 
 # CloudFront behaviours whose origin is the upload function (path patterns /legacy/* and
@@ -166,6 +167,15 @@ def key_for_uri(uri: str) -> str:
     return unquote_plus(uri[1:] if uri.startswith("/") else uri)
 
 
+def origin_headers(resp: dict[str, Any]) -> dict[str, str]:
+    """The headers of an S3 GetObject/HeadObject response that reach the viewer."""
+    headers = {name: resp[k] for name, k in ((h, h.replace("-", "")) for h in _PASSED) if resp.get(k)}
+    headers["Content-Length"] = str(resp["ContentLength"])
+    headers["Accept-Ranges"] = "bytes"
+    headers["Last-Modified"] = format_datetime(resp["LastModified"].astimezone(UTC), usegmt=True)
+    return headers
+
+
 class CDN(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True  # TIME_WAIT reuse only; Linux still refuses a second listener
@@ -178,6 +188,7 @@ class CDN(http.server.ThreadingHTTPServer):
         edge: Callable[[dict, Any], dict],
         upload: Callable[[dict, Any], dict] | None = None,
         origin_secret: str = "",
+        cache: Any = None,
     ) -> None:
         super().__init__(address, _Handler)
         self.s3 = s3
@@ -185,6 +196,7 @@ class CDN(http.server.ThreadingHTTPServer):
         self.edge = edge
         self.upload = upload
         self.origin_secret = origin_secret
+        self.cache = cache  # local.cache.EdgeCache: CloudFront's cache, per the deployed cache policy
         self.access_log: list[Access] = []
         self._lock = threading.Lock()
 
@@ -275,6 +287,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self._log(request["uri"], status, len(data))
 
     def s3_origin(self, uri: str) -> None:
+        if self.server.cache is not None and self.server.cache.serve(self, uri):
+            return
         key = key_for_uri(uri)
         args: dict[str, Any] = {"Bucket": self.server.bucket, "Key": key}
         if self.headers.get("Range") and self.command == "GET":
@@ -299,10 +313,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self._send(status, {"Content-Type": "text/plain; charset=utf-8"}, b"404 Not Found\n")
             self._log(uri, status, 0)
             return
-        headers = {name: resp[k] for name, k in ((h, h.replace("-", "")) for h in _PASSED) if resp.get(k)}
-        headers["Content-Length"] = str(resp["ContentLength"])
-        headers["Accept-Ranges"] = "bytes"
-        headers["Last-Modified"] = format_datetime(resp["LastModified"].astimezone(UTC), usegmt=True)
+        headers = {**origin_headers(resp), **wiring.RESPONSE_HEADERS}
         status = 206 if "ContentRange" in resp else 200
         self.send_response(status)
         for name, value in headers.items():
@@ -326,8 +337,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def _log(self, origin_uri: str | None, status: int, sent: int) -> None:
-        self.server.record(Access(self.command, self.path, origin_uri, status, sent))
+    def _log(self, origin_uri: str | None, status: int, sent: int, cache: str | None = None) -> None:
+        self.server.record(Access(self.command, self.path, origin_uri, status, sent, cache))
         log.info(
             '%s "%s %s" -> %s %d %d',
             self.client_address[0],

@@ -15,7 +15,9 @@ from typing import Any
 from moto.server import ThreadedMotoServer
 
 from edge import credentials
+from indexer.store import PAGE_CACHE_SECONDS_DEFAULT
 from local import aws
+from local.cache import CachePolicy, EdgeCache, InvalidationAPI
 from local.cdn import CDN
 from local.worker import Worker
 
@@ -23,6 +25,7 @@ DEFAULT_USER = ("pypi", "pypi")
 # `make serve`'s user may publish every project, so the twine/uv commands in the banner work.
 DEFAULT_USERS: dict[str, Any] = {DEFAULT_USER[0]: {"password": DEFAULT_USER[1], "publish": ["*"]}}
 REALM = "pypi-edge (local)"
+DISTRIBUTION_ID = "LOCAL"  # the id the viewer-request events name, too
 
 
 def password_of(spec: Any) -> str:
@@ -107,6 +110,11 @@ class LocalStack:
         os.environ.pop("AWS_PROFILE", None)
         os.environ.pop("AWS_SESSION_TOKEN", None)
 
+        # The indexer keeps one S3 client per process: a stack started earlier in this process
+        # (tests, the bench) left one bound to its own, stopped, endpoint.
+        from indexer import handler as indexer_handler
+
+        indexer_handler.s3_client.cache_clear()
         self.moto = ThreadedMotoServer(ip_address=self.host, port=self.s3_port, verbose=False)
         self.moto.start()
         self.resources = aws.provision(self.s3_endpoint, self.bucket)
@@ -131,6 +139,16 @@ class LocalStack:
                 verifier=verifier,
             )
         )
+        # CloudFront's cache, per the deployed cache policy, emptied by the indexer's invalidations
+        # through the CloudFront API call it makes in AWS (endpoint: the stand-in's, on a free port).
+        self.cache = EdgeCache(CachePolicy(default_ttl=PAGE_CACHE_SECONDS_DEFAULT))
+        self.cloudfront_api = InvalidationAPI((self.host, 0), self.cache, DISTRIBUTION_ID)
+        os.environ["AWS_ENDPOINT_URL_CLOUDFRONT"] = self.cloudfront_api.url
+        os.environ["PYPI_EDGE_DISTRIBUTION_ID"] = DISTRIBUTION_ID
+        api_thread = threading.Thread(
+            target=self.cloudfront_api.serve_forever, name="cloudfront-api", daemon=True
+        )
+        api_thread.start()
         self.cdn = CDN(
             (self.host, self.port),
             aws.client("s3", self.s3_endpoint),
@@ -138,6 +156,7 @@ class LocalStack:
             edge_handler.handler,
             upload=upload_handler.handler,
             origin_secret=origin_secret,
+            cache=self.cache,
         )
         cdn_thread = threading.Thread(target=self.cdn.serve_forever, name="cdn", daemon=True)
         cdn_thread.start()
@@ -149,7 +168,7 @@ class LocalStack:
             region=aws.REGION,
         )
         self.worker.start()
-        self._threads = [cdn_thread, self.worker]
+        self._threads = [api_thread, cdn_thread, self.worker]
         return self
 
     def stop(self) -> None:
@@ -158,6 +177,13 @@ class LocalStack:
         if getattr(self, "cdn", None):
             self.cdn.shutdown()
             self.cdn.server_close()
+        if getattr(self, "cloudfront_api", None):
+            self.cloudfront_api.shutdown()
+            self.cloudfront_api.server_close()
+            # Later work in this process must not send invalidations to a stopped stand-in.
+            if os.environ.get("AWS_ENDPOINT_URL_CLOUDFRONT") == self.cloudfront_api.url:
+                os.environ.pop("AWS_ENDPOINT_URL_CLOUDFRONT", None)
+                os.environ.pop("PYPI_EDGE_DISTRIBUTION_ID", None)
         for t in self._threads:
             t.join(timeout=5)
         if getattr(self, "moto", None):
