@@ -65,6 +65,7 @@ from indexer.model import (
     is_distribution,
     parse_filename,
     sort_files,
+    yank_reason,
 )
 from indexer.store import (
     HTML,
@@ -279,8 +280,8 @@ class Indexer:
         if got is None:  # removed between LIST and GET: treat as not yanked this time
             return None, ""
         body, etag = got
-        # PEP 592: the reason is free text; an empty marker still yanks.
-        reason = " ".join(body.decode("utf-8", "replace").split())
+        # PEP 592: the reason is free text, kept as written; an empty marker still yanks.
+        reason = yank_reason(body.decode("utf-8", "replace"))
         return reason, etag
 
     def _read(self, obj: ObjectInfo, dist: DistName) -> tuple[str, bytes | None]:

@@ -45,6 +45,7 @@ from indexer.model import (
     DistName,
     is_distribution,
     parse_filename,
+    yank_reason,
 )
 from indexer.store import (
     IMMUTABLE,
@@ -616,20 +617,20 @@ def find_release(client: Any, bucket: str, project_arg: str, version_arg: str) -
 def cmd_yank(args: argparse.Namespace, client_factory: Callable[[], Any]) -> int:
     client = client_factory()
     release = find_release(client, args.bucket, args.project, args.version)
-    reason = " ".join((args.reason or "").split())
+    reason = yank_reason(args.reason or "")
     bucket = Bucket(client, args.bucket)
     changed = 0
     for key in release.files:
         marker = release.marker(key)
         if marker in release.others:
             got = bucket.get_bytes(marker)
-            if got is not None and got[0].decode("utf-8", "replace").strip() == reason:
+            if got is not None and yank_reason(got[0].decode("utf-8", "replace")) == reason:
                 _out(f"already yanked   {key}")
                 continue
         bucket.put(marker, reason.encode("utf-8"), MARKER_CONTENT_TYPE, bucket.page_cache_control)
         changed += 1
         _out(f"yanked           {key}")
-    why = f" (reason: {reason})" if reason else ""
+    why = f" (reason: {reason!r})" if reason else ""
     _out(f"Yanked {release}: {len(release.files)} file(s){why}.")
     if changed:
         _finish(args, client, {release.project})

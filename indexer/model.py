@@ -32,6 +32,16 @@ DIST_SUFFIXES = (".whl", *SDIST_SUFFIXES)
 _LEGACY_SPLIT = re.compile(r"-(?=\d)")
 
 
+def yank_reason(text: str) -> str:
+    """A yank reason as written (PEP 592: free text), minus the one newline `echo` adds.
+
+    Nothing else is touched: PyPI's reasons keep their inner and trailing spaces
+    ("Yanked due to conflicts with CVE-2024-35195 mitigation "), and pages escape the text
+    where they render it (HTML autoescape; JSON strings as is).
+    """
+    return text[:-1] if text.endswith("\n") else text
+
+
 class BadFilename(ValueError):
     """The key does not name a distribution we can place in the index."""
 

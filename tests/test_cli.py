@@ -371,8 +371,44 @@ def test_yank_writes_a_marker_with_the_reason_for_every_file_of_the_version(two_
         "hello-world/hello_world-1.0-py3-none-any.whl.yanked",
         "hello-world/hello_world-1.0.tar.gz.yanked",
     }
-    assert body(s3, "hello-world/hello_world-1.0.tar.gz.yanked") == b"broken build"
+    assert body(s3, "hello-world/hello_world-1.0.tar.gz.yanked") == b"broken  build"
     assert "update within seconds" in capsys.readouterr().out
+
+
+# A real reason from PyPI (requests 2.32.0), trailing space included.
+PYPI_REASON = "Yanked due to conflicts with CVE-2024-35195 mitigation "
+
+
+def test_yank_keeps_a_real_pypi_reason_byte_for_byte(two_versions):
+    assert run("yank", "hello-world", "1.0", "--reason", PYPI_REASON) == 0
+
+    assert body(two_versions, "hello-world/hello_world-1.0.tar.gz.yanked") == PYPI_REASON.encode()
+
+
+def test_yank_strips_only_the_one_newline_echo_adds(two_versions):
+    assert run("yank", "hello-world", "1.0", "--reason", " two\nlines \n\n") == 0
+
+    assert body(two_versions, "hello-world/hello_world-1.0.tar.gz.yanked") == b" two\nlines \n"
+
+
+def test_yank_again_with_the_same_reason_is_already_yanked(two_versions, capsys):
+    run("yank", "hello-world", "1.0", "--reason", PYPI_REASON)
+    capsys.readouterr()
+
+    assert run("yank", "hello-world", "1.0", "--reason", PYPI_REASON + "\n") == 0
+
+    out = capsys.readouterr().out
+    assert out.count("already yanked") == 2
+    assert "update within seconds" not in out
+
+
+def test_yank_with_another_reason_rewrites_the_markers(two_versions, capsys):
+    run("yank", "hello-world", "1.0", "--reason", PYPI_REASON)
+
+    assert run("yank", "hello-world", "1.0", "--reason", PYPI_REASON.strip()) == 0
+
+    assert "already yanked" not in capsys.readouterr().out
+    assert body(two_versions, "hello-world/hello_world-1.0.tar.gz.yanked") == PYPI_REASON.strip().encode()
 
 
 def test_yank_without_a_reason_writes_an_empty_marker(two_versions):

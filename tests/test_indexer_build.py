@@ -223,6 +223,31 @@ def test_yank_marker_makes_the_file_yanked_with_its_text_as_reason(s3):
         assert page.packages[0].yanked_reason == "security issue: CVE-2024-0001"
 
 
+PYPI_REASON = "Yanked due to conflicts with CVE-2024-35195 mitigation "  # requests 2.32.0, as on PyPI
+
+
+def test_yank_reason_is_kept_as_written_in_both_formats(s3):
+    filename, _, _ = upload_wheel(s3, "demo", "1.0")
+    put(s3, f"demo/{filename}.yanked", PYPI_REASON.encode() + b"\n")  # `echo reason | aws s3 cp - ...`
+    indexer(s3).rebuild("demo")
+    assert json.loads(get(s3, "demo/index.json"))["files"][0]["yanked"] == PYPI_REASON
+    for page in project_pages(s3, "demo"):
+        assert page.packages[0].yanked_reason == PYPI_REASON
+
+
+def test_yank_reason_keeps_inner_whitespace_and_is_escaped_in_html(s3):
+    reason = 'use  2.0 <script>alert("x")</script> & "quotes"\n\tsecond line'
+    filename, _, _ = upload_wheel(s3, "demo", "1.0")
+    put(s3, f"demo/{filename}.yanked", reason.encode())
+    indexer(s3).rebuild("demo")
+    html = get(s3, "demo/index.html").decode()
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(&#34;x&#34;)" in html
+    assert json.loads(get(s3, "demo/index.json"))["files"][0]["yanked"] == reason
+    for page in project_pages(s3, "demo"):
+        assert page.packages[0].yanked_reason == reason
+
+
 def test_empty_yank_marker_still_yanks(s3):
     filename, _, _ = upload_wheel(s3, "demo", "1.0")
     put(s3, f"demo/{filename}.yanked", b"")
