@@ -3,6 +3,7 @@
     upload DIST...                      wheels and sdists; validated first, never overwritten
     yank PROJECT VERSION [--reason T]   write the `<file>.yanked` markers (PEP 592)
     unyank PROJECT VERSION              remove them
+    status PROJECT STATUS [--reason T]  PEP 792: active, archived, deprecated or quarantined
     delete PROJECT VERSION [--yes]      remove a version's files, markers and metadata
     reindex [--project P ...]           rebuild pages directly from the bucket (no queue)
     list [PROJECT]                      what is published, read from the index JSON
@@ -515,6 +516,7 @@ class Uploader:
 def cmd_upload(args: argparse.Namespace, client_factory: Callable[[], Any]) -> int:
     dists = validate_all(expand(args.dists))
     client = client_factory()
+    _refuse_closed_projects(Bucket(client, args.bucket), {d.name.project for d in dists})
     uploader = Uploader(client, args.bucket, force=args.force, progress=not args.no_progress)
     outcomes: dict[str, list[Dist]] = {"uploaded": [], "replaced": [], "present": [], "conflict": []}
     for dist in dists:
@@ -634,6 +636,49 @@ def cmd_yank(args: argparse.Namespace, client_factory: Callable[[], Any]) -> int
     _out(f"Yanked {release}: {len(release.files)} file(s){why}.")
     if changed:
         _finish(args, client, {release.project})
+    return EXIT_OK
+
+
+# --- PEP 792 project status ------------------------------------------------------------------
+
+
+def _refuse_closed_projects(bucket: Bucket, projects: set[str]) -> None:
+    """PEP 792: nothing is sent when any project is archived or quarantined."""
+    from indexer.status import upload_refusal
+
+    refusals = [r for r in (upload_refusal(bucket, p) for p in sorted(projects)) if r]
+    if refusals:
+        raise CliError("; ".join(refusals) + "; nothing was uploaded")
+
+
+def cmd_status(args: argparse.Namespace, client_factory: Callable[[], Any]) -> int:
+    from indexer import status as project_status
+
+    project = canonicalize_name(args.project)
+    reason = yank_reason(args.reason or "")
+    if args.status == "active" and reason:
+        raise CliError("a reason goes with archived, deprecated or quarantined, not active", EXIT_USAGE)
+    client = client_factory()
+    bucket = Bucket(client, args.bucket)
+    if not any(is_distribution(o.key[len(project) + 1 :]) for o in bucket.list(f"{project}/")):
+        raise CliError(f"no project {project!r} in bucket {args.bucket!r}")
+    key = project_status.marker_key(project)
+    previous, written = project_status.read(bucket, project)
+    if (previous.status, previous.reason) == (args.status, reason):
+        _out(f"{project} is already {args.status}; nothing to do.")
+        return EXIT_OK
+    if args.status == "active":
+        bucket.delete(key)
+    else:
+        marker = project_status.next_marker(previous, written, args.status, reason)
+        bucket.put(key, project_status.render(marker), project_status.CONTENT_TYPE, bucket.page_cache_control)
+    why = f" (reason: {reason!r})" if reason else ""
+    _out(f"{project}: {previous.status} -> {args.status}{why}")
+    if args.status == "quarantined":
+        _out("Its pages will list no files; they stay in the bucket and return when it is set active.")
+    elif args.status == "archived":
+        _out("New uploads to it are refused; its files stay installable.")
+    _finish(args, client, {project})
     return EXIT_OK
 
 
@@ -824,6 +869,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("version")
     p.add_argument("--reason", default="", help="why; shown by pip when it installs a yanked version")
     p.set_defaults(func=cmd_yank)
+
+    p = sub.add_parser(
+        "status",
+        parents=[common, notify],
+        help="set a project's status (PEP 792)",
+        description="archived and quarantined projects take no new uploads; a quarantined project "
+        "offers no files (they come back when it is set active); deprecated is informational.",
+    )
+    p.add_argument("project")
+    p.add_argument("status", choices=["active", "archived", "deprecated", "quarantined"])
+    p.add_argument("--reason", default="", help="free text shown to installers and on the project page")
+    p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("unyank", parents=[common, notify], help="undo a yank")
     p.add_argument("project")

@@ -105,7 +105,7 @@ def test_json_has_pep_700_versions_size_and_upload_time(s3):
     put(s3, f"demo/{fn2}", sdist)
     indexer(s3).rebuild("demo")
     doc = json.loads(get(s3, "demo/index.json"))
-    assert doc["meta"]["api-version"] == "1.1"
+    assert doc["meta"]["api-version"] == "1.4"
     assert doc["versions"] == ["1.0", "2.0"]
     assert [f["size"] for f in doc["files"]] == [len(data), len(sdist)]
     assert all(f["upload-time"].endswith("Z") for f in doc["files"])
@@ -115,7 +115,7 @@ def test_html_declares_repository_version_and_uv_size_and_upload_time(s3):
     _, data, _ = upload_wheel(s3, "demo", "1.0")
     indexer(s3).rebuild("demo")
     html = get(s3, "demo/index.html").decode()
-    assert '<meta name="pypi:repository-version" content="1.1">' in html
+    assert '<meta name="pypi:repository-version" content="1.4">' in html
     assert f'data-size="{len(data)}"' in html
     assert "data-upload-time=" in html
 
