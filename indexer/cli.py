@@ -204,8 +204,11 @@ def validate_all(paths: list[Path]) -> list[Dist]:
 def cmd_upload(args: argparse.Namespace, client_factory: Callable[[], Any]) -> int:
     dists = validate_all(expand(args.dists))
     client = client_factory()
-    _refuse_closed_projects(Bucket(client, args.bucket), {d.name.project for d in dists})
     uploader = Uploader(client, args.bucket, force=args.force, progress=not args.no_progress)
+    # PEP 792: nothing is sent when any of the projects is archived or quarantined.
+    refusals = [r for r in map(uploader.refusal, sorted({d.name.project for d in dists})) if r]
+    if refusals:
+        raise CliError("; ".join(refusals) + "; nothing was uploaded")
     outcomes: dict[str, list[Dist]] = {"uploaded": [], "replaced": [], "present": [], "conflict": []}
     for dist in dists:
         try:
@@ -333,15 +336,6 @@ def cmd_yank(args: argparse.Namespace, client_factory: Callable[[], Any]) -> int
 # --- PEP 792 project status ------------------------------------------------------------------
 
 
-def _refuse_closed_projects(bucket: Bucket, projects: set[str]) -> None:
-    """PEP 792: nothing is sent when any project is archived or quarantined."""
-    from indexer.status import upload_refusal
-
-    refusals = [r for r in (upload_refusal(bucket, p) for p in sorted(projects)) if r]
-    if refusals:
-        raise CliError("; ".join(refusals) + "; nothing was uploaded")
-
-
 def cmd_status(args: argparse.Namespace, client_factory: Callable[[], Any]) -> int:
     from indexer import status as project_status
 
@@ -358,11 +352,11 @@ def cmd_status(args: argparse.Namespace, client_factory: Callable[[], Any]) -> i
     if (previous.status, previous.reason) == (args.status, reason):
         _out(f"{project} is already {args.status}; nothing to do.")
         return EXIT_OK
-    if args.status == "active":
-        bucket.delete(key)
-    else:
-        marker = project_status.next_marker(previous, written, args.status, reason)
-        bucket.put(key, project_status.render(marker), project_status.CONTENT_TYPE, bucket.page_cache_control)
+    # "active" is written too rather than the marker deleted: a write is an ObjectCreated event
+    # everywhere (moto sends none for a delete marker in a versioned bucket), and bucket
+    # versioning keeps the project's status history.
+    marker = project_status.next_marker(previous, written, args.status, reason)
+    bucket.put(key, project_status.render(marker), project_status.CONTENT_TYPE, bucket.page_cache_control)
     why = f" (reason: {reason!r})" if reason else ""
     _out(f"{project}: {previous.status} -> {args.status}{why}")
     if args.status == "quarantined":

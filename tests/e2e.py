@@ -166,6 +166,16 @@ class Stack:
             time.sleep(0.1)
         raise AssertionError(f"{project}: not as expected after {timeout}s: {self.project_files(project)}")
 
+    def wait_for_status(self, project: str, status: str, timeout: float = FRESHNESS_SECONDS) -> float:
+        """Seconds until the project's JSON page shows the PEP 792 status; raises after `timeout`."""
+        start = time.monotonic()
+        while time.monotonic() - start < timeout:
+            code, _, body = self.get(f"/simple/{project}/", accept="application/vnd.pypi.simple.v1+json")
+            if code == 200 and json.loads(body).get("project-status", {}).get("status") == status:
+                return time.monotonic() - start
+            time.sleep(0.1)
+        raise AssertionError(f"{project}: status not {status} after {timeout}s")
+
     def wait_for_file(self, project: str, filename: str, timeout: float = FRESHNESS_SECONDS) -> float:
         return self.wait_for(project, lambda files: filename in {f["filename"] for f in files}, timeout)
 

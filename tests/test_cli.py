@@ -245,7 +245,7 @@ def test_upload_of_a_large_file_already_there_does_not_send_it_again(s3, tmp_pat
 
     assert run("upload", str(path)) == 0
 
-    assert calls == ["HeadObject"]
+    assert calls == ["GetObject", "HeadObject"]  # the project's PEP 792 status marker, then the file
     assert "already present" in capsys.readouterr().out
 
 
@@ -634,7 +634,7 @@ def test_list_of_a_bucket_that_does_not_exist_is_an_aws_error(s3, capsys):
     assert capsys.readouterr().err.startswith("error: bucket 'no-such-bucket' does not exist")
 
 
-def _deny(operation: str, code: str = "AccessDenied") -> Any:
+def _deny(operation: str, code: str = "AccessDenied", status: int = 403) -> Any:
     """make_client, but S3 answers `operation` with a 403, as it does without the IAM permission."""
     real_client = cli.make_client
 
@@ -642,15 +642,36 @@ def _deny(operation: str, code: str = "AccessDenied") -> Any:
         client = real_client(args)
 
         def forbidden(**_: Any) -> Any:
-            return AWSResponse(f"https://s3.amazonaws.com/{BUCKET}", 403, {}, None), {
+            return AWSResponse(f"https://s3.amazonaws.com/{BUCKET}", status, {}, None), {
                 "Error": {"Code": code, "Message": "Access Denied"},
-                "ResponseMetadata": {"HTTPStatusCode": 403},
+                "ResponseMetadata": {"HTTPStatusCode": status},
             }
 
         client.meta.events.register(f"before-call.s3.{operation}", forbidden)
         return client
 
     return make_client
+
+
+def test_upload_by_an_identity_that_cannot_read_still_uploads(s3, tmp_path, monkeypatch):
+    # The PEP 792 status marker cannot be read; the indexer is the backstop for closed projects.
+    monkeypatch.setattr(cli, "make_client", _deny("GetObject"))
+    path = wheel(tmp_path)
+
+    assert run("upload", str(path), "--no-progress") == 0
+
+    assert keys(s3) == {f"hello-world/{path.name}"}
+
+
+def test_upload_when_the_status_marker_cannot_be_read_for_another_reason_is_an_aws_error(
+    s3, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setattr(cli, "make_client", _deny("GetObject", code="InternalError", status=500))
+
+    assert run("upload", str(wheel(tmp_path)), "--no-progress") == cli.EXIT_AWS
+
+    assert "error: S3 GetObject failed: InternalError" in capsys.readouterr().err
+    assert keys(s3) == set()
 
 
 def test_upload_without_put_permission_is_an_aws_error(s3, tmp_path, monkeypatch, capsys):

@@ -78,11 +78,18 @@ def test_the_marker_name_can_never_be_a_distribution_or_a_page():
     assert project_for_key(MARKER) == "hello-world"
 
 
-def test_status_active_removes_the_marker(published):
+def test_status_active_writes_an_active_marker(published):
     run("status", "hello-world", "deprecated")
 
     assert run("status", "hello-world", "active") == 0
 
+    assert json.loads(page(published, MARKER)) == {"status": "active"}
+
+
+def test_active_without_a_marker_is_already_active(published, capsys):
+    assert run("status", "hello-world", "active") == 0
+
+    assert "hello-world is already active" in capsys.readouterr().out
     assert MARKER not in keys(published)
 
 
@@ -183,7 +190,7 @@ def test_a_quarantined_project_comes_back_intact_without_reading_its_files(
 
     rebuild(published)
 
-    assert counter.calls["GetObject"] == 2  # project json, root json: no file is read again
+    assert counter.calls["GetObject"] == 3  # project json, the changed marker, root json: no file
     after = project_json(published)
     assert [(f["filename"], f["hashes"], f["core-metadata"]) for f in after["files"]] == [
         (f["filename"], f["hashes"], f["core-metadata"]) for f in before
@@ -267,3 +274,16 @@ def test_files_older_than_the_archival_stay_listed(published):
     rebuild(published)
 
     assert len(project_json(published)["files"]) == 2
+
+
+def test_the_publishing_core_refuses_a_closed_project_on_every_path(published):
+    # The upload endpoint and mirroring call Uploader.upload directly, without the CLI's pre-check.
+    from indexer.publish import ProjectClosed, Uploader, validate_bytes
+
+    run("status", "hello-world", "quarantined", "--reason", "malware")
+    dist = validate_bytes(*make_wheel("Hello.World", "3.0")[:2])
+
+    with pytest.raises(ProjectClosed, match="hello-world is quarantined \\(malware\\)"):
+        Uploader(published, BUCKET).upload(dist)
+
+    assert f"hello-world/{dist.filename}" not in keys(published)

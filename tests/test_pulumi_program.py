@@ -551,7 +551,7 @@ def test_bucket_notification_is_the_shared_wiring_after_the_queue_policy(run: Pr
     ]
     assert notification.inputs["queues"] == expected
     suffixes = {q["filterSuffix"] for q in notification.inputs["queues"]}
-    assert {".whl", ".tar.gz", ".yanked"} <= suffixes
+    assert {".whl", ".tar.gz", ".yanked", ".project-status"} <= suffixes
     assert run.one("aws:sqs/queuePolicy:QueuePolicy").urn in notification.dependencies
 
 
