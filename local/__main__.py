@@ -32,8 +32,21 @@ def main(argv: list[str] | None = None) -> int:
         help=f"a user of the index; repeat for more (default {DEFAULT_USER[0]}:{DEFAULT_USER[1]})",
     )
     parser.add_argument("--batch-window", type=float, default=0.5, help="indexer batch window, seconds (0.5)")
+    parser.add_argument(
+        "--fallback-index-url",
+        metavar="URL",
+        help="redirect requests for projects this index does not have to the same project there "
+        "(e.g. https://pypi.org/simple/); off by default",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no access log")
     args = parser.parse_args(argv)
+    if args.fallback_index_url:
+        from edge.fallback import validate_url
+
+        try:
+            args.fallback_index_url = validate_url(args.fallback_index_url)
+        except ValueError as exc:
+            parser.error(str(exc))
 
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,
@@ -44,7 +57,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("botocore").setLevel(logging.WARNING)
     users = dict(args.user or [DEFAULT_USER])
     stack = LocalStack(
-        port=args.port, s3_port=args.s3_port, bucket=args.bucket, users=users, batch_window=args.batch_window
+        port=args.port,
+        s3_port=args.s3_port,
+        bucket=args.bucket,
+        users=users,
+        batch_window=args.batch_window,
+        fallback_index_url=args.fallback_index_url,
     )
     try:
         stack.start()
@@ -61,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
   index      {stack.url}/simple/   (browser: {stack.url}/)
   users      {", ".join(users)}{"  (default password: " + password + ")" if not args.user else ""}
   S3 + SQS   {stack.s3_endpoint}   bucket {stack.bucket}
+  fallback   {args.fallback_index_url or "off (a project not here is a 404)"}
 
 Publish (the local S3 takes any credentials):
   export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local

@@ -79,6 +79,16 @@ def viewer_request_event(method: str, raw_path: str, headers: list[tuple[str, st
     }
 
 
+def origin_response_event(method: str, uri: str, status: int) -> dict:
+    """The documented Lambda@Edge origin-response event for S3's answer `status` to `uri`."""
+    event = viewer_request_event(method, uri, [], "127.0.0.1")
+    cf = event["Records"][0]["cf"]
+    cf["config"]["eventType"] = "origin-response"
+    reason = {403: "Forbidden", 404: "Not Found"}.get(status, "")
+    cf["response"] = {"headers": {}, "status": str(status), "statusDescription": reason}
+    return event
+
+
 def key_for_uri(uri: str) -> str:
     """How S3 turns a request path into a key (see module docstring)."""
     return unquote_plus(uri[1:] if uri.startswith("/") else uri)
@@ -89,12 +99,19 @@ class CDN(http.server.ThreadingHTTPServer):
     allow_reuse_address = True  # TIME_WAIT reuse only; Linux still refuses a second listener
 
     def __init__(
-        self, address: tuple[str, int], s3: Any, bucket: str, edge: Callable[[dict, Any], dict]
+        self,
+        address: tuple[str, int],
+        s3: Any,
+        bucket: str,
+        edge: Callable[[dict, Any], dict],
+        origin_response: Callable[[dict, Any], dict] | None = None,
     ) -> None:
         super().__init__(address, _Handler)
         self.s3 = s3
         self.bucket = bucket
         self.edge = edge
+        # The origin-response function (edge/fallback.py), when the fallback index is on.
+        self.origin_response = origin_response
         self.access_log: list[Access] = []
         self._lock = threading.Lock()
 
@@ -170,6 +187,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self._send(304, {"ETag": args.get("IfNoneMatch", "")}, b"")
             elif status == 416:
                 self._send(416, {"Content-Type": "text/plain"}, b"range not satisfiable\n")
+            elif status in (403, 404) and self._origin_response_replaced(uri, status):
+                return  # the origin-response function answered (the fallback redirect), logged
             else:
                 # S3 says 403 for a missing key when the reader may not list; we let the
                 # distribution list, so a missing object is a plain 404 (uv moves on).
@@ -193,6 +212,25 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(chunk)
                 sent += len(chunk)
         self._log(uri, status, sent)
+
+    def _origin_response_replaced(self, uri: str, status: int) -> bool:
+        """Run the origin-response function on S3's error, as CloudFront does; True if it answered.
+
+        Only S3's "no such key" answers are handed to it here: the one function there is
+        (edge/fallback.py) passes every other response through unchanged.
+        """
+        if self.server.origin_response is None:
+            return False
+        event = origin_response_event(self.command, uri, status)
+        result = self.server.origin_response(event, None)
+        if str(result.get("status")) == str(status):
+            return False
+        body = result.get("body", "") or ""
+        data = base64.b64decode(body) if result.get("bodyEncoding") == "base64" else body.encode("utf-8")
+        headers = {h["key"]: h["value"] for values in result.get("headers", {}).values() for h in values}
+        self._send(int(result["status"]), headers, data)
+        self._log(uri, int(result["status"]), len(data))
+        return True
 
     def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
         self.send_response(status)

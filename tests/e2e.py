@@ -66,10 +66,11 @@ class Stack:
         default_factory=lambda: {"alice": "correct:horse:battery", "bob": "hunter2"}
     )
     bucket: str = "pypi-e2e"
+    extra_args: list[str] = field(default_factory=list)  # more `python -m local` options
 
     def start(self) -> Stack:
         self.port, self.s3_port = free_port(), free_port()
-        self.log_path = self.workdir / "local-stack.log"
+        self.log_path = self.workdir / f"local-stack{'-' + self.bucket if self.extra_args else ''}.log"
         self._log = self.log_path.open("w")
         cmd = [
             sys.executable,
@@ -86,6 +87,7 @@ class Stack:
         ]
         for user, password in self.users.items():
             cmd += ["--user", f"{user}:{password}"]
+        cmd += self.extra_args
         self.proc = subprocess.Popen(
             cmd, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, env=clean_env()
         )
@@ -153,6 +155,22 @@ class Stack:
         except urllib.error.HTTPError as exc:
             return exc.code, dict(exc.headers), exc.read()
 
+    def get_no_redirect(self, path: str, *, user: str | None = "alice", accept: str | None = None):
+        """(status, headers, body) of one request, redirects not followed."""
+        import http.client
+
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        headers = {"Accept": accept} if accept else {}
+        if user is not None:
+            token = base64.b64encode(f"{user}:{self.users[user]}".encode()).decode()
+            headers["Authorization"] = f"Basic {token}"
+        try:
+            conn.request("GET", path, headers=headers)
+            resp = conn.getresponse()
+            return resp.status, dict(resp.headers), resp.read()
+        finally:
+            conn.close()
+
     def project_files(self, project: str) -> list[dict[str, Any]]:
         status, _, body = self.get(f"/simple/{project}/", accept="application/vnd.pypi.simple.v1+json")
         return json.loads(body)["files"] if status == 200 else []
@@ -213,3 +231,38 @@ def installed(python: Path) -> dict[str, str]:
     return {
         p["name"].lower().replace("_", "-").replace(".", "-"): p["version"] for p in json.loads(result.stdout)
     }
+
+
+def poetry_consumer(
+    tmp_path: Path, stack: Stack, dependencies: list[str], priority: str
+) -> tuple[Path, dict[str, str]]:
+    """A poetry project depending on `dependencies` with `stack` as its "edge" source (user bob),
+    and the environment to run poetry in (its own cache, config and no keyring)."""
+    project = tmp_path / "consumer"
+    project.mkdir()
+    deps = ", ".join(json.dumps(d) for d in dependencies)
+    (project / "pyproject.toml").write_text(
+        f"""[project]
+name = "consumer"
+version = "0.1.0"
+requires-python = ">=3.11"
+dependencies = [{deps}]
+
+[tool.poetry]
+package-mode = false
+
+[[tool.poetry.source]]
+name = "edge"
+url = "{stack.url}/simple/"
+priority = "{priority}"
+"""
+    )
+    env = clean_env(
+        POETRY_HTTP_BASIC_EDGE_USERNAME="bob",
+        POETRY_HTTP_BASIC_EDGE_PASSWORD=stack.users["bob"],
+        POETRY_CACHE_DIR=str(tmp_path / "poetry-cache"),
+        POETRY_CONFIG_DIR=str(tmp_path / "poetry-config"),
+        POETRY_VIRTUALENVS_IN_PROJECT="true",
+        PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring",
+    )
+    return project, env
