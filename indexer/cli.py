@@ -4,6 +4,7 @@
     yank PROJECT VERSION [--reason T]   write the `<file>.yanked` markers (PEP 592)
     unyank PROJECT VERSION              remove them
     status PROJECT STATUS [--reason T]  PEP 792: active, archived, deprecated or quarantined
+    mirror REQ... --from URL [--deps]   copy vetted packages in from an upstream index
     delete PROJECT VERSION [--yes]      remove a version's files, markers and metadata
     reindex [--project P ...]           rebuild pages directly from the bucket (no queue)
     list [PROJECT]                      what is published, read from the index JSON
@@ -367,6 +368,89 @@ def cmd_status(args: argparse.Namespace, client_factory: Callable[[], Any]) -> i
     return EXIT_OK
 
 
+# --- mirror ----------------------------------------------------------------------------------
+
+
+def cmd_mirror(args: argparse.Namespace, client_factory: Callable[[], Any]) -> int:
+    import tempfile
+
+    from indexer import mirror
+
+    if not args.from_url.startswith(("https://", "http://")):
+        raise CliError(f"--from must be the upstream's simple index URL, got {args.from_url!r}", EXIT_USAGE)
+    try:
+        picks = mirror.resolve(
+            args.requirements,
+            args.from_url,
+            deps=args.deps,
+            python_version=args.python,
+            platforms=args.platform,
+        )
+        picks = mirror.with_yanks(picks, args.from_url)
+    except mirror.MirrorError as exc:
+        raise CliError(str(exc)) from exc
+    client = client_factory()
+    bucket = Bucket(client, args.bucket)
+    uploader = Uploader(client, args.bucket, progress=False)
+    counts = {"mirrored": 0, "present": 0, "failed": 0}
+    changed: set[str] = set()
+    with (
+        tempfile.TemporaryDirectory(prefix="pypi-edge-mirror-") as tmp,
+        progress_bar(len(picks), "mirror", unit=" file", show=not args.no_progress) as bar,
+    ):
+        for pick in picks:
+            target = f"s3://{args.bucket}/{pick.key}"
+            try:
+                outcome = _mirror_one(pick, uploader, Path(tmp))
+            except (mirror.MirrorError, publish.PublishError) as exc:
+                counts["failed"] += 1
+                _err(f"error: {exc}")
+                bar.update(1)
+                continue
+            if outcome == publish.UPLOADED:
+                counts["mirrored"] += 1
+                changed.add(pick.project)
+                _out(f"mirrored         {target} (sha256 {pick.sha256[:12]}… verified)")
+            else:
+                counts["present"] += 1
+                _out(f"already present  {target}")
+            marker = mirror.yank_marker(pick)
+            if marker is not None:
+                got = bucket.get_bytes(marker[0])
+                if got is None or yank_reason(got[0].decode("utf-8", "replace")) != pick.yanked:
+                    bucket.put(marker[0], marker[1], MARKER_CONTENT_TYPE, bucket.page_cache_control)
+                    changed.add(pick.project)
+                    why = f" (reason: {pick.yanked!r})" if pick.yanked else ""
+                    _out(f"yanked           {target}, as upstream{why}")
+            bar.update(1)
+    _out(f"{len(picks)} file(s): " + ", ".join(f"{n} {k}" for k, n in counts.items() if n) + ".")
+    if changed:
+        _finish(args, client, changed)
+    return EXIT_CONFLICT if counts["failed"] else EXIT_OK
+
+
+def _mirror_one(pick: Any, uploader: Uploader, tmp: Path) -> str:
+    """UPLOADED or PRESENT; raises MirrorError / PublishError with a one-line reason."""
+    from indexer import mirror
+
+    existing = uploader.existing_sha256(pick.key)
+    if existing is not None:
+        if existing[0] == pick.sha256:
+            return publish.PRESENT  # nothing downloaded, nothing written
+        raise mirror.MirrorError(
+            f"{pick.filename}: a different file with this name is already published at "
+            f"{pick.key} (sha256 {existing[0][:12]}…, upstream {pick.sha256[:12]}…); not replaced"
+        )
+    path = mirror.download(pick, tmp)
+    try:
+        outcome = uploader.upload(publish.validate(path))
+    finally:
+        path.unlink(missing_ok=True)
+    if outcome == publish.CONFLICT:  # written by someone else since we looked
+        raise mirror.MirrorError(f"{pick.filename}: a different file with this name was published meanwhile")
+    return outcome
+
+
 def cmd_unyank(args: argparse.Namespace, client_factory: Callable[[], Any]) -> int:
     client = client_factory()
     release = find_release(client, args.bucket, args.project, args.version)
@@ -566,6 +650,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("status", choices=["active", "archived", "deprecated", "quarantined"])
     p.add_argument("--reason", default="", help="free text shown to installers and on the project page")
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser(
+        "mirror",
+        parents=[common, notify],
+        help="copy packages (with --deps, their dependencies too) from an upstream index",
+        description="Resolve the requirements with pip against --from only, verify every file "
+        "against the upstream sha256, and publish it here (never overwriting); upstream yanks "
+        "are kept. Re-running is a no-op.",
+    )
+    p.add_argument(
+        "requirements", nargs="+", metavar="REQUIREMENT", help="e.g. 'requests==2.32.3' 'numpy>=2'"
+    )
+    p.add_argument("--from", dest="from_url", required=True, metavar="URL", help="upstream simple index URL")
+    p.add_argument("--deps", action="store_true", help="also mirror the dependencies pip resolves")
+    p.add_argument("--python", metavar="X.Y", help="target Python version (wheels only)")
+    p.add_argument(
+        "--platform",
+        action="append",
+        default=[],
+        metavar="TAG",
+        help="target platform tag (repeatable; wheels only)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_mirror)
 
     p = sub.add_parser("unyank", parents=[common, notify], help="undo a yank")
     p.add_argument("project")

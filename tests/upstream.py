@@ -30,9 +30,14 @@ class Upstream:
     yanked: dict[str, str] = field(default_factory=dict)
     served: list[tuple[str, str]] = field(default_factory=list)  # (path, "json" | "html" | "file")
     authorizations: list[str] = field(default_factory=list)  # any Authorization header received
+    lies: dict[str, str] = field(default_factory=dict)  # filename -> a wrong sha256 to publish
 
-    def add(self, filename: str, data: bytes, project: str) -> None:
+    metadata: dict[str, bytes] = field(default_factory=dict)  # filename -> PEP 658 core metadata
+
+    def add(self, filename: str, data: bytes, project: str, metadata: bytes | None = None) -> None:
         self.files.setdefault(str(canonicalize_name(project)), []).append((filename, data))
+        if metadata is not None:
+            self.metadata[filename] = metadata
 
     def start(self) -> Upstream:
         self.port = free_port()
@@ -72,15 +77,18 @@ class Upstream:
                     {
                         "filename": fn,
                         "url": f"/files/{fn}",
-                        "hashes": {"sha256": hashlib.sha256(data).hexdigest()},
+                        "hashes": {"sha256": self.lies.get(fn) or hashlib.sha256(data).hexdigest()},
                         "yanked": self.yanked.get(fn, False),
+                        "core-metadata": {"sha256": hashlib.sha256(self.metadata[fn]).hexdigest()}
+                        if fn in self.metadata
+                        else False,
                     }
                     for fn, data in entries
                 ],
             }
             return json.dumps(doc).encode()
         links = "".join(
-            f'<a href="/files/{fn}#sha256={hashlib.sha256(data).hexdigest()}"'
+            f'<a href="/files/{fn}#sha256={self.lies.get(fn) or hashlib.sha256(data).hexdigest()}"'
             + (f' data-yanked="{html.escape(self.yanked[fn])}"' if fn in self.yanked else "")
             + f">{fn}</a>\n"
             for fn, data in entries
@@ -98,10 +106,17 @@ class Upstream:
             body, kind = self._page(parts[1], as_json), "json" if as_json else "html"
             status, ctype = 200, JSON_TYPE if as_json else "text/html"
         elif len(parts) == 2 and parts[0] == "files":
-            for entries in self.files.values():
-                for fn, data in entries:
-                    if fn == parts[1]:
-                        status, ctype, body, kind = 200, "application/octet-stream", data, "file"
+            name = parts[1]
+            files = {fn: data for entries in self.files.values() for fn, data in entries}
+            if name.endswith(".metadata") and name.removesuffix(".metadata") in self.metadata:
+                status, ctype, body, kind = (
+                    200,
+                    "text/plain",
+                    self.metadata[name.removesuffix(".metadata")],
+                    "metadata",
+                )
+            elif name in files:
+                status, ctype, body, kind = 200, "application/octet-stream", files[name], "file"
         self.served.append((path, kind))
         req.send_response(status)
         req.send_header("Content-Type", ctype)
