@@ -13,9 +13,9 @@ when the fallback is switched on or off.
 
 Limits relied on (CloudFront Developer Guide, "Quotas on Lambda@Edge"): origin-response
 functions may run up to 30 s with up to 10,240 MB and a 50 MB bundle; this one needs 128 MB
-and well under a second.  The association must name a numbered version (`publish=True`), and
-the function must live in us-east-1 (Developer Guide, "Restrictions on Lambda@Edge"): it uses
-the component's us-east-1 provider.
+and well under a second.  Like every Lambda@Edge function of the stack it is made by
+`infra.component.lambda_at_edge` (us-east-1, a published version for the association, kept on
+delete while CloudFront still holds replicas).
 """
 
 from __future__ import annotations
@@ -60,17 +60,9 @@ class FallbackRedirectArgs:
     cache_seconds: int
     """How long CloudFront (and clients) may reuse a redirect: the delay before a project
     published here stops being sent upstream."""
-    runtime: str
-    architecture: str
     bundle_dir: Path
     bundle_name: str
     source_root: Path = bundle.REPO_ROOT
-
-
-def _archive_path(path: Path) -> str:
-    from infra.component import _archive_path as relative  # checkout-independent, as the others
-
-    return relative(path)
 
 
 class FallbackRedirect(pulumi.ComponentResource):
@@ -98,18 +90,18 @@ class FallbackRedirect(pulumi.ComponentResource):
         built = build_fallback_bundle(
             args.url, args.cache_seconds, args.bundle_dir, args.bundle_name, args.source_root
         )
-        self.function = aws.lambda_.Function(
+        from infra.component import _archive_path, lambda_at_edge  # (component imports this module)
+
+        self.function = lambda_at_edge(
             name,
             description="pypi-edge origin-response: unknown projects go to the fallback index (Lambda@Edge)",
-            runtime=args.runtime,
-            architectures=[args.architecture],
-            handler=HANDLER,
-            role=role.arn,
+            role_arn=role.arn,
+            # checkout-independent path, as the other bundles
             code=pulumi.FileArchive(_archive_path(built.path)),
             source_code_hash=built.sha256_b64,
+            handler=HANDLER,
             memory_size=MEMORY_MB,
             timeout=TIMEOUT_SECONDS,
-            publish=True,  # CloudFront needs a numbered version
             opts=child,
         )
         # Logs: like the viewer-request function, /aws/lambda/us-east-1.<name> in whichever

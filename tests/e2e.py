@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import os
 import re
@@ -140,8 +141,16 @@ class Stack:
         return key
 
     def get(
-        self, path: str, *, user: str | None = "alice", password: str | None = None, accept: str | None = None
+        self,
+        path: str,
+        *,
+        user: str | None = "alice",
+        password: str | None = None,
+        accept: str | None = None,
+        raw: bool = False,
     ):
+        """(status, headers, body); the body gzip-decoded like a client's (JSON pages are stored
+        gzip-compressed) unless `raw`, which returns the bytes on the wire."""
         req = urllib.request.Request(self.url + path)
         if user is not None:
             password = self.users[user] if password is None else password
@@ -151,9 +160,12 @@ class Stack:
             req.add_header("Accept", accept)
         try:
             with urllib.request.urlopen(req, timeout=10) as resp:
-                return resp.status, dict(resp.headers), resp.read()
+                status, headers, body = resp.status, dict(resp.headers), resp.read()
         except urllib.error.HTTPError as exc:
-            return exc.code, dict(exc.headers), exc.read()
+            status, headers, body = exc.code, dict(exc.headers), exc.read()
+        if not raw and headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        return status, headers, body
 
     def get_no_redirect(self, path: str, *, user: str | None = "alice", accept: str | None = None):
         """(status, headers, body) of one request, redirects not followed."""
@@ -233,14 +245,12 @@ def installed(python: Path) -> dict[str, str]:
     }
 
 
-def poetry_consumer(
-    tmp_path: Path, stack: Stack, dependencies: list[str], priority: str
-) -> tuple[Path, dict[str, str]]:
-    """A poetry project depending on `dependencies` with `stack` as its "edge" source (user bob),
-    and the environment to run poetry in (its own cache, config and no keyring)."""
+def poetry_consumer(stack: Stack, tmp_path: Path, dependency: str | list[str], *, user: str, priority: str):
+    """A package-less poetry project depending on `dependency` (one or several) from the stack's
+    index (source "edge" with `priority`), and the environment that gives poetry `user`'s credentials."""
     project = tmp_path / "consumer"
     project.mkdir()
-    deps = ", ".join(json.dumps(d) for d in dependencies)
+    deps = ", ".join(json.dumps(d) for d in ([dependency] if isinstance(dependency, str) else dependency))
     (project / "pyproject.toml").write_text(
         f"""[project]
 name = "consumer"
@@ -258,8 +268,8 @@ priority = "{priority}"
 """
     )
     env = clean_env(
-        POETRY_HTTP_BASIC_EDGE_USERNAME="bob",
-        POETRY_HTTP_BASIC_EDGE_PASSWORD=stack.users["bob"],
+        POETRY_HTTP_BASIC_EDGE_USERNAME=user,
+        POETRY_HTTP_BASIC_EDGE_PASSWORD=stack.users[user],
         POETRY_CACHE_DIR=str(tmp_path / "poetry-cache"),
         POETRY_CONFIG_DIR=str(tmp_path / "poetry-config"),
         POETRY_VIRTUALENVS_IN_PROJECT="true",

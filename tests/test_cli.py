@@ -18,6 +18,7 @@ from moto.s3.responses import S3Response
 
 from indexer import cli, publish
 from indexer.store import IMMUTABLE
+from tests import s3_pages
 from tests.conftest import BUCKET
 from tests.distributions import core_metadata, make_sdist, make_wheel, write
 
@@ -41,7 +42,7 @@ def keys(s3: Any) -> set[str]:
 
 
 def body(s3: Any, key: str) -> bytes:
-    return s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    return s3_pages.read(s3, BUCKET, key)
 
 
 def versions_of(s3: Any, key: str) -> list[dict[str, Any]]:

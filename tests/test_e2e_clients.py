@@ -109,7 +109,7 @@ def test_uv_installs_with_credentials_in_the_url(e2e, tmp_path):
 
 
 def test_poetry_resolves_and_installs_from_a_supplemental_source(e2e, tmp_path):
-    project, env = poetry_consumer(tmp_path, e2e, ["EdgeTest_Hello.World"], "supplemental")
+    project, env = poetry_consumer(e2e, tmp_path, "EdgeTest_Hello.World", user="bob", priority="supplemental")
     poetry = VENV_BIN / "poetry"
     lock = run(poetry, "lock", cwd=project, env=env)
     assert lock.returncode == 0, lock.stdout + lock.stderr

@@ -137,7 +137,7 @@ def test_uv_installs_from_the_fallback_and_never_asks_it_for_a_project_here(stac
 
 def test_poetry_locks_and_installs_from_the_fallback_through_a_single_source(stack, upstream, tmp_path):
     # A primary source: poetry asks no other index (in particular not PyPI).
-    project, env = poetry_consumer(tmp_path, stack, [ONLY_UPSTREAM, SHADOWED], "primary")
+    project, env = poetry_consumer(stack, tmp_path, [ONLY_UPSTREAM, SHADOWED], user="bob", priority="primary")
     poetry = VENV_BIN / "poetry"
     upstream.served.clear()
     upstream.authorizations.clear()
