@@ -18,7 +18,8 @@ was going to make anyway: no per-request LIST, and the pages stay static.
   function passes the response through untouched.
 * 307 Temporary Redirect, with ``Cache-Control: max-age=<cacheSeconds>`` (default 60): CloudFront
   and clients may reuse it for that long, and no longer.  A permanent redirect (301/308) is
-  cached by clients without a bound (pip's HTTP cache keeps permanent redirects), so a project
+  cached by clients without a bound (pip's vendored CacheControl stores 301/308 and answers
+  them later "ignoring date and etag information", controller.py), so a project
   published here later would keep being fetched from the fallback on those machines: the
   dependency confusion the fallback must never cause.  307 rather than 302: the same for GET,
   and HEAD stays HEAD by definition (RFC 9110 section 15.4.8).

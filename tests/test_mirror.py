@@ -15,6 +15,7 @@ import pytest
 from indexer import cli, mirror
 from indexer.build import Indexer
 from indexer.store import Bucket
+from tests import s3_pages
 from tests.conftest import BUCKET, RequestCounter
 from tests.distributions import make_sdist, make_wheel
 from tests.upstream import Upstream
@@ -65,7 +66,7 @@ def keys(s3: Any) -> set[str]:
 
 
 def body(s3: Any, key: str) -> bytes:
-    return s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    return s3_pages.read(s3, BUCKET, key)  # JSON pages are stored gzip-compressed
 
 
 def test_mirror_with_deps_copies_the_resolved_tree_byte_for_byte(s3, upstream, capsys):

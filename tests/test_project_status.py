@@ -13,6 +13,7 @@ from pypi_simple import ProjectPage
 from indexer import cli, status
 from indexer.build import Indexer, project_for_key
 from indexer.store import Bucket
+from tests import s3_pages
 from tests.conftest import BUCKET, RequestCounter
 from tests.distributions import make_sdist, make_wheel, write
 
@@ -29,7 +30,7 @@ def rebuild(s3: Any, project: str = "hello-world") -> None:
 
 
 def page(s3: Any, key: str) -> bytes:
-    return s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    return s3_pages.read(s3, BUCKET, key)  # JSON pages are stored gzip-compressed
 
 
 def project_json(s3: Any) -> dict[str, Any]:

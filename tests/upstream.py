@@ -63,8 +63,7 @@ class Upstream:
     @property
     def url(self) -> str:
         # Another host name than the index's 127.0.0.1, as PyPI would be: clients drop the
-        # index's credentials on a redirect to another host (they keep them for the same host
-        # on another port, so a fallback on the index's own host would receive them).
+        # index's credentials on a redirect to another host, which the fallback tests check.
         return f"http://localhost:{self.port}/simple/"
 
     def _page(self, project: str, as_json: bool) -> bytes:
