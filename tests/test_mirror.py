@@ -224,3 +224,40 @@ def test_html_only_upstream_pages_give_their_yanks():
     )
 
     assert parser.yanked == {"a-1.0.tar.gz": "", "a-2.0.tar.gz": None}
+
+
+def test_yanks_are_read_from_an_html_only_upstream_too(upstream):
+    upstream.html_only = True
+    try:
+        yanks = mirror.upstream_yanks(upstream.url, "myanky")
+    finally:
+        upstream.html_only = False
+
+    assert yanks == {wheel("myanky", "1.0")[0]: None, wheel("myanky", "2.0")[0]: PYPI_REASON}
+
+
+def test_a_file_published_by_someone_else_meanwhile_is_reported(s3, upstream, monkeypatch, capsys):
+    filename = wheel("mother", "1.0")[0]
+    s3.put_object(Bucket=BUCKET, Key=f"mother/{filename}", Body=b"written while we downloaded")
+    from indexer.publish import Uploader
+
+    real, calls = Uploader.existing_sha256, []
+
+    def not_yet(self, key):  # the mirror's own look finds nothing; the core's, after its 412, does
+        calls.append(key)
+        return None if len(calls) == 1 else real(self, key)
+
+    monkeypatch.setattr(Uploader, "existing_sha256", not_yet)
+
+    assert run("mirror", "mother", "--from", upstream.url) == cli.EXIT_CONFLICT
+
+    assert (
+        f"error: {filename}: a different file with this name was published meanwhile"
+        in capsys.readouterr().err
+    )
+    assert body(s3, f"mother/{filename}") == b"written while we downloaded"
+
+
+def test_pip_failing_without_an_error_line_still_says_something():
+    assert mirror._last_error("") == "no output"
+    assert mirror._last_error("some warning\nlast words\n") == "last words"

@@ -288,3 +288,28 @@ def test_the_publishing_core_refuses_a_closed_project_on_every_path(published):
         Uploader(published, BUCKET).upload(dist)
 
     assert f"hello-world/{dist.filename}" not in keys(published)
+
+
+def test_an_unreadable_since_falls_back_to_when_the_marker_was_written(published):
+    published.put_object(Bucket=BUCKET, Key=MARKER, Body=b'{"status": "archived", "since": "not a time"}')
+    written = published.head_object(Bucket=BUCKET, Key=MARKER)["LastModified"]
+
+    rebuild(published)
+
+    assert project_json(published)["_status"]["since"] == written.isoformat()
+    assert len(project_json(published)["files"]) == 2  # both were there before
+
+
+def test_a_marker_removed_between_list_and_get_reads_as_active(published, monkeypatch):
+    run("status", "hello-world", "quarantined")
+    real = Bucket.get_bytes
+
+    def vanished(self, key, max_bytes=None):
+        return None if key == MARKER else real(self, key, max_bytes)
+
+    monkeypatch.setattr(Bucket, "get_bytes", vanished)
+
+    rebuild(published)
+
+    assert project_json(published)["project-status"] == {"status": "active"}
+    assert len(project_json(published)["files"]) == 2

@@ -31,6 +31,7 @@ class Upstream:
     served: list[tuple[str, str]] = field(default_factory=list)  # (path, "json" | "html" | "file")
     authorizations: list[str] = field(default_factory=list)  # any Authorization header received
     lies: dict[str, str] = field(default_factory=dict)  # filename -> a wrong sha256 to publish
+    html_only: bool = False  # serve PEP 503 HTML whatever the Accept (pypiserver, older indexes)
 
     metadata: dict[str, bytes] = field(default_factory=dict)  # filename -> PEP 658 core metadata
 
@@ -101,7 +102,7 @@ class Upstream:
         parts = [p for p in path.split("/") if p]
         status, ctype, body, kind = 404, "text/plain", b"not found\n", "missing"
         if len(parts) == 2 and parts[0] == "simple" and parts[1] in self.files:
-            as_json = JSON_TYPE in (req.headers.get("Accept") or "").split(",")[0]
+            as_json = not self.html_only and JSON_TYPE in (req.headers.get("Accept") or "").split(",")[0]
             body, kind = self._page(parts[1], as_json), "json" if as_json else "html"
             status, ctype = 200, JSON_TYPE if as_json else "text/html"
         elif len(parts) == 2 and parts[0] == "files":
