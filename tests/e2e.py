@@ -179,7 +179,10 @@ class Stack:
         try:
             conn.request("GET", path, headers=headers)
             resp = conn.getresponse()
-            return resp.status, dict(resp.headers), resp.read()
+            body = resp.read()
+            if resp.headers.get("Content-Encoding") == "gzip":
+                body = gzip.decompress(body)
+            return resp.status, dict(resp.headers), body
         finally:
             conn.close()
 
