@@ -9,11 +9,22 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 
 import pytest
 
 from tests.distributions import make_wheel
-from tests.e2e import VENV_BIN, Stack, clean_env, fresh_venv, installed, pip, poetry_consumer, run
+from tests.e2e import (
+    FRESHNESS_SECONDS,
+    VENV_BIN,
+    Stack,
+    clean_env,
+    fresh_venv,
+    installed,
+    pip,
+    poetry_consumer,
+    run,
+)
 from tests.upstream import Upstream
 
 pytestmark = pytest.mark.e2e
@@ -67,6 +78,21 @@ def test_a_missing_project_page_is_a_short_lived_temporary_redirect(stack, upstr
         assert status == 307
         assert headers["Location"] == f"{upstream.url}{ONLY_UPSTREAM}/"
         assert headers["Cache-Control"] == "max-age=60"
+
+
+def test_a_project_published_here_later_stops_being_redirected_at_once(stack, upstream):
+    late = "edgetest-late-here"
+    assert stack.get_no_redirect(f"/simple/{late}/", accept="application/vnd.pypi.simple.v1+json")[0] == 307
+    filename, data, _ = make_wheel(late, "1.0")
+
+    stack.put(filename, data)
+
+    # The redirect was cached (Cache-Control max-age=60), but the indexer's invalidation of
+    # /<project>/* drops it with the first page, well before it would expire.
+    deadline = time.monotonic() + FRESHNESS_SECONDS
+    while stack.get_no_redirect(f"/simple/{late}/", accept="application/vnd.pypi.simple.v1+json")[0] != 200:
+        assert time.monotonic() < deadline, "still redirected"
+        time.sleep(0.1)
 
 
 def test_files_and_the_root_are_never_redirected(stack):

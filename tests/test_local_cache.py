@@ -105,7 +105,8 @@ def clock(stack: LocalStack) -> Iterator[Clock]:
 
 
 def get(stack: LocalStack, path: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
-    user, password = next(iter(stack.users.items()))
+    user, entry = next(iter(stack.users.items()))
+    password = entry["password"] if isinstance(entry, dict) else entry  # the object form of `users`
     token = base64.b64encode(f"{user}:{password}".encode()).decode()
     conn = http.client.HTTPConnection(stack.host, stack.port, timeout=10)
     try:
