@@ -114,8 +114,21 @@ def main(argv: list[str] | None = None) -> int:
         help="an API token (user __token__), e.g. from `pypi-edge token new`; rights via --publish NAME=GLOB",
     )
     parser.add_argument("--batch-window", type=float, default=0.5, help="indexer batch window, seconds (0.5)")
+    parser.add_argument(
+        "--fallback-index-url",
+        metavar="URL",
+        help="redirect requests for projects this index does not have to the same project there "
+        "(e.g. https://pypi.org/simple/); off by default",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no access log")
     args = parser.parse_args(argv)
+    if args.fallback_index_url:
+        from edge.fallback import validate_url
+
+        try:
+            args.fallback_index_url = validate_url(args.fallback_index_url)
+        except ValueError as exc:
+            parser.error(str(exc))
 
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,
@@ -127,7 +140,12 @@ def main(argv: list[str] | None = None) -> int:
     users = users_config(args.user, args.publish, args.token)
     stop = StopSignal()  # before start: a Ctrl-C while starting stops right after
     stack = LocalStack(
-        port=args.port, s3_port=args.s3_port, bucket=args.bucket, users=users, batch_window=args.batch_window
+        port=args.port,
+        s3_port=args.s3_port,
+        bucket=args.bucket,
+        users=users,
+        batch_window=args.batch_window,
+        fallback_index_url=args.fallback_index_url,
     )
     try:
         stack.start()
@@ -153,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
   upload     {legacy}
   users      {", ".join(people) or "(tokens only)"}{default}
   S3 + SQS   {stack.s3_endpoint}   bucket {stack.bucket}
+  fallback   {args.fallback_index_url or "off (a project not here is a 404)"}
 
 Publish with twine, uv or poetry (as {user}):
   twine upload --repository-url {legacy} -u {user} -p '{password}' dist/*

@@ -44,7 +44,7 @@ def test_bucket_notification_is_the_shared_wiring(provisioned):
         for c in wiring.queue_configurations(resources.queue_arn)
     )
     assert got == want
-    assert {v for _, _, v in got} == {".whl", ".tar.gz", ".zip", ".yanked"}
+    assert {v for _, _, v in got} == {".whl", ".tar.gz", ".zip", ".yanked", ".project-status"}
 
 
 def test_queue_redrives_to_the_dead_letter_queue_and_admits_only_the_bucket(provisioned):
