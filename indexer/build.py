@@ -39,7 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import IO
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from packaging.utils import InvalidName, canonicalize_name
 
 from indexer import render
@@ -47,6 +47,7 @@ from indexer.log import logger
 from indexer.metadata import (
     MetadataError,
     RangeFile,
+    check_agrees,
     parse_core_metadata,
     sdist_metadata,
     wheel_metadata,
@@ -59,6 +60,7 @@ from indexer.model import (
     BadFilename,
     DistName,
     File,
+    LeftOut,
     ProjectDetail,
     ProjectEntry,
     ProjectList,
@@ -85,6 +87,12 @@ MAX_ATTEMPTS = 12
 
 class RebuildConflict(Exception):
     """Lost the conditional-write race MAX_ATTEMPTS times in a row; the message is retried."""
+
+
+# What fails a rebuild (and so the SQS record, which is retried): S3 answering with an error,
+# the network (botocore's errors, including a body cut off mid-stream), and lost races.  Any
+# other exception while describing one distribution leaves that file out instead.
+TRANSIENT = (ClientError, BotoCoreError, PreconditionFailed, RebuildConflict)
 
 
 @dataclass(frozen=True)
@@ -149,6 +157,7 @@ class Indexer:
         prefix = f"{project}/"
         prev_doc, prev_etag = self.bucket.get_json(prefix + "index.json")
         known, prev_serial = render.parse_project_json(prev_doc)
+        remembered = render.parse_left_out(prev_doc)
         objects = {o.key: o for o in self.bucket.list(prefix)}
         # The serial is taken when the bucket was listed, so it orders rebuilds by what they saw
         # (a slow rebuild that listed first never outranks one that listed later).
@@ -156,6 +165,7 @@ class Indexer:
         previous_entry = render.project_root_entry(prev_doc)
 
         files: list[File] = []
+        left_out: list[LeftOut] = []
         for key, obj in objects.items():
             name = key[len(prefix) :]
             if "/" in name or not is_distribution(name):
@@ -172,20 +182,39 @@ class Indexer:
                     belongs_to=dist.project,
                 )
                 continue
-            described = self._describe(
-                obj,
-                dist,
-                known.get(name),
-                marker=objects.get(key + YANKED_SUFFIX),
-                metadata=objects.get(key + METADATA_SUFFIX),
-            )
+            seen = remembered.get(name)
+            if seen is not None and seen.etag == obj.etag:
+                left_out.append(seen)  # the same bytes as when it was left out: not read again
+                continue
+            try:
+                described = self._describe(
+                    obj,
+                    dist,
+                    known.get(name),
+                    marker=objects.get(key + YANKED_SUFFIX),
+                    metadata=objects.get(key + METADATA_SUFFIX),
+                )
+            except TRANSIENT:
+                raise  # S3 or the network, or a lost race: the record fails and SQS retries it
+            except MetadataError as exc:
+                # About the file's bytes, so remembered by ETag: not read or logged again.
+                logger.warning("distribution has no usable core metadata; left out", key=key, reason=str(exc))
+                left_out.append(LeftOut(name, obj.etag, str(exc)))
+                continue
+            except Exception as exc:
+                # Anything else that goes wrong while describing one file (a hostile archive
+                # tripping a library, a bug of ours) is that file's problem, never its project's.
+                logger.exception("could not describe the distribution; left out", key=key, reason=repr(exc))
+                continue
             if described is not None:
                 files.append(described)
 
         if not files:
             self._remove_pages(project, prev_etag, objects)
             return _Outcome(project, None, serial, previous_entry)
-        detail = ProjectDetail(canonicalize_name(project), sort_files(files), serial)
+        detail = ProjectDetail(
+            canonicalize_name(project), sort_files(files), serial, tuple(sorted(left_out, key=_by_name))
+        )
         self.bucket.put(
             prefix + "index.html", render.project_html(detail), HTML, self.bucket.page_cache_control
         )
@@ -237,9 +266,10 @@ class Indexer:
                 raise  # throttling, 5xx, access: fail the record so SQS retries it
             logger.warning("distribution vanished while indexing; left out", key=obj.key)
             return None
-        meta = parse_core_metadata(raw) if raw is not None else None
+        meta = parse_core_metadata(raw)
+        check_agrees(meta, dist)  # the rule `upload` enforces; `aws s3 cp` enforces nothing
         metadata_sha256, metadata_etag = None, ""
-        if raw is not None and dist.kind == "wheel":
+        if dist.kind == "wheel":
             try:
                 metadata_etag = self.bucket.put(
                     obj.key + METADATA_SUFFIX, raw, METADATA, self.bucket.page_cache_control
@@ -249,8 +279,6 @@ class Indexer:
                 if status_code(exc) != 400:  # KeyTooLong and friends: serve the wheel without it
                     raise
                 logger.warning("cannot store PEP 658 metadata; served without", key=obj.key, error=str(exc))
-        if meta is not None and meta.name and canonicalize_name(meta.name) != dist.project:
-            logger.warning("metadata Name does not match the file name", key=obj.key, name=meta.name)
         return File(
             filename=obj.key.rsplit("/", 1)[1],
             version=dist.version,
@@ -258,10 +286,10 @@ class Indexer:
             sha256=sha256,
             size=obj.size,
             upload_time=obj.last_modified,
-            requires_python=meta.requires_python if meta else None,
+            requires_python=meta.requires_python,
             metadata_sha256=metadata_sha256,
             yanked=yanked,
-            summary=meta.summary if meta else None,
+            summary=meta.summary,
             etag=obj.etag,
             yanked_etag=yanked_etag,
             metadata_etag=metadata_etag,
@@ -283,16 +311,19 @@ class Indexer:
         reason = " ".join(body.decode("utf-8", "replace").split())
         return reason, etag
 
-    def _read(self, obj: ObjectInfo, dist: DistName) -> tuple[str, bytes | None]:
-        """(sha256 hex, core metadata bytes or None), reading as little as the file allows."""
+    def _read(self, obj: ObjectInfo, dist: DistName) -> tuple[str, bytes]:
+        """(sha256 hex, core metadata bytes), reading as little as the file allows.
+
+        Raises MetadataError when the archive has no usable core metadata.
+        """
         if obj.size > self.full_read_bytes and obj.has_sha256:
             sha256 = self.bucket.full_object_sha256(obj.key)
             if sha256 is not None:
                 if dist.kind == "wheel":
                     source: IO[bytes] = RangeFile(obj.size, lambda a, b: self.bucket.get_range(obj.key, a, b))
-                    return sha256, _metadata_or_none(source, dist, obj.key)
+                    return sha256, _core_metadata(source, dist, obj.key)
                 with self.bucket.open_stream(obj.key) as stream:  # stops at PKG-INFO
-                    return sha256, _metadata_or_none(stream, dist, obj.key)
+                    return sha256, _core_metadata(stream, dist, obj.key)
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
             digest = hashlib.sha256()
             stream = self.bucket.open_stream(obj.key)
@@ -300,7 +331,7 @@ class Indexer:
                 digest.update(chunk)
                 spool.write(chunk)
             spool.seek(0)
-            return digest.hexdigest(), _metadata_or_none(spool, dist, obj.key)
+            return digest.hexdigest(), _core_metadata(spool, dist, obj.key)
 
     # --- the root ------------------------------------------------------------------------
 
@@ -432,16 +463,16 @@ def _metadata_intact(known: File, metadata: ObjectInfo | None, dist: DistName) -
     return not known.metadata_etag or metadata.etag == known.metadata_etag
 
 
+def _by_name(left_out: LeftOut) -> str:
+    return left_out.filename
+
+
 def _serial(previous: int) -> int:
     """Monotonic across rebuilds and across a project's deletion and re-creation."""
     return max(previous + 1, time.time_ns() // 1000)
 
 
-def _metadata_or_none(source: IO[bytes], dist: DistName, key: str) -> bytes | None:
-    try:
-        if dist.kind == "wheel":
-            return wheel_metadata(source, dist.project)
-        return sdist_metadata(source, zip_format=key.endswith(".zip"))
-    except MetadataError as exc:
-        logger.warning("no usable core metadata", key=key, error=str(exc))
-        return None
+def _core_metadata(source: IO[bytes], dist: DistName, key: str) -> bytes:
+    if dist.kind == "wheel":
+        return wheel_metadata(source, dist.project)
+    return sdist_metadata(source, zip_format=key.endswith(".zip"))

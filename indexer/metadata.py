@@ -17,7 +17,6 @@ import email.parser
 import email.policy
 import gzip
 import io
-import logging
 import tarfile
 import zipfile
 import zlib
@@ -25,7 +24,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO
 
-logger = logging.getLogger(__name__)
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from indexer.model import DistName
 
 MAX_METADATA_BYTES = 4 * 1024 * 1024  # PyPI's largest METADATA files are well under 1 MiB
 # One ranged GET of the tail covers the central directory and, since .dist-info is written
@@ -70,6 +72,25 @@ def parse_core_metadata(raw: bytes) -> CoreMetadata:
         summary=field("Summary"),
         requires_python=field("Requires-Python"),
     )
+
+
+def check_agrees(meta: CoreMetadata, dist: DistName) -> None:
+    """Raise MetadataError unless the metadata's Name and Version are the file name's.
+
+    A file whose metadata names another project (or version) would install as something else
+    than the page says; the publisher CLI refuses to upload one, and the indexer leaves one
+    written by other means (`aws s3 cp`) out of the pages.
+    """
+    if not meta.name or not meta.version:
+        raise MetadataError("core metadata has no Name or no Version")
+    if canonicalize_name(meta.name) != dist.project:
+        raise MetadataError(f"core metadata says Name: {meta.name}, the file name says {dist.project}")
+    try:
+        version = Version(meta.version)
+    except InvalidVersion as exc:
+        raise MetadataError(f"core metadata has an invalid Version: {meta.version}") from exc
+    if version != dist.version:
+        raise MetadataError(f"core metadata says Version: {meta.version}, the file name says {dist.version}")
 
 
 def _read_capped(fh: IO[bytes], what: str) -> bytes:

@@ -103,12 +103,25 @@ class File:
 
 
 @dataclass(frozen=True)
+class LeftOut:
+    """A distribution the page does not list, and why (private bookkeeping, never rendered).
+
+    Remembered by ETag so the next rebuild neither reads the file again nor logs it again.
+    """
+
+    filename: str
+    etag: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class ProjectDetail:
     """A project page: PEP 691's project detail, with PEP 700's versions."""
 
     name: NormalizedName
     files: tuple[File, ...]
     serial: int = 0
+    left_out: tuple[LeftOut, ...] = ()
 
     @property
     def versions(self) -> tuple[Version, ...]:
