@@ -44,36 +44,40 @@ class SafeLogger(Logger):
 
     def _safe(self, extra: Mapping[str, object] | None, kwargs: dict[str, object]) -> dict[str, object]:
         taken = RESERVED | self.registered_formatter.get_current_keys().keys()
-        safe: dict[str, object] = {}
-        for key, value in {**(extra or {}), **kwargs}.items():
-            while key in taken or key in safe:
-                key = PREFIX + key
-            safe[key] = value
+        given = {**(extra or {}), **kwargs}
+        # Keys that are free keep their names; only the colliding ones move, past any free key.
+        safe = {key: value for key, value in given.items() if key not in taken}
+        for key, value in given.items():
+            if key in taken:
+                while key in taken or key in safe:
+                    key = PREFIX + key
+                safe[key] = value
         return safe
 
+    # `msg` is positional-only, so `msg=...` is a structured key (prefixed) and not a TypeError.
     # Each method adds one frame, so `stacklevel` is one more than Powertools' default: the
     # "location" of a line stays the caller's, not this module's.
-    def debug(self, msg: object, *args: object, extra: Any = None, **kwargs: Any) -> None:
+    def debug(self, msg: object, /, *args: object, extra: Any = None, **kwargs: Any) -> None:
         opts = _options(kwargs, stacklevel=3)
         super().debug(msg, *args, extra=self._safe(extra, kwargs), **opts)
 
-    def info(self, msg: object, *args: object, extra: Any = None, **kwargs: Any) -> None:
+    def info(self, msg: object, /, *args: object, extra: Any = None, **kwargs: Any) -> None:
         opts = _options(kwargs, stacklevel=3)
         super().info(msg, *args, extra=self._safe(extra, kwargs), **opts)
 
-    def warning(self, msg: object, *args: object, extra: Any = None, **kwargs: Any) -> None:
+    def warning(self, msg: object, /, *args: object, extra: Any = None, **kwargs: Any) -> None:
         opts = _options(kwargs, stacklevel=3)
         super().warning(msg, *args, extra=self._safe(extra, kwargs), **opts)
 
-    def error(self, msg: object, *args: object, extra: Any = None, **kwargs: Any) -> None:
+    def error(self, msg: object, /, *args: object, extra: Any = None, **kwargs: Any) -> None:
         opts = _options(kwargs, stacklevel=3)
         super().error(msg, *args, extra=self._safe(extra, kwargs), **opts)
 
-    def critical(self, msg: object, *args: object, extra: Any = None, **kwargs: Any) -> None:
+    def critical(self, msg: object, /, *args: object, extra: Any = None, **kwargs: Any) -> None:
         opts = _options(kwargs, stacklevel=3)
         super().critical(msg, *args, extra=self._safe(extra, kwargs), **opts)
 
-    def exception(self, msg: object, *args: object, extra: Any = None, **kwargs: Any) -> None:
+    def exception(self, msg: object, /, *args: object, extra: Any = None, **kwargs: Any) -> None:
         opts = _options(kwargs, stacklevel=3, exc_info=True)
         super().exception(msg, *args, extra=self._safe(extra, kwargs), **opts)
 
