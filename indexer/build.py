@@ -98,8 +98,9 @@ TRANSIENT = (ClientError, BotoCoreError, PreconditionFailed, RebuildConflict)
 @dataclass(frozen=True)
 class Rebuilt:
     project: str
-    detail: ProjectDetail | None  # None: the project has no distribution left
+    detail: ProjectDetail | None  # None: the project has no distribution left (or `error`)
     root_changed: bool
+    error: str | None = None  # reindex only: why this project could not be rebuilt
 
 
 def project_for_key(key: str) -> str | None:
@@ -411,15 +412,24 @@ class Indexer:
         else:
             names = {canonicalize_name(name) for name in projects}
 
-        def one(project: str) -> tuple[Rebuilt, RootChange]:
-            outcome = self._rebuild_until_written(project)
-            if progress:
-                progress(1)
+        def one(project: str) -> tuple[Rebuilt, RootChange | None]:
+            try:
+                outcome = self._rebuild_until_written(project)
+            except Exception as exc:
+                # One project that cannot be rebuilt (S3 refusing its prefix, a lost race after
+                # every retry, a bug) must not stop the others, nor the root: it keeps its pages
+                # and its root entry as they were, and the caller reports it.
+                logger.exception("reindex: project not rebuilt; its pages are unchanged", project=project)
+                return Rebuilt(project, None, False, error=f"{type(exc).__name__}: {exc}"), None
+            finally:
+                if progress:
+                    progress(1)
             return Rebuilt(project, outcome.detail, False), outcome.root_change()
 
         with ThreadPoolExecutor(max_workers=workers) as pool:
             done = list(pool.map(one, sorted(names)))
-        self.update_root({r.project: change for r, change in done}, rewrite=projects is None)
+        changes = {r.project: change for r, change in done if change is not None}
+        self.update_root(changes, rewrite=projects is None)
         return [r for r, _ in done]
 
 
