@@ -108,11 +108,14 @@ def project_for_key(key: str) -> str | None:
 
     None for the indexer's own outputs, keys outside `<project>/<file>`, and non-distributions.
     """
-    folder, sep, name = key.partition("/")
-    if not sep or not folder or "/" in name or name in GENERATED_NAMES or name.endswith(METADATA_SUFFIX):
+    folder, sep, name = key.partition("/") if "/" in key else ("", "", key)
+    if name in GENERATED_NAMES or name.endswith(METADATA_SUFFIX):
         return None
-    name = name.removesuffix(YANKED_SUFFIX)
-    if not is_distribution(name):
+    if not is_distribution(name.removesuffix(YANKED_SUFFIX)):
+        return None
+    if not sep or not folder or "/" in name:
+        # At the bucket's top, or nested ("a/b/x.whl", "p/../x.whl"): no project page lists it.
+        logger.warning("distribution is not directly under a project folder; not indexed", key=key)
         return None
     try:
         project = canonicalize_name(folder, validate=True)  # PEP 508 names: ASCII letters, digits, -_.

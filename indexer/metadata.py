@@ -122,7 +122,9 @@ def wheel_metadata(source: IO[bytes], project: str | None = None) -> bytes:
                 raise MetadataError(f"expected one .dist-info/METADATA, found {len(candidates)}")
             info = candidates[0]
             if info.file_size > MAX_METADATA_BYTES or info.compress_size > MAX_METADATA_BYTES:
-                raise MetadataError(f"{info.filename} claims {info.file_size} bytes")
+                raise MetadataError(
+                    f"{info.filename} claims {info.file_size} bytes ({info.compress_size} compressed)"
+                )
             if isinstance(source, RangeFile):
                 # Fetch the local header and the compressed member in one request.
                 source.prefetch(
