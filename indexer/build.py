@@ -243,11 +243,18 @@ class Indexer:
         their write comes after these deletes.
         """
         prefix = f"{project}/"
+        deleted = False
         for key in objects:
             if key == prefix + "index.html" or key.endswith(METADATA_SUFFIX):
                 self.bucket.delete(key)
+                deleted = True
         if prev_etag:
             self.bucket.delete(prefix + "index.json", if_match=prev_etag)
+        elif deleted and _distributions(self.bucket.list(prefix)) != _distributions(objects.values()):
+            # No JSON, so no condition to lose: these deletes may have hit the pages of a first
+            # file indexed after we listed (an s3pypi HTML page, a first write killed before its
+            # JSON).  As for a first write (step 4), a moved bucket means: rebuild again.
+            raise PreconditionFailed(prefix + "index.html")
 
     def _describe(
         self,
