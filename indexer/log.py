@@ -39,10 +39,27 @@ FORMATTER_KEYS = frozenset(RESERVED_LOG_ATTRS) | {"exception", "exception_name",
 RESERVED = LOG_RECORD_ATTRIBUTES | FORMATTER_KEYS
 
 
+def _safe(level: str, **defaults: Any) -> Any:
+    """Powertools' `Logger.<level>`, with its structured keys made safe first.
+
+    `msg` is positional-only, so `msg=...` is a structured key (prefixed) and not a TypeError.
+    The method adds one frame, so `stacklevel` is one more than Powertools' default: the
+    "location" of a line stays the caller's, not this module's.
+    """
+    parent = getattr(Logger, level)
+
+    def method(self: SafeLogger, msg: object, /, *args: object, extra: Any = None, **kwargs: Any) -> None:
+        options = _options(kwargs, stacklevel=3, **defaults)
+        parent(self, msg, *args, extra=self._safe_keys(extra, kwargs), **options)
+
+    method.__name__ = method.__qualname__ = level
+    return method
+
+
 class SafeLogger(Logger):
     """A Powertools Logger whose structured keys can never collide with logging's own."""
 
-    def _safe(self, extra: Mapping[str, object] | None, kwargs: dict[str, object]) -> dict[str, object]:
+    def _safe_keys(self, extra: Mapping[str, object] | None, kwargs: dict[str, object]) -> dict[str, object]:
         taken = RESERVED | self.registered_formatter.get_current_keys().keys()
         given = {**(extra or {}), **kwargs}
         # Keys that are free keep their names; only the colliding ones move, past any free key.
@@ -54,37 +71,17 @@ class SafeLogger(Logger):
                 safe[key] = value
         return safe
 
-    # `msg` is positional-only, so `msg=...` is a structured key (prefixed) and not a TypeError.
-    # Each method adds one frame, so `stacklevel` is one more than Powertools' default: the
-    # "location" of a line stays the caller's, not this module's.
-    def debug(self, msg: object, /, *args: object, extra: Any = None, **kwargs: Any) -> None:
-        opts = _options(kwargs, stacklevel=3)
-        super().debug(msg, *args, extra=self._safe(extra, kwargs), **opts)
-
-    def info(self, msg: object, /, *args: object, extra: Any = None, **kwargs: Any) -> None:
-        opts = _options(kwargs, stacklevel=3)
-        super().info(msg, *args, extra=self._safe(extra, kwargs), **opts)
-
-    def warning(self, msg: object, /, *args: object, extra: Any = None, **kwargs: Any) -> None:
-        opts = _options(kwargs, stacklevel=3)
-        super().warning(msg, *args, extra=self._safe(extra, kwargs), **opts)
-
-    def error(self, msg: object, /, *args: object, extra: Any = None, **kwargs: Any) -> None:
-        opts = _options(kwargs, stacklevel=3)
-        super().error(msg, *args, extra=self._safe(extra, kwargs), **opts)
-
-    def critical(self, msg: object, /, *args: object, extra: Any = None, **kwargs: Any) -> None:
-        opts = _options(kwargs, stacklevel=3)
-        super().critical(msg, *args, extra=self._safe(extra, kwargs), **opts)
-
-    def exception(self, msg: object, /, *args: object, extra: Any = None, **kwargs: Any) -> None:
-        opts = _options(kwargs, stacklevel=3, exc_info=True)
-        super().exception(msg, *args, extra=self._safe(extra, kwargs), **opts)
+    debug = _safe("debug")
+    info = _safe("info")
+    warning = _safe("warning")
+    error = _safe("error")
+    critical = _safe("critical")
+    exception = _safe("exception", exc_info=True)
 
     def append_keys(self, **additional_keys: object) -> None:
         # Persistent keys go to the formatter, not the LogRecord, but the same names would
         # overwrite the formatter's own fields; prefixed the same way.
-        super().append_keys(**self._safe(None, dict(additional_keys)))
+        super().append_keys(**self._safe_keys(None, dict(additional_keys)))
 
 
 def _options(kwargs: dict[str, Any], **defaults: Any) -> dict[str, Any]:

@@ -166,8 +166,7 @@ def sdist_metadata(source: IO[bytes], *, zip_format: bool = False) -> bytes:
                     if member.size > MAX_METADATA_BYTES:
                         raise MetadataError("PKG-INFO too large")
                     fh = tf.extractfile(member)
-                    if fh is None:
-                        break
+                    assert fh is not None  # a regular file (isfile above) always has a reader
                     return _read_capped(fh, "PKG-INFO")
         raise MetadataError("no PKG-INFO in the sdist")
     except (

@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-import indexer.handler
 from indexer.handler import handler
 from indexer.model import ProjectList
 from indexer.render import root_html
@@ -185,10 +184,9 @@ def refuse_long_keys(params: dict[str, Any], **_: Any) -> None:
 
 
 @pytest.fixture
-def lambda_s3(s3: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    s3.meta.events.register("before-parameter-build.s3.PutObject", refuse_long_keys)
-    monkeypatch.setattr(indexer.handler, "s3_client", lambda: s3)
-    return s3
+def long_keys_refused(lambda_s3: Any) -> Any:
+    lambda_s3.meta.events.register("before-parameter-build.s3.PutObject", refuse_long_keys)
+    return lambda_s3
 
 
 def get(s3: Any, key: str) -> bytes:
@@ -196,7 +194,8 @@ def get(s3: Any, key: str) -> bytes:
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_hostile_input_never_costs_the_rest_of_the_batch_or_the_project(lambda_s3, caplog, name):
+def test_hostile_input_never_costs_the_rest_of_the_batch_or_the_project(long_keys_refused, caplog, name):
+    lambda_s3 = long_keys_refused
     case = CASES[name]
     good = {
         f"demo/{GOOD_WHEEL[0]}": GOOD_WHEEL[1],

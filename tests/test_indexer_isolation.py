@@ -20,12 +20,6 @@ from tests.distributions import make_wheel
 from tests.sqs import failed_ids, s3_body, sqs_event
 
 
-@pytest.fixture
-def lambda_s3(s3: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setattr(indexer.handler, "s3_client", lambda: s3)
-    return s3
-
-
 def put(s3: Any, key: str, body: bytes) -> None:
     s3.put_object(Bucket=BUCKET, Key=key, Body=body)
 
