@@ -308,7 +308,8 @@ def test_range_file_fetches_what_its_tail_does_not_cover_and_works_buffered():
     rf.seek(-3, io.SEEK_END)
     assert rf.read() == data[-3:]
     assert rf.read() == b""
-    assert io.BufferedReader(RangeFile(len(data), fetch)).read() == data  # readinto, readable
+    buffered = io.BufferedReader(RangeFile(len(data), fetch), buffer_size=4096)  # readinto, readable
+    assert buffered.read(100) == data[:100]
 
 
 def test_an_empty_range_file_fetches_nothing():
@@ -348,3 +349,48 @@ def test_a_file_without_summary_has_no_private_summary_key(s3):
     Indexer(Bucket(s3, BUCKET)).rebuild("demo")
     (entry,) = get_json(s3, "demo/index.json")["files"]
     assert "_summary" not in entry
+
+
+def test_a_file_deleted_between_list_and_get_is_left_out_with_a_warning(s3, monkeypatch, caplog):
+    wheel(s3)
+    gone = wheel(s3, version="2.0")
+    real = Bucket.open_stream
+
+    def deleted_meanwhile(self: Bucket, key: str) -> Any:
+        if key.endswith(gone):
+            s3.delete_object(Bucket=BUCKET, Key=key)
+        return real(self, key)
+
+    monkeypatch.setattr(Bucket, "open_stream", deleted_meanwhile)
+    Indexer(Bucket(s3, BUCKET)).rebuild("demo")
+    assert [f["filename"] for f in get_json(s3, "demo/index.json")["files"]] == ["demo-1.0-py3-none-any.whl"]
+    (warning,) = [r for r in caplog.records if getattr(r, "key", None) == f"demo/{gone}"]
+    assert "vanished" in warning.getMessage()
+
+
+def test_a_rebuild_without_the_root_leaves_the_root_alone(s3):
+    wheel(s3)
+    rebuilt = Indexer(Bucket(s3, BUCKET)).rebuild("demo", update_root=False)
+    assert rebuilt.detail is not None and not rebuilt.root_changed
+    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="index.")
+
+
+def test_deleting_a_key_that_is_already_gone_is_not_an_error(s3, monkeypatch):
+    def not_found(**kwargs: Any) -> None:
+        raise s3_error("NoSuchKey", 404, "DeleteObject")
+
+    monkeypatch.setattr(s3, "delete_object", not_found)
+    Bucket(s3, BUCKET).delete("demo/index.html", if_match='"etag"')  # nothing raised
+
+
+def test_the_lambdas_s3_client_retries_in_standard_mode(aws_env):
+    import indexer.handler
+
+    indexer.handler.s3_client.cache_clear()
+    try:
+        client = indexer.handler.s3_client()
+        # botocore counts the first attempt too: max_attempts 5 (retries) is 6 in all.
+        assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 6}
+        assert indexer.handler.s3_client() is client  # one per container
+    finally:
+        indexer.handler.s3_client.cache_clear()
