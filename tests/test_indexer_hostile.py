@@ -219,6 +219,8 @@ def test_hostile_input_never_costs_the_rest_of_the_batch_or_the_project(long_key
     garbage = {f"m{1 + len(objects) + n}" for n in range(len(case.bodies))}
     assert len(failed_ids(result)) == case.failing
     assert set(failed_ids(result)) <= garbage  # never a record of a valid file
+    logged = {getattr(r, "message_id", None) for r in caplog.records if r.levelname == "ERROR"}
+    assert set(failed_ids(result)) <= logged  # each one named in the log, for the dead-letter queue
 
     demo = json.loads(get(lambda_s3, "demo/index.json"))
     listed = {f["filename"]: f for f in demo["files"]}
