@@ -246,3 +246,16 @@ def test_cli_reindex_names_the_failed_project_and_exits_1_after_writing_the_root
     assert "error: 1 project(s) could not be reindexed" in err
     root = json.loads(s3.get_object(Bucket=BUCKET, Key="index.json")["Body"].read())
     assert [p["name"] for p in root["projects"]] == ["alpha"]
+
+
+def test_cli_reindex_says_which_projects_lost_their_pages(s3, monkeypatch, capsys):
+    from indexer import cli
+
+    good_wheel(s3, "alpha", "1.0")
+    stale = {"meta": {"api-version": "1.1"}, "projects": [{"name": "alpha"}, {"name": "gone"}]}
+    put(s3, "index.json", json.dumps(stale).encode())
+    monkeypatch.setattr(cli, "make_client", lambda args: s3)
+    assert cli.main(["reindex", "--bucket", BUCKET, "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "gone: no distributions; its pages were removed" in out
+    assert "Reindexed 2 project(s)" in out and "1 with 1 file(s)" in out
