@@ -394,3 +394,22 @@ def test_the_lambdas_s3_client_retries_in_standard_mode(aws_env):
         assert indexer.handler.s3_client() is client  # one per container
     finally:
         indexer.handler.s3_client.cache_clear()
+
+
+def test_the_package_level_reindex_rebuilds_the_bucket(s3):
+    import indexer
+
+    wheel(s3)
+    (result,) = indexer.reindex(BUCKET, client=s3)
+    assert result.project == "demo" and result.error is None
+    assert [p["name"] for p in get_json(s3, "index.json")["projects"]] == ["demo"]
+
+
+def test_python_dash_m_indexer_runs_the_cli(monkeypatch, capsys):
+    import runpy
+
+    monkeypatch.setattr("sys.argv", ["pypi-edge", "--help"])
+    with pytest.raises(SystemExit) as exited:
+        runpy.run_module("indexer", run_name="__main__")
+    assert exited.value.code == 0
+    assert "reindex" in capsys.readouterr().out
