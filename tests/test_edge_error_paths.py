@@ -61,3 +61,17 @@ def test_a_bounded_cache_that_another_caller_emptied_is_reset_not_an_error():
     cache = Raced.fromkeys(bytes([i]) for i in range(handler.CACHE_SIZE))
     handler._remember(cache, b"new")
     assert list(cache) == [b"new"]
+
+
+def test_a_media_range_parameter_other_than_q_is_ignored():
+    assert handler.negotiate("text/html;level=1;q=0.4, application/vnd.pypi.simple.v1+json;q=0.5") == "json"
+
+
+def test_a_credentials_file_with_no_users_lets_nobody_in():
+    from tests.edge_helpers import install_test_credentials
+
+    try:
+        handler.configure(json.dumps({"realm": "empty", "users": {}}))
+        assert not handler.verify("Basic " + __import__("base64").b64encode(b"alice:pw").decode())
+    finally:
+        install_test_credentials()
