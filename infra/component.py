@@ -4,6 +4,14 @@
         ▲ OAC (sigv4, always)
     CloudFront ── viewer-request ──▶ Lambda@Edge (us-east-1, Basic auth + URL rewriting)
 
+One AWS provider: the stack's own (`aws:` config: region, credentials, profile, assumed roles,
+endpoints, default tags).  What must live in us-east-1 says so with pulumi-aws 7's per-resource
+`region` argument (`region=EDGE_REGION`); IAM and CloudFront are global.  To attach another
+function to the distribution (an origin-response function, say): create it with
+`lambda_at_edge(...)` (us-east-1, published, kept on delete) and add its `qualified_arn` to a
+behaviour's `lambda_function_associations`.  A regional function (an upload endpoint behind a
+function URL) is an ordinary `aws.lambda_.Function` and takes no `region`.
+
 Import it from another program:
 
     from infra.component import PrivateIndex, PrivateIndexArgs
@@ -29,7 +37,9 @@ from urllib.parse import quote
 import pulumi
 import pulumi_aws as aws
 
+from edge import credentials
 from infra import bundle, wiring
+from infra.upload import UploadEndpoint, UploadEndpointArgs, allow_invalidations, function_name
 
 TYPE_TOKEN = "pypi-edge:index:PrivateIndex"
 
@@ -42,6 +52,13 @@ EDGE_ARCHITECTURE = "x86_64"
 EDGE_MEMORY_MB = 128  # viewer triggers: 128 MB maximum
 EDGE_TIMEOUT_SECONDS = 5  # viewer triggers: 5 s maximum
 EDGE_HANDLER = "handler.handler"
+# CloudFront developer guide, "Restrictions on Lambda@Edge" → Lambda Region: "The Lambda
+# function must be in the US East (N. Virginia) Region."  pulumi-aws 7 sets the region per
+# resource (Function.region: "Region where this resource will be managed. Defaults to the Region
+# set in the provider configuration."), so the stack's provider, with every `aws:` setting it
+# reads, creates it there: no second provider that would need those settings copied (and would
+# miss some: access keys, web-identity roles, shared config files, custom endpoints).
+EDGE_REGION = "us-east-1"
 INDEXER_RUNTIME = f"python{bundle.INDEXER_PYTHON_VERSION}"
 INDEXER_ARCHITECTURE = "arm64"
 INDEXER_MEMORY_MB = 512
@@ -52,7 +69,7 @@ INDEXER_SERVICE_NAME = "pypi-edge-indexer"
 ONE_YEAR_SECONDS = 365 * 24 * 3600
 ALLOWED_METHODS = list(wiring.VIEWER_METHODS)
 # A 403/404 may be a page the indexer is writing right now: do not let CloudFront keep it.
-ERROR_CACHING_SECONDS = {403: 5, 404: 5, 500: 0, 502: 0, 503: 0, 504: 0}
+ERROR_CACHING_SECONDS = wiring.ERROR_CACHING_SECONDS  # shared with the local stand-in's cache
 HSTS_SECONDS = 2 * ONE_YEAR_SECONDS
 ORIGIN_ID = "packages"
 
@@ -63,11 +80,21 @@ LOG_RETENTION_DAYS = frozenset(
 )
 
 
+def example_user(users: Mapping[str, Any]) -> str:
+    """The user name shown in the `pipInstall` output: the first person, never `__token__`.
+
+    API tokens live under the `__token__` key of the same config (edge/credentials.py); with
+    only tokens configured, `__token__` is what a client would send as user name.
+    """
+    people = sorted(name for name in users if name != credentials.TOKEN_USER)
+    return quote(people[0] if people else credentials.TOKEN_USER, safe="")
+
+
 @dataclass
 class PrivateIndexArgs:
     """Everything a stack can configure; defaults match the `config:` block of Pulumi.yaml."""
 
-    users: pulumi.Input[Mapping[str, str]]
+    users: pulumi.Input[Mapping[str, Any]]
     """user → password (keep it a secret Output).  Only salted PBKDF2 hashes leave this program."""
     realm: str = "pypi-edge"
     """The Basic-auth realm shown by browsers and pip."""
@@ -77,7 +104,8 @@ class PrivateIndexArgs:
     """ACM certificate for `domain`, in us-east-1 (a CloudFront requirement)."""
     price_class: str = "PriceClass_100"
     index_cache_seconds: int = 60
-    """Cache-Control max-age the indexer writes on index pages; the CDN default TTL."""
+    """Cache-Control s-maxage the indexer writes on index pages (CloudFront's time; clients
+    revalidate), and the CDN default TTL; changed pages are invalidated at once."""
     retain_bucket_on_delete: bool = True
     """Keep the bucket (and its versioning, encryption, public-access block) on `pulumi destroy`."""
     log_retention_days: int = 30
@@ -85,10 +113,8 @@ class PrivateIndexArgs:
     """Days an overwritten or deleted object version is kept before S3 expires it."""
     credentials_seed: str | None = None
     """Salt seed for the credential hashes; default "<project>/<stack>" (stable per stack)."""
-    edge_provider: aws.Provider | None = None
-    """A us-east-1 provider for the edge function; one is created when omitted."""
     source_root: Path = bundle.REPO_ROOT
-    """Where edge/, indexer/ and requirements.txt live."""
+    """Where edge/ and indexer/ (with indexer/requirements.txt) live."""
     bundle_dir: Path | None = None
     """Where bundles are written; default <source_root>/.bundles."""
 
@@ -139,6 +165,50 @@ def _joined(*parts: str) -> str:
     """Parts joined by "-", characters outside [A-Za-z0-9._-] replaced, repeats dropped
     (the component is usually named after the project)."""
     return "-".join(re.sub(r"[^A-Za-z0-9._-]", "_", p) for p in dict.fromkeys(parts))
+
+
+def lambda_at_edge(
+    resource_name: str,
+    *,
+    description: str,
+    role_arn: pulumi.Input[str],
+    code: pulumi.Input[pulumi.Archive],
+    source_code_hash: pulumi.Input[str],
+    opts: pulumi.ResourceOptions,
+    handler: str = EDGE_HANDLER,
+    memory_size: int = EDGE_MEMORY_MB,
+    timeout: int = EDGE_TIMEOUT_SECONDS,
+) -> aws.lambda_.Function:
+    """A Lambda@Edge function: every such function of this stack is created here, the same way.
+
+    The defaults are a viewer trigger's limits; an origin trigger may pass more (30 s; CloudFront
+    developer guide, "Quotas on Lambda@Edge").  Associate `function.qualified_arn` with a cache
+    behaviour; the role must trust lambda.amazonaws.com and edgelambda.amazonaws.com.
+    """
+    return aws.lambda_.Function(
+        resource_name,
+        description=description,
+        runtime=EDGE_RUNTIME,
+        architectures=[EDGE_ARCHITECTURE],
+        handler=handler,
+        role=role_arn,
+        code=code,
+        source_code_hash=source_code_hash,
+        memory_size=memory_size,
+        timeout=timeout,
+        publish=True,  # CloudFront needs a numbered version
+        region=EDGE_REGION,
+        # Left in place on delete (destroy, or a replacement during an update): CloudFront keeps
+        # replicas of a Lambda@Edge function for hours after the distribution lets go of it, and
+        # until then DeleteFunction fails ("because it is a replicated function"; CloudFront
+        # developer guide, "Delete Lambda@Edge functions and replicas").  The provider would
+        # retry that for its whole delete timeout and then fail the destroy; with skip_destroy it
+        # only forgets the function (terraform-provider-aws, lambda function
+        # resourceFunctionDelete: returns before DeleteFunction when skip_destroy is set).  The
+        # README's tear-down says how to delete it once the replicas are gone.
+        skip_destroy=True,
+        opts=opts,
+    )
 
 
 def notification_queues(queue_arn: pulumi.Input[str]) -> list[aws.s3.BucketNotificationQueueArgs]:
@@ -215,11 +285,15 @@ class PrivateIndex(pulumi.ComponentResource):
             bucket=bucket_id,
             rules=[
                 aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    # SSE-S3: CloudFront's OAC can read it without any KMS grant.
+                    # SSE-S3, deliberately: CloudFront's OAC reads it without a KMS key policy,
+                    # and there is no per-request KMS charge.  No `bucket_key_enabled`: an S3
+                    # Bucket Key only reduces KMS calls for SSE-KMS (S3 API reference,
+                    # ServerSideEncryptionRule, BucketKeyEnabled: "Specifies whether Amazon S3
+                    # should use an S3 Bucket Key with server-side encryption using KMS (SSE-KMS)
+                    # for new objects in the bucket"), so with AES256 it only misled readers.
                     apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
                         sse_algorithm="AES256"
                     ),
-                    bucket_key_enabled=True,
                 )
             ],
             opts=kept,
@@ -287,9 +361,18 @@ class PrivateIndex(pulumi.ComponentResource):
         )
 
         # --- the indexer Lambda --------------------------------------------------------------
+        # A dependency cycle to break: distribution → upload origin (function URL) → upload
+        # function → the indexer it invokes → the distribution id the indexer invalidates.
+        # (1) The indexer gets an explicit, predictable name, and the upload function receives
+        # that plain string (INDEXER_FUNCTION, and its IAM ARN), not the indexer's Output, so the
+        # upload function does not depend on the indexer resource.  (2) The indexer's
+        # PYPI_EDGE_DISTRIBUTION_ID is a deferred Output, resolved once the distribution exists
+        # below: the indexer is created after the distribution, nothing waits on the indexer.
+        indexer_name = function_name(project, stack, name, "indexer")
+        distribution_id, resolve_distribution_id = pulumi.deferred_output()
         indexer_logs = aws.cloudwatch.LogGroup(
             f"{name}-indexer-logs",
-            name=f"/aws/lambda/{_joined(project, stack, name, 'indexer')}",
+            name=f"/aws/lambda/{indexer_name}",
             retention_in_days=args.log_retention_days,
             opts=child,
         )
@@ -343,6 +426,7 @@ class PrivateIndex(pulumi.ComponentResource):
         indexer_bundle = bundle.build_indexer_bundle(out_dir=bundle_dir, source_root=args.source_root)
         self.indexer_function = aws.lambda_.Function(
             f"{name}-indexer",
+            name=indexer_name,
             description="pypi-edge indexer: S3 events in, static PEP 503/691/658 pages out",
             runtime=INDEXER_RUNTIME,
             architectures=[INDEXER_ARCHITECTURE],
@@ -356,6 +440,7 @@ class PrivateIndex(pulumi.ComponentResource):
                 variables={
                     "PYPI_EDGE_BUCKET": self.bucket.bucket,
                     "PYPI_EDGE_INDEX_CACHE_SECONDS": str(args.index_cache_seconds),
+                    "PYPI_EDGE_DISTRIBUTION_ID": distribution_id,  # indexer/invalidate.py
                     "POWERTOOLS_SERVICE_NAME": INDEXER_SERVICE_NAME,
                 }
             ),
@@ -376,31 +461,17 @@ class PrivateIndex(pulumi.ComponentResource):
         )
 
         # --- the viewer-request function, in us-east-1 whatever the stack's region ----------
-        aws_config = pulumi.Config("aws")
-        edge_provider = args.edge_provider or aws.Provider(
-            f"{name}-us-east-1",
-            region="us-east-1",
-            # An explicit provider does not read the stack's `aws:` config: carry over what
-            # decides which account it acts in (profile, assumed roles, the account guard) and
-            # the default tags, so the edge pieces land where the rest of the stack does.
-            profile=aws_config.get("profile"),
-            assume_roles=aws_config.get_object("assumeRoles"),
-            allowed_account_ids=aws_config.get_object("allowedAccountIds"),
-            forbidden_account_ids=aws_config.get_object("forbiddenAccountIds"),
-            default_tags=aws_config.get_object("defaultTags"),
-            opts=child,
-        )
-        edge_opts = pulumi.ResourceOptions(parent=self, provider=edge_provider)
+        # IAM is global: the role and its policy need no region.
         edge_role = aws.iam.Role(
             f"{name}-edge-role",
             assume_role_policy=_assume_role_policy("lambda.amazonaws.com", "edgelambda.amazonaws.com"),
             description="pypi-edge viewer-request function (Lambda@Edge)",
-            opts=edge_opts,
+            opts=child,
         )
         realm = args.realm
         edge_zip_name = f"{_joined('edge', stack, name)}.zip"
 
-        def build_edge(users: Mapping[str, str]) -> bundle.Bundle:
+        def build_edge(users: Mapping[str, Any]) -> bundle.Bundle:
             return bundle.build_edge_bundle(
                 dict(users), realm, seed, out_dir=bundle_dir, name=edge_zip_name, source_root=args.source_root
             )
@@ -408,27 +479,21 @@ class PrivateIndex(pulumi.ComponentResource):
         # The bundle holds salted hashes only, never a password: it is not secret, and an
         # unsecret archive keeps the Lambda code diffable (and plain in the state).
         edge_bundle = pulumi.Output.unsecret(pulumi.Output.from_input(args.users).apply(build_edge))
-        self.edge_function = aws.lambda_.Function(
+        self.edge_function = lambda_at_edge(
             f"{name}-edge",
             description="pypi-edge viewer-request: Basic auth, URL rewriting (Lambda@Edge)",
-            runtime=EDGE_RUNTIME,
-            architectures=[EDGE_ARCHITECTURE],
-            handler=EDGE_HANDLER,
-            role=edge_role.arn,
+            role_arn=edge_role.arn,
             code=edge_bundle.apply(lambda b: pulumi.FileArchive(_archive_path(b.path))),
             source_code_hash=edge_bundle.apply(lambda b: b.sha256_b64),
-            memory_size=EDGE_MEMORY_MB,
-            timeout=EDGE_TIMEOUT_SECONDS,
-            publish=True,  # CloudFront needs a numbered version
-            opts=edge_opts,
+            opts=child,
         )
         # Logs: Lambda@Edge writes to /aws/lambda/us-east-1.<name> in whichever region ran it.
         edge_log_groups = pulumi.Output.all(partition, account_id, self.edge_function.name).apply(
             lambda a: [
                 f"arn:{a[0]}:logs:*:{a[1]}:log-group:/aws/lambda/us-east-1.{a[2]}",
                 f"arn:{a[0]}:logs:*:{a[1]}:log-group:/aws/lambda/us-east-1.{a[2]}:*",
-                f"arn:{a[0]}:logs:us-east-1:{a[1]}:log-group:/aws/lambda/{a[2]}",
-                f"arn:{a[0]}:logs:us-east-1:{a[1]}:log-group:/aws/lambda/{a[2]}:*",
+                f"arn:{a[0]}:logs:{EDGE_REGION}:{a[1]}:log-group:/aws/lambda/{a[2]}",
+                f"arn:{a[0]}:logs:{EDGE_REGION}:{a[1]}:log-group:/aws/lambda/{a[2]}:*",
             ]
         )
         aws.iam.RolePolicy(
@@ -442,7 +507,7 @@ class PrivateIndex(pulumi.ComponentResource):
                     "Resource": edge_log_groups,
                 }
             ),
-            opts=edge_opts,
+            opts=child,
         )
 
         # --- CloudFront --------------------------------------------------------------------
@@ -460,9 +525,10 @@ class PrivateIndex(pulumi.ComponentResource):
         cache_policy = aws.cloudfront.CachePolicy(
             f"{name}-cache",
             comment="pypi-edge: honour the objects' Cache-Control; key = URI",
-            min_ttl=0,
+            # The numbers the local stand-in's cache uses too (infra.wiring, with the TTL rules).
+            min_ttl=wiring.CACHE_MIN_TTL_SECONDS,
             default_ttl=args.index_cache_seconds,
-            max_ttl=ONE_YEAR_SECONDS,
+            max_ttl=wiring.CACHE_MAX_TTL_SECONDS,
             parameters_in_cache_key_and_forwarded_to_origin=aws.cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginArgs(
                 cookies_config=aws.cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginCookiesConfigArgs(
                     cookie_behavior="none"
@@ -498,6 +564,33 @@ class PrivateIndex(pulumi.ComponentResource):
                     referrer_policy="no-referrer", override=True
                 ),
             ),
+            # Vary: Accept (infra.wiring.RESPONSE_HEADERS says why).
+            custom_headers_config=aws.cloudfront.ResponseHeadersPolicyCustomHeadersConfigArgs(
+                items=[
+                    aws.cloudfront.ResponseHeadersPolicyCustomHeadersConfigItemArgs(
+                        header=header, value=value, override=True
+                    )
+                    for header, value in wiring.RESPONSE_HEADERS.items()
+                ]
+            ),
+            opts=child,
+        )
+        self.upload = UploadEndpoint(
+            f"{name}-upload",
+            UploadEndpointArgs(
+                bucket_name=self.bucket.bucket,
+                bucket_arn=self.bucket.arn,
+                users=args.users,
+                realm=realm,
+                credentials_seed=seed,
+                indexer_function_name=indexer_name,
+                edge_function_arn=self.edge_function.qualified_arn,
+                function_name=function_name(project, stack, name, "upload"),
+                response_headers_policy_id=headers_policy.id,
+                log_retention_days=args.log_retention_days,
+                source_root=args.source_root,
+                bundle_dir=bundle_dir,
+            ),
             opts=child,
         )
         if args.domain:
@@ -523,8 +616,10 @@ class PrivateIndex(pulumi.ComponentResource):
                     origin_id=ORIGIN_ID,
                     domain_name=self.bucket.bucket_regional_domain_name,
                     origin_access_control_id=oac.id,
-                )
+                ),
+                self.upload.origin,
             ],
+            ordered_cache_behaviors=self.upload.cache_behaviors,
             default_cache_behavior=aws.cloudfront.DistributionDefaultCacheBehaviorArgs(
                 target_origin_id=ORIGIN_ID,
                 viewer_protocol_policy="redirect-to-https",
@@ -553,6 +648,9 @@ class PrivateIndex(pulumi.ComponentResource):
             viewer_certificate=certificate,
             opts=child,
         )
+
+        resolve_distribution_id(self.distribution.id)
+        allow_invalidations(name, indexer_role, self.distribution, child)
 
         # --- who may read the bucket: this distribution, over TLS -----------------------------
         objects = pulumi.Output.concat(self.bucket.arn, "/*")
@@ -595,15 +693,14 @@ class PrivateIndex(pulumi.ComponentResource):
         self.host = pulumi.Output.from_input(args.domain) if args.domain else self.distribution.domain_name
         self.index_url = pulumi.Output.concat("https://", self.host, "/simple/")
         # The first user name (not secret once alone; the password never leaves the config).
-        first_user = pulumi.Output.unsecret(
-            pulumi.Output.from_input(args.users).apply(lambda users: quote(sorted(users)[0], safe=""))
-        )
+        first_user = pulumi.Output.unsecret(pulumi.Output.from_input(args.users).apply(example_user))
         self.pip_install = pulumi.Output.concat(
             "pip install --extra-index-url https://", first_user, "@", self.host, "/simple/ <package>"
         )
         self.bucket_name = self.bucket.bucket
         self.distribution_id = self.distribution.id
         self.edge_function_version_arn = self.edge_function.qualified_arn
+        self.edge_function_name = self.edge_function.name
         self.register_outputs(
             {
                 "bucket_name": self.bucket_name,
@@ -613,7 +710,9 @@ class PrivateIndex(pulumi.ComponentResource):
                 "index_url": self.index_url,
                 "pip_install": self.pip_install,
                 "edge_function_version_arn": self.edge_function_version_arn,
+                "edge_function_name": self.edge_function_name,
                 "indexer_function_name": self.indexer_function.name,
+                "upload_function_name": self.upload.function.name,
                 "queue_url": self.queue.url,
                 "dead_letter_queue_url": self.dead_letter_queue.url,
             }
