@@ -77,20 +77,25 @@ def parse_core_metadata(raw: bytes) -> CoreMetadata:
 def check_agrees(meta: CoreMetadata, dist: DistName) -> None:
     """Raise MetadataError unless the metadata's Name and Version are the file name's.
 
-    A file whose metadata names another project (or version) would install as something else
-    than the page says; the publisher CLI refuses to upload one, and the indexer leaves one
-    written by other means (`aws s3 cp`) out of the pages.
+    One rule for both sides: the publishing core (`indexer.publish`) refuses such a file, and the
+    indexer leaves one written by other means (`aws s3 cp`) out of the pages.  A file whose
+    metadata names another project or version would install as something the page does not say.
     """
+    what = "METADATA" if dist.kind == "wheel" else "PKG-INFO"
     if not meta.name or not meta.version:
-        raise MetadataError("core metadata has no Name or no Version")
+        raise MetadataError(f"its {what} has no Name or no Version")
     if canonicalize_name(meta.name) != dist.project:
-        raise MetadataError(f"core metadata says Name: {meta.name}, the file name says {dist.project}")
+        raise MetadataError(
+            f"name mismatch: the file name says {dist.project!r}, its {what} says Name: {meta.name}"
+        )
     try:
         version = Version(meta.version)
     except InvalidVersion as exc:
-        raise MetadataError(f"core metadata has an invalid Version: {meta.version}") from exc
+        raise MetadataError(f"its {what} has an invalid Version: {meta.version}") from exc
     if version != dist.version:
-        raise MetadataError(f"core metadata says Version: {meta.version}, the file name says {dist.version}")
+        raise MetadataError(
+            f"version mismatch: the file name says {dist.version}, its {what} says Version: {meta.version}"
+        )
 
 
 def _read_capped(fh: IO[bytes], what: str) -> bytes:

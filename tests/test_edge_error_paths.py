@@ -58,8 +58,9 @@ def test_a_bounded_cache_that_another_caller_emptied_is_reset_not_an_error():
         def __delitem__(self, key: bytes) -> None:
             raise KeyError(key)  # another thread evicted it first
 
-    cache = Raced.fromkeys(bytes([i]) for i in range(handler.CACHE_SIZE))
-    handler._remember(cache, b"new")
+    verifier = credentials.Verifier(cache_size=4)
+    cache = Raced.fromkeys(bytes([i]) for i in range(4))
+    verifier._remember(cache, b"new", None)
     assert list(cache) == [b"new"]
 
 

@@ -33,7 +33,7 @@ from botocore.exceptions import ClientError
 import indexer.build
 import indexer.handler
 from indexer.handler import handler
-from tests import hostile
+from tests import hostile, s3_pages
 from tests.conftest import BUCKET
 from tests.distributions import make_sdist, make_wheel
 from tests.sqs import s3_body, sqs_event
@@ -228,10 +228,10 @@ def expected_state(s3: Any, good: set[str]) -> dict[str, dict[str, Any]]:
         if key not in good:
             continue
         project, filename = key.split("/")
-        data = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+        data = s3_pages.read(s3, BUCKET, key)
         yanked: bool | str = False
         if key + ".yanked" in objects:
-            text = s3.get_object(Bucket=BUCKET, Key=key + ".yanked")["Body"].read().decode()
+            text = s3_pages.read(s3, BUCKET, key + ".yanked").decode()
             yanked = " ".join(text.split()) or True
         expected.setdefault(project, {})[filename] = {
             "sha256": hashlib.sha256(data).hexdigest(),
@@ -294,8 +294,8 @@ def test_concurrent_handlers_under_kills_5xx_and_redelivery_leave_pages_equal_to
 
     serial.chaos = False
     expected = expected_state(s3, publisher.good)
-    root = json.loads(s3.get_object(Bucket=BUCKET, Key="index.json")["Body"].read())
-    root_html = s3.get_object(Bucket=BUCKET, Key="index.html")["Body"].read().decode()
+    root = json.loads(s3_pages.read(s3, BUCKET, "index.json"))
+    root_html = s3_pages.read(s3, BUCKET, "index.html").decode()
     assert sorted(p["name"] for p in root["projects"]) == sorted(expected)
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])}
     for project in PROJECTS:
@@ -303,8 +303,8 @@ def test_concurrent_handlers_under_kills_5xx_and_redelivery_leave_pages_equal_to
             assert not {k for k in keys if k.startswith(f"{project}/index.")}, project
             assert f'href="{project}/"' not in root_html
             continue
-        page = json.loads(s3.get_object(Bucket=BUCKET, Key=f"{project}/index.json")["Body"].read())
-        html = s3.get_object(Bucket=BUCKET, Key=f"{project}/index.html")["Body"].read().decode()
+        page = json.loads(s3_pages.read(s3, BUCKET, f"{project}/index.json"))
+        html = s3_pages.read(s3, BUCKET, f"{project}/index.html").decode()
         got = {f["filename"]: {"sha256": f["hashes"]["sha256"], "yanked": f["yanked"]} for f in page["files"]}
         assert got == expected[project], project  # 0 lost, 0 ghost, hashes and yanks
         assert sorted(n for n in expected[project] if f">{n}</a>" in html) == sorted(expected[project])

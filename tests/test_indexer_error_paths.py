@@ -35,6 +35,7 @@ from indexer.metadata import (
 from indexer.model import DistName, ProjectEntry, ProjectList, parse_filename
 from indexer.render import parse_left_out, parse_root_json
 from indexer.store import Bucket, PreconditionFailed
+from tests import s3_pages
 from tests.conftest import BUCKET, RequestCounter
 from tests.distributions import core_metadata, make_sdist, make_wheel
 
@@ -44,7 +45,7 @@ def put(s3: Any, key: str, body: bytes, **kwargs: Any) -> None:
 
 
 def get_json(s3: Any, key: str) -> Any:
-    return json.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+    return json.loads(s3_pages.read(s3, BUCKET, key))
 
 
 def wheel(s3: Any, project: str = "demo", version: str = "1.0", **kwargs: Any) -> str:

@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 from indexer.handler import handler
 from indexer.model import ProjectList
 from indexer.render import root_html
-from tests import hostile
+from tests import hostile, s3_pages
 from tests.conftest import BUCKET
 from tests.distributions import make_sdist, make_wheel
 from tests.sqs import failed_ids, s3_body, sqs_event
@@ -190,7 +190,7 @@ def long_keys_refused(lambda_s3: Any) -> Any:
 
 
 def get(s3: Any, key: str) -> bytes:
-    return s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    return s3_pages.read(s3, BUCKET, key)
 
 
 @pytest.mark.parametrize("name", list(CASES))

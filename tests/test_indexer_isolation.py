@@ -15,6 +15,7 @@ import indexer.handler
 from indexer.build import Indexer
 from indexer.handler import handler
 from indexer.store import Bucket
+from tests import s3_pages
 from tests.conftest import BUCKET
 from tests.distributions import make_wheel
 from tests.sqs import failed_ids, s3_body, sqs_event
@@ -25,7 +26,7 @@ def put(s3: Any, key: str, body: bytes) -> None:
 
 
 def page_files(s3: Any, project: str) -> list[str]:
-    doc = json.loads(s3.get_object(Bucket=BUCKET, Key=f"{project}/index.json")["Body"].read())
+    doc = json.loads(s3_pages.read(s3, BUCKET, f"{project}/index.json"))
     return [f["filename"] for f in doc["files"]]
 
 
@@ -47,7 +48,7 @@ def test_a_wheel_whose_metadata_names_another_project_is_left_out_and_never_bloc
     assert warning.levelname == "WARNING"
     assert "left out" in warning.getMessage()
     assert "other" in warning.reason
-    root = json.loads(lambda_s3.get_object(Bucket=BUCKET, Key="index.json")["Body"].read())
+    root = json.loads(s3_pages.read(lambda_s3, BUCKET, "index.json"))
     assert [(p["name"], p["_latest"]) for p in root["projects"]] == [("kappa", "2.0")]
 
 
@@ -145,7 +146,7 @@ def test_a_left_out_file_is_not_read_or_logged_again_while_its_bytes_are_unchang
     good_wheel(lambda_s3, "demo", "1.0")
     put(lambda_s3, "demo/demo-0.5-py3-none-any.whl", b"not a zip")
     deliver("demo/demo-0.5-py3-none-any.whl")
-    doc = json.loads(lambda_s3.get_object(Bucket=BUCKET, Key="demo/index.json")["Body"].read())
+    doc = json.loads(s3_pages.read(lambda_s3, BUCKET, "demo/index.json"))
     assert [x["filename"] for x in doc["_left_out"]] == ["demo-0.5-py3-none-any.whl"]
     caplog.clear()
     new = good_wheel(lambda_s3, "demo", "2.0")
@@ -165,7 +166,7 @@ def test_a_left_out_file_replaced_by_a_good_one_is_indexed(lambda_s3):
     good_wheel(lambda_s3, "demo", "2.0")  # same name, new bytes, new ETag
     deliver("demo/demo-2.0-py3-none-any.whl")
     assert page_files(lambda_s3, "demo") == ["demo-1.0-py3-none-any.whl", "demo-2.0-py3-none-any.whl"]
-    doc = json.loads(lambda_s3.get_object(Bucket=BUCKET, Key="demo/index.json")["Body"].read())
+    doc = json.loads(s3_pages.read(lambda_s3, BUCKET, "demo/index.json"))
     assert "_left_out" not in doc
 
 
@@ -214,7 +215,7 @@ def test_reindex_goes_on_past_a_failing_project_reports_it_and_writes_the_root(s
     results = {r.project: r for r in Indexer(Bucket(s3, BUCKET)).reindex()}
     assert results["broken"].error is not None and "AccessDenied" in results["broken"].error
     assert results["alpha"].error is None and results["gamma"].error is None
-    root = json.loads(s3.get_object(Bucket=BUCKET, Key="index.json")["Body"].read())
+    root = json.loads(s3_pages.read(s3, BUCKET, "index.json"))
     assert [p["name"] for p in root["projects"]] == ["alpha", "gamma"]
     assert any(getattr(r, "project", None) == "broken" and r.levelname == "ERROR" for r in caplog.records)
 
@@ -223,12 +224,12 @@ def test_a_failed_project_keeps_its_pages_and_root_entry(s3):
     for project in ("alpha", "broken"):
         good_wheel(s3, project, "1.0")
     Indexer(Bucket(s3, BUCKET)).reindex()
-    before = s3.get_object(Bucket=BUCKET, Key="broken/index.json")["Body"].read()
+    before = s3_pages.read(s3, BUCKET, "broken/index.json")
     s3_error_on(s3, "ListObjectsV2", under("broken/"), "InternalError", 500)
     good_wheel(s3, "alpha", "2.0")
     Indexer(Bucket(s3, BUCKET)).reindex()
-    assert s3.get_object(Bucket=BUCKET, Key="broken/index.json")["Body"].read() == before
-    root = json.loads(s3.get_object(Bucket=BUCKET, Key="index.json")["Body"].read())
+    assert s3_pages.read(s3, BUCKET, "broken/index.json") == before
+    root = json.loads(s3_pages.read(s3, BUCKET, "index.json"))
     assert [(p["name"], p["_latest"]) for p in root["projects"]] == [("alpha", "2.0"), ("broken", "1.0")]
 
 
@@ -244,7 +245,7 @@ def test_cli_reindex_names_the_failed_project_and_exits_1_after_writing_the_root
     assert "Reindexed 1 project(s)" in out
     assert "error: broken: not reindexed" in err and "AccessDenied" in err
     assert "error: 1 project(s) could not be reindexed" in err
-    root = json.loads(s3.get_object(Bucket=BUCKET, Key="index.json")["Body"].read())
+    root = json.loads(s3_pages.read(s3, BUCKET, "index.json"))
     assert [p["name"] for p in root["projects"]] == ["alpha"]
 
 
