@@ -15,11 +15,12 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from edge import credentials
 from indexer import invalidate
 from indexer.store import IMMUTABLE, page_cache_control
 from infra import wiring
 from local.cache import CachePolicy, accept_encoding_key, path_matches
-from local.stack import LocalStack, free_port
+from local.stack import LocalStack, free_port, password_of
 from tests.distributions import make_wheel
 
 JSON = "application/vnd.pypi.simple.v1+json"
@@ -105,7 +106,9 @@ def clock(stack: LocalStack) -> Iterator[Clock]:
 
 
 def get(stack: LocalStack, path: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
-    user, password = next(iter(stack.users.items()))
+    # A reader's password (users hold the object form since main's 5b01776: password + rights).
+    user, spec = next((u, s) for u, s in stack.users.items() if u != credentials.TOKEN_USER)
+    password = password_of(spec)
     token = base64.b64encode(f"{user}:{password}".encode()).decode()
     conn = http.client.HTTPConnection(stack.host, stack.port, timeout=10)
     try:
