@@ -31,10 +31,11 @@ $(CHROMIUM):
 serve: $(STAMP)
 	$(BIN)/python -m local $(SERVE_ARGS)
 
+# With branch coverage of edge/ and indexer/ (report and floor: [tool.coverage] in pyproject.toml).
 test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --cov --cov-report=term-missing
 
 # Everything but the end-to-end tests (no real clients, no browser): the quick loop while editing.
 test-fast: $(STAMP)
@@ -48,4 +49,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build dist
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .coverage build dist

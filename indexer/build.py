@@ -40,7 +40,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import IO
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from packaging.utils import InvalidName, canonicalize_name
 
 from indexer import render
@@ -49,6 +49,7 @@ from indexer.log import logger
 from indexer.metadata import (
     MetadataError,
     RangeFile,
+    check_agrees,
     parse_core_metadata,
     sdist_metadata,
     wheel_metadata,
@@ -61,6 +62,7 @@ from indexer.model import (
     BadFilename,
     DistName,
     File,
+    LeftOut,
     ProjectDetail,
     ProjectEntry,
     ProjectList,
@@ -90,11 +92,18 @@ class RebuildConflict(Exception):
     """Lost the conditional-write race MAX_ATTEMPTS times in a row; the message is retried."""
 
 
+# What fails a rebuild (and so the SQS record, which is retried): S3 answering with an error,
+# the network (botocore's errors, including a body cut off mid-stream), and lost races.  Any
+# other exception while describing one distribution leaves that file out instead.
+TRANSIENT = (ClientError, BotoCoreError, PreconditionFailed, RebuildConflict)
+
+
 @dataclass(frozen=True)
 class Rebuilt:
     project: str
-    detail: ProjectDetail | None  # None: the project has no distribution left
+    detail: ProjectDetail | None  # None: the project has no distribution left (or `error`)
     root_changed: bool
+    error: str | None = None  # reindex only: why this project could not be rebuilt
 
 
 def project_for_key(key: str) -> str | None:
@@ -102,11 +111,14 @@ def project_for_key(key: str) -> str | None:
 
     None for the indexer's own outputs, keys outside `<project>/<file>`, and non-distributions.
     """
-    folder, sep, name = key.partition("/")
-    if not sep or not folder or "/" in name or name in GENERATED_NAMES or name.endswith(METADATA_SUFFIX):
+    folder, sep, name = key.partition("/") if "/" in key else ("", "", key)
+    if name in GENERATED_NAMES or name.endswith(METADATA_SUFFIX):
         return None
-    name = name.removesuffix(YANKED_SUFFIX)
-    if not is_distribution(name) and name != project_status.STATUS_NAME:
+    if not is_distribution(name.removesuffix(YANKED_SUFFIX)) and name != project_status.STATUS_NAME:
+        return None
+    if not sep or not folder or "/" in name:
+        # At the bucket's top, or nested ("a/b/x.whl", "p/../x.whl"): no project page lists it.
+        logger.warning("distribution is not directly under a project folder; not indexed", key=key)
         return None
     try:
         project = canonicalize_name(folder, validate=True)  # PEP 508 names: ASCII letters, digits, -_.
@@ -152,6 +164,7 @@ class Indexer:
         prefix = f"{project}/"
         prev_doc, prev_etag = self.bucket.get_json(prefix + "index.json")
         known, prev_serial = render.parse_project_json(prev_doc)
+        remembered = render.parse_left_out(prev_doc)
         objects = {o.key: o for o in self.bucket.list(prefix)}
         # The serial is taken when the bucket was listed, so it orders rebuilds by what they saw
         # (a slow rebuild that listed first never outranks one that listed later).
@@ -163,6 +176,7 @@ class Indexer:
         since = datetime.fromisoformat(status_memory["since"]) if "since" in status_memory else None
 
         files: list[File] = []
+        left_out: list[LeftOut] = []
         for key, obj in objects.items():
             name = key[len(prefix) :]
             if "/" in name or not is_distribution(name):
@@ -189,13 +203,30 @@ class Indexer:
                     since=status_memory["since"],
                 )
                 continue
-            described = self._describe(
-                obj,
-                dist,
-                known.get(name),
-                marker=objects.get(key + YANKED_SUFFIX),
-                metadata=objects.get(key + METADATA_SUFFIX),
-            )
+            seen = remembered.get(name)
+            if seen is not None and seen.etag == obj.etag:
+                left_out.append(seen)  # the same bytes as when it was left out: not read again
+                continue
+            try:
+                described = self._describe(
+                    obj,
+                    dist,
+                    known.get(name),
+                    marker=objects.get(key + YANKED_SUFFIX),
+                    metadata=objects.get(key + METADATA_SUFFIX),
+                )
+            except TRANSIENT:
+                raise  # S3 or the network, or a lost race: the record fails and SQS retries it
+            except MetadataError as exc:
+                # About the file's bytes, so remembered by ETag: not read or logged again.
+                logger.warning("distribution has no usable core metadata; left out", key=key, reason=str(exc))
+                left_out.append(LeftOut(name, obj.etag, str(exc)))
+                continue
+            except Exception as exc:
+                # Anything else that goes wrong while describing one file (a hostile archive
+                # tripping a library, a bug of ours) is that file's problem, never its project's.
+                logger.exception("could not describe the distribution; left out", key=key, reason=repr(exc))
+                continue
             if described is not None:
                 files.append(described)
 
@@ -210,6 +241,7 @@ class Indexer:
             status=status.status,
             status_reason=status.reason,
             held=sort_files(held),
+            left_out=tuple(sorted(left_out, key=_by_name)),
         )
         self.bucket.put(
             prefix + "index.html", render.project_html(detail), HTML, self.bucket.page_cache_control
@@ -267,11 +299,18 @@ class Indexer:
         their write comes after these deletes.
         """
         prefix = f"{project}/"
+        deleted = False
         for key in objects:
             if key == prefix + "index.html" or key.endswith(METADATA_SUFFIX):
                 self.bucket.delete(key)
+                deleted = True
         if prev_etag:
             self.bucket.delete(prefix + "index.json", if_match=prev_etag)
+        elif deleted and _distributions(self.bucket.list(prefix)) != _distributions(objects.values()):
+            # No JSON, so no condition to lose: these deletes may have hit the pages of a first
+            # file indexed after we listed (an s3pypi HTML page, a first write killed before its
+            # JSON).  As for a first write (step 4), a moved bucket means: rebuild again.
+            raise PreconditionFailed(prefix + "index.html")
 
     def _describe(
         self,
@@ -294,9 +333,10 @@ class Indexer:
                 raise  # throttling, 5xx, access: fail the record so SQS retries it
             logger.warning("distribution vanished while indexing; left out", key=obj.key)
             return None
-        meta = parse_core_metadata(raw) if raw is not None else None
+        meta = parse_core_metadata(raw)
+        check_agrees(meta, dist)  # the rule `upload` enforces; `aws s3 cp` enforces nothing
         metadata_sha256, metadata_etag = None, ""
-        if raw is not None and dist.kind == "wheel":
+        if dist.kind == "wheel":
             try:
                 metadata_etag = self.bucket.put(
                     obj.key + METADATA_SUFFIX, raw, METADATA, self.bucket.page_cache_control
@@ -306,8 +346,6 @@ class Indexer:
                 if status_code(exc) != 400:  # KeyTooLong and friends: serve the wheel without it
                     raise
                 logger.warning("cannot store PEP 658 metadata; served without", key=obj.key, error=str(exc))
-        if meta is not None and meta.name and canonicalize_name(meta.name) != dist.project:
-            logger.warning("metadata Name does not match the file name", key=obj.key, name=meta.name)
         return File(
             filename=obj.key.rsplit("/", 1)[1],
             version=dist.version,
@@ -315,10 +353,10 @@ class Indexer:
             sha256=sha256,
             size=obj.size,
             upload_time=obj.last_modified,
-            requires_python=meta.requires_python if meta else None,
+            requires_python=meta.requires_python,
             metadata_sha256=metadata_sha256,
             yanked=yanked,
-            summary=meta.summary if meta else None,
+            summary=meta.summary,
             etag=obj.etag,
             yanked_etag=yanked_etag,
             metadata_etag=metadata_etag,
@@ -340,16 +378,19 @@ class Indexer:
         reason = yank_reason(body.decode("utf-8", "replace"))
         return reason, etag
 
-    def _read(self, obj: ObjectInfo, dist: DistName) -> tuple[str, bytes | None]:
-        """(sha256 hex, core metadata bytes or None), reading as little as the file allows."""
+    def _read(self, obj: ObjectInfo, dist: DistName) -> tuple[str, bytes]:
+        """(sha256 hex, core metadata bytes), reading as little as the file allows.
+
+        Raises MetadataError when the archive has no usable core metadata.
+        """
         if obj.size > self.full_read_bytes and obj.has_sha256:
             sha256 = self.bucket.full_object_sha256(obj.key)
             if sha256 is not None:
                 if dist.kind == "wheel":
                     source: IO[bytes] = RangeFile(obj.size, lambda a, b: self.bucket.get_range(obj.key, a, b))
-                    return sha256, _metadata_or_none(source, dist, obj.key)
+                    return sha256, _core_metadata(source, dist, obj.key)
                 with self.bucket.open_stream(obj.key) as stream:  # stops at PKG-INFO
-                    return sha256, _metadata_or_none(stream, dist, obj.key)
+                    return sha256, _core_metadata(stream, dist, obj.key)
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
             digest = hashlib.sha256()
             stream = self.bucket.open_stream(obj.key)
@@ -357,7 +398,7 @@ class Indexer:
                 digest.update(chunk)
                 spool.write(chunk)
             spool.seek(0)
-            return digest.hexdigest(), _metadata_or_none(spool, dist, obj.key)
+            return digest.hexdigest(), _core_metadata(spool, dist, obj.key)
 
     # --- the root ------------------------------------------------------------------------
 
@@ -437,15 +478,24 @@ class Indexer:
         else:
             names = {canonicalize_name(name) for name in projects}
 
-        def one(project: str) -> tuple[Rebuilt, RootChange]:
-            outcome = self._rebuild_until_written(project)
-            if progress:
-                progress(1)
+        def one(project: str) -> tuple[Rebuilt, RootChange | None]:
+            try:
+                outcome = self._rebuild_until_written(project)
+            except Exception as exc:
+                # One project that cannot be rebuilt (S3 refusing its prefix, a lost race after
+                # every retry, a bug) must not stop the others, nor the root: it keeps its pages
+                # and its root entry as they were, and the caller reports it.
+                logger.exception("reindex: project not rebuilt; its pages are unchanged", project=project)
+                return Rebuilt(project, None, False, error=f"{type(exc).__name__}: {exc}"), None
+            finally:
+                if progress:
+                    progress(1)
             return Rebuilt(project, outcome.detail, False), outcome.root_change()
 
         with ThreadPoolExecutor(max_workers=workers) as pool:
             done = list(pool.map(one, sorted(names)))
-        self.update_root({r.project: change for r, change in done}, rewrite=projects is None)
+        changes = {r.project: change for r, change in done if change is not None}
+        self.update_root(changes, rewrite=projects is None)
         return [r for r, _ in done]
 
 
@@ -489,16 +539,16 @@ def _metadata_intact(known: File, metadata: ObjectInfo | None, dist: DistName) -
     return not known.metadata_etag or metadata.etag == known.metadata_etag
 
 
+def _by_name(left_out: LeftOut) -> str:
+    return left_out.filename
+
+
 def _serial(previous: int) -> int:
     """Monotonic across rebuilds and across a project's deletion and re-creation."""
     return max(previous + 1, time.time_ns() // 1000)
 
 
-def _metadata_or_none(source: IO[bytes], dist: DistName, key: str) -> bytes | None:
-    try:
-        if dist.kind == "wheel":
-            return wheel_metadata(source, dist.project)
-        return sdist_metadata(source, zip_format=key.endswith(".zip"))
-    except MetadataError as exc:
-        logger.warning("no usable core metadata", key=key, error=str(exc))
-        return None
+def _core_metadata(source: IO[bytes], dist: DistName, key: str) -> bytes:
+    if dist.kind == "wheel":
+        return wheel_metadata(source, dist.project)
+    return sdist_metadata(source, zip_format=key.endswith(".zip"))

@@ -519,12 +519,21 @@ def cmd_reindex(args: argparse.Namespace, client_factory: Callable[[], Any]) -> 
         len(projects) if projects else None, "reindex", unit=" project", show=not args.no_progress
     ) as bar:
         results = Indexer(Bucket(client, args.bucket)).reindex(projects=projects, progress=bar.update)
-    live = [r for r in results if r.detail is not None]
-    for r in results:
+    failed = [r for r in results if r.error is not None]
+    done = [r for r in results if r.error is None]
+    live = [r for r in done if r.detail is not None]
+    for r in done:
         if r.detail is None:
             _out(f"{r.project}: no distributions; its pages were removed")
     files = sum(len(r.detail.files) for r in live if r.detail)
-    _out(f"Reindexed {len(results)} project(s) in s3://{args.bucket}: {len(live)} with {files} file(s).")
+    _out(f"Reindexed {len(done)} project(s) in s3://{args.bucket}: {len(live)} with {files} file(s).")
+    # The others went on and the root was written; the ones that failed are named, and the
+    # exit code says the run was incomplete (run it again, or with --project, once fixed).
+    for r in failed:
+        _err(f"error: {r.project}: not reindexed, its pages are unchanged: {r.error}")
+    if failed:
+        _err(f"error: {len(failed)} project(s) could not be reindexed")
+        return EXIT_CONFLICT
     return EXIT_OK
 
 

@@ -38,19 +38,36 @@ def make_indexer(bucket_name: str) -> Indexer:
     return Indexer(Bucket(s3_client(), bucket_name, page_cache_seconds=seconds))
 
 
-def s3_targets(notification: dict[str, Any]) -> Iterator[tuple[str, str]]:
+class NotAnS3Event(ValueError):
+    """An SQS message that is not an S3 event notification (someone else wrote to the queue)."""
+
+
+def _field(value: Any, *path: str) -> Any:
+    """value[path[0]][path[1]]..., or None where a step is missing or not an object."""
+    for step in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(step)
+    return value
+
+
+def s3_targets(notification: Any) -> Iterator[tuple[str, str]]:
     """(bucket, project) for every record of an S3 event notification that affects the index.
 
     `s3:TestEvent` (sent once when the notification is configured) has no Records.  Object keys
-    arrive URL-encoded with "+" for space, so they are decoded with unquote_plus.
+    arrive URL-encoded with "+" for space, so they are decoded with unquote_plus.  A record
+    without a bucket or key is logged and skipped; a message that is no notification at all
+    raises NotAnS3Event.
     """
-    if notification.get("Event") == "s3:TestEvent":
+    if _field(notification, "Event") == "s3:TestEvent":
         return
-    for record in notification.get("Records", []):
-        s3 = record.get("s3") or {}
-        bucket = (s3.get("bucket") or {}).get("name")
-        raw_key = (s3.get("object") or {}).get("key")
-        if not bucket or raw_key is None:
+    records = _field(notification, "Records")
+    if not isinstance(records, list):
+        raise NotAnS3Event("no Records list")
+    for record in records:
+        bucket = _field(record, "s3", "bucket", "name")
+        raw_key = _field(record, "s3", "object", "key")
+        if not isinstance(bucket, str) or not bucket or not isinstance(raw_key, str):
             logger.warning("S3 record without bucket or key; ignored", record=record)
             continue
         project = project_for_key(unquote_plus(raw_key))
@@ -102,7 +119,19 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return {"batchItemFailures": []}
 
     def record_handler(record: SQSRecord) -> None:
-        for bucket, project in s3_targets(json.loads(record.body)):
+        try:
+            targets = list(s3_targets(json.loads(record.body)))
+        except (ValueError, TypeError) as exc:  # not JSON (or not UTF-8), or not a notification
+            # Retrying cannot help; the message fails, so after the queue's tries it waits in
+            # the dead-letter queue for a person, and the rest of the batch goes on.
+            logger.error(
+                "SQS message is not an S3 event notification",
+                message_id=record.message_id,
+                body=str(record.raw_event.get("body"))[:1000],
+                reason=str(exc),
+            )
+            raise NotAnS3Event(record.message_id) from exc
+        for bucket, project in targets:
             rebuild(bucket, project)
 
     try:

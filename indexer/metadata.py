@@ -17,7 +17,6 @@ import email.parser
 import email.policy
 import gzip
 import io
-import logging
 import tarfile
 import zipfile
 import zlib
@@ -25,7 +24,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO
 
-logger = logging.getLogger(__name__)
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from indexer.model import DistName
 
 MAX_METADATA_BYTES = 4 * 1024 * 1024  # PyPI's largest METADATA files are well under 1 MiB
 # One ranged GET of the tail covers the central directory and, since .dist-info is written
@@ -72,6 +74,30 @@ def parse_core_metadata(raw: bytes) -> CoreMetadata:
     )
 
 
+def check_agrees(meta: CoreMetadata, dist: DistName) -> None:
+    """Raise MetadataError unless the metadata's Name and Version are the file name's.
+
+    One rule for both sides: the publishing core (`indexer.publish`) refuses such a file, and the
+    indexer leaves one written by other means (`aws s3 cp`) out of the pages.  A file whose
+    metadata names another project or version would install as something the page does not say.
+    """
+    what = "METADATA" if dist.kind == "wheel" else "PKG-INFO"
+    if not meta.name or not meta.version:
+        raise MetadataError(f"its {what} has no Name or no Version")
+    if canonicalize_name(meta.name) != dist.project:
+        raise MetadataError(
+            f"name mismatch: the file name says {dist.project!r}, its {what} says Name: {meta.name}"
+        )
+    try:
+        version = Version(meta.version)
+    except InvalidVersion as exc:
+        raise MetadataError(f"its {what} has an invalid Version: {meta.version}") from exc
+    if version != dist.version:
+        raise MetadataError(
+            f"version mismatch: the file name says {dist.version}, its {what} says Version: {meta.version}"
+        )
+
+
 def _read_capped(fh: IO[bytes], what: str) -> bytes:
     data = fh.read(MAX_METADATA_BYTES + 1)
     if len(data) > MAX_METADATA_BYTES:
@@ -101,7 +127,9 @@ def wheel_metadata(source: IO[bytes], project: str | None = None) -> bytes:
                 raise MetadataError(f"expected one .dist-info/METADATA, found {len(candidates)}")
             info = candidates[0]
             if info.file_size > MAX_METADATA_BYTES or info.compress_size > MAX_METADATA_BYTES:
-                raise MetadataError(f"{info.filename} claims {info.file_size} bytes")
+                raise MetadataError(
+                    f"{info.filename} claims {info.file_size} bytes ({info.compress_size} compressed)"
+                )
             if isinstance(source, RangeFile):
                 # Fetch the local header and the compressed member in one request.
                 source.prefetch(
@@ -143,8 +171,7 @@ def sdist_metadata(source: IO[bytes], *, zip_format: bool = False) -> bytes:
                     if member.size > MAX_METADATA_BYTES:
                         raise MetadataError("PKG-INFO too large")
                     fh = tf.extractfile(member)
-                    if fh is None:
-                        break
+                    assert fh is not None  # a regular file (isfile above) always has a reader
                     return _read_capped(fh, "PKG-INFO")
         raise MetadataError("no PKG-INFO in the sdist")
     except (

@@ -113,6 +113,18 @@ class File:
 
 
 @dataclass(frozen=True)
+class LeftOut:
+    """A distribution the page does not list, and why (private bookkeeping, never rendered).
+
+    Remembered by ETag so the next rebuild neither reads the file again nor logs it again.
+    """
+
+    filename: str
+    etag: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class ProjectDetail:
     """A project page: PEP 691's project detail, with PEP 700's versions and PEP 792's status."""
 
@@ -124,6 +136,7 @@ class ProjectDetail:
     # Files in the bucket the page does not offer (a quarantined project's, or written after
     # the project stopped accepting uploads); kept in the page's private memory.
     held: tuple[File, ...] = ()
+    left_out: tuple[LeftOut, ...] = ()  # distributions that could not be described, and why
 
     @property
     def versions(self) -> tuple[Version, ...]:

@@ -38,10 +38,14 @@ from pathlib import Path
 from typing import IO, Any
 
 from botocore.exceptions import ClientError
-from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
 
-from indexer.metadata import MetadataError, parse_core_metadata, sdist_metadata, wheel_metadata
+from indexer.metadata import (
+    MetadataError,
+    check_agrees,
+    parse_core_metadata,
+    sdist_metadata,
+    wheel_metadata,
+)
 from indexer.model import DIST_SUFFIXES, BadFilename, DistName, parse_filename
 from indexer.store import IMMUTABLE, error_code, is_not_found, is_precondition_failed, status_code
 
@@ -127,7 +131,6 @@ def _check(label: str, filename: str, fh: IO[bytes]) -> DistName:
         name = parse_filename(filename)
     except BadFilename as exc:
         raise InvalidDistribution(f"{label}: not a valid distribution file name ({exc})") from exc
-    what = "METADATA" if name.kind == "wheel" else "PKG-INFO"
     try:
         if name.kind == "wheel":
             raw = wheel_metadata(fh, name.project)
@@ -135,22 +138,10 @@ def _check(label: str, filename: str, fh: IO[bytes]) -> DistName:
             raw = sdist_metadata(fh, zip_format=filename.endswith(".zip"))
     except MetadataError as exc:
         raise InvalidDistribution(f"{label}: not a distribution: {exc}") from exc
-    meta = parse_core_metadata(raw)
-    if not meta.name or not meta.version:
-        raise InvalidDistribution(f"{label}: its {what} has no Name or no Version")
-    if canonicalize_name(meta.name) != name.project:
-        raise InvalidDistribution(
-            f"{label}: name mismatch: the file name says {name.project!r}, its {what} says Name: {meta.name}"
-        )
     try:
-        meta_version = Version(meta.version)
-    except InvalidVersion as exc:
-        raise InvalidDistribution(f"{label}: its {what} has an invalid Version: {meta.version}") from exc
-    if meta_version != name.version:
-        raise InvalidDistribution(
-            f"{label}: version mismatch: the file name says {name.version}, "
-            f"its {what} says Version: {meta.version}"
-        )
+        check_agrees(parse_core_metadata(raw), name)  # the indexer applies the same rule
+    except MetadataError as exc:
+        raise InvalidDistribution(f"{label}: {exc}") from exc
     return name
 
 

@@ -17,7 +17,7 @@ import jinja2
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from indexer.model import File, ProjectDetail, ProjectEntry, ProjectList
+from indexer.model import File, LeftOut, ProjectDetail, ProjectEntry, ProjectList
 
 # PEP 700 (versions, size, upload-time) is API version 1.1; PEP 792 (project status markers)
 # defines 1.4, which every page declares (PEP 629 puts it in the HTML too).
@@ -126,6 +126,10 @@ def project_json(detail: ProjectDetail, *, status_memory: dict[str, str] | None 
         doc["_held"] = [_file_json(f) for f in detail.held]
     if status_memory:
         doc["_status"] = status_memory  # the marker's ETag and "since": read only when it changes
+    if detail.left_out:
+        doc["_left_out"] = [
+            {"filename": x.filename, "_etag": x.etag, "reason": x.reason} for x in detail.left_out
+        ]
     return (json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
@@ -161,6 +165,18 @@ def parse_project_json(doc: Any) -> tuple[dict[str, File], int]:
             continue
     serial = doc.get("_serial", 0)
     return known, serial if isinstance(serial, int) else 0
+
+
+def parse_left_out(doc: Any) -> dict[str, LeftOut]:
+    """The distributions a page we wrote before left out, by filename; tolerant of foreign JSON."""
+    items = doc.get("_left_out") if isinstance(doc, dict) else None
+    left_out: dict[str, LeftOut] = {}
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict) and all(
+            isinstance(item.get(k), str) for k in ("filename", "_etag", "reason")
+        ):
+            left_out[item["filename"]] = LeftOut(item["filename"], item["_etag"], item["reason"])
+    return left_out
 
 
 def project_root_entry(doc: Any) -> ProjectEntry | None:

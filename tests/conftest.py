@@ -62,6 +62,15 @@ def counter(s3: Any) -> RequestCounter:
     return RequestCounter(s3)
 
 
+@pytest.fixture
+def lambda_s3(s3: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The moto bucket's client, as the indexer Lambda handler's S3 client."""
+    import indexer.handler
+
+    monkeypatch.setattr(indexer.handler, "s3_client", lambda: s3)
+    return s3
+
+
 # --- end-to-end: one local stack per session, with a published set of real packages ---------
 
 OUTPUT = __import__("pathlib").Path(__file__).resolve().parent.parent / "test-output"

@@ -207,12 +207,15 @@ def test_file_under_another_projects_folder_is_left_out_with_a_warning(s3, caplo
     assert "another project" in warnings_by_key(caplog)[f"demo/{filename}"]
 
 
-def test_unreadable_wheel_is_listed_without_metadata(s3, caplog):
+def test_unreadable_wheel_is_left_out_with_a_warning_naming_the_key(s3, caplog):
+    # No installer can use a wheel without its METADATA, and `upload` refuses one: the page
+    # lists only what a client can install.
+    upload_wheel(s3, "demo", "2.0")
     put(s3, "demo/demo-1.0-py3-none-any.whl", b"not a zip at all")
     indexer(s3).rebuild("demo")
-    (pkg,) = project_pages(s3, "demo")[1].packages
-    assert not pkg.has_metadata
-    assert "metadata" in warnings_by_key(caplog)["demo/demo-1.0-py3-none-any.whl"]
+    assert [p.filename for p in project_pages(s3, "demo")[1].packages] == ["demo-2.0-py3-none-any.whl"]
+    assert "left out" in warnings_by_key(caplog)["demo/demo-1.0-py3-none-any.whl"]
+    assert "demo/demo-1.0-py3-none-any.whl.metadata" not in keys(s3)
 
 
 # --- yanks and deletes ---------------------------------------------------------------------

@@ -7,9 +7,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-import pytest
-
-import indexer.handler
 from indexer.handler import handler, s3_targets
 from tests import s3_pages
 from tests.conftest import BUCKET, RequestCounter
@@ -20,12 +17,6 @@ EVENTS = Path(__file__).parent / "events"
 
 def event(name: str) -> dict[str, Any]:
     return json.loads((EVENTS / name).read_text())
-
-
-@pytest.fixture
-def lambda_s3(s3: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setattr(indexer.handler, "s3_client", lambda: s3)
-    return s3
 
 
 def put(s3: Any, key: str, body: bytes) -> None:

@@ -208,3 +208,22 @@ def test_reindex_keeps_what_events_indexed_while_it_ran(s3):
     assert late["p"] in [f["filename"] for f in doc(s3, "p/index.json")["files"]]
     root = {p["name"]: p["_latest"] for p in doc(s3, "index.json")["projects"]}
     assert root == {"p": "2.0", "q": "1.0"}
+
+
+def test_removing_a_page_with_no_json_does_not_delete_the_html_of_a_project_created_meanwhile(s3):
+    # An s3pypi bucket (or a first write killed between its HTML and its JSON) has an HTML page
+    # and no JSON.  A rebuild that finds no distribution deletes that HTML without a condition to
+    # lose; if the project's first file was indexed after it listed, it must notice and rebuild.
+    s3.put_object(Bucket=BUCKET, Key="p/index.html", Body=b"<html>s3pypi</html>")
+    slow = HookedBucket(s3)
+    late: dict[str, str] = {}
+
+    def published_meanwhile() -> None:
+        late["p"] = wheel(s3, "1.0")
+        rebuild(s3)
+
+    slow.before("delete", lambda k: k == "p/index.html", published_meanwhile)
+    Indexer(slow).rebuild("p")
+    html = s3.get_object(Bucket=BUCKET, Key="p/index.html")["Body"].read().decode()
+    assert f">{late['p']}</a>" in html
+    assert [f["filename"] for f in doc(s3, "p/index.json")["files"]] == [late["p"]]
