@@ -36,7 +36,6 @@ publisher exists, each GitLab publisher's issuer (https only).  A test issuer on
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import json
@@ -629,6 +628,10 @@ def summary(provider: str, claims: Mapping[str, Any]) -> dict[str, str]:
 # --- minted tokens -------------------------------------------------------------------------------
 
 
+_B64URL = re.compile(r"^[A-Za-z0-9_-]+$")
+_SIGNATURE = re.compile(r"^[A-Za-z0-9_-]{43}$")  # 32 bytes of HMAC-SHA256, unpadded
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
@@ -696,13 +699,10 @@ def verify_minted(token: str, key: bytes, now: float) -> Grant:
     ):
         raise MintedTokenError("not a minted token")
     payload, dot, signature = token[len(TOKEN_PREFIX) :].partition(".")
-    if not dot or not payload.isascii() or not signature.isascii():
+    # Canonical base64url only (the decoder would skip stray characters): one token, one spelling.
+    if not dot or not _B64URL.match(payload) or not _SIGNATURE.match(signature):
         raise MintedTokenError("malformed minted token")
-    try:
-        given = _unb64(signature)
-    except (binascii.Error, ValueError):
-        raise MintedTokenError("malformed minted token") from None
-    if not hmac.compare_digest(given, _signature(key, payload)):
+    if not hmac.compare_digest(_unb64(signature), _signature(key, payload)):
         raise MintedTokenError("minted token signature does not verify (tampered, or another key)")
     try:
         body = json.loads(_unb64(payload))
@@ -729,7 +729,7 @@ def log_use(grant: Grant, project: str, filename: str, allowed: bool) -> None:
     """Every upload attempted with a minted token, with the claims that allowed (or not) it."""
     extra = {
         "project": project,
-        "filename": filename,
+        "file": filename,  # not "filename": LogRecord reserves it (logging raises KeyError)
         "token_id": grant.token_id,
         "publisher": grant.publisher,
         "token_projects": list(grant.projects),
