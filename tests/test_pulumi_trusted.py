@@ -119,21 +119,20 @@ def test_a_typo_in_the_config_fails_the_preview(mocks):
         )
 
 
-@pulumi.runtime.test
 def test_children_are_parented_to_the_component_which_registers_its_outputs(mocks):
-    component = _component(publishers=PUBLISHERS)
+    @pulumi.runtime.test
+    def program():
+        return _component(publishers=PUBLISHERS).config_file
 
-    def check(_):
-        (parent,) = of_type(mocks, "pypi-edge:index:TrustedPublishing")
-        children = [r for r in mocks.registered if r.type.startswith("random:")]
-        assert {r.type for r in children} == {
-            "random:index/randomPassword:RandomPassword",
-            "random:index/randomId:RandomId",
-        }
-        assert all(r.parent == parent.urn for r in children)
-        assert set(mocks.registered_outputs[parent.urn]) == {"audience", "configFile", "signingKey"}
-
-    return component.config_file.apply(check)
+    program()  # returns once every registration, and register_outputs, has been processed
+    (parent,) = of_type(mocks, "pypi-edge:index:TrustedPublishing")
+    children = [r for r in mocks.registered if r.type.startswith("random:")]
+    assert {r.type for r in children} == {
+        "random:index/randomPassword:RandomPassword",
+        "random:index/randomId:RandomId",
+    }
+    assert all(r.parent == parent.urn for r in children)
+    assert set(mocks.registered_outputs[parent.urn]) == {"audience", "configFile", "signingKey"}
 
 
 def test_the_bundle_entry_sits_next_to_the_oidc_module():
