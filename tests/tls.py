@@ -127,11 +127,8 @@ class TLSProxy:
         threading.Thread(target=pump, args=(upstream, client), daemon=True).start()
         pump(client, upstream)
         done.wait(30)
-        for s in (client, upstream):
-            try:
-                s.close()
-            except OSError:
-                pass
+        client.close()
+        upstream.close()
 
     def close(self) -> None:
         self._stop.set()
