@@ -164,7 +164,66 @@ def _shown(value: str | None) -> str:
 
 
 @dataclass(frozen=True)
-class GitHubPublisher:
+class _Rules:
+    """What one publisher requires of a token, as claim checks (the same engine for every CI)."""
+
+    identity_claim: str  # the repository / project path: compared case-insensitively
+    identity: str
+    pinned: tuple[tuple[str, str | None], ...]  # immutable ids (claim, value or None)
+    workflow_claim: str  # "<identity>/<workflow prefix><file>@<ref>"
+    workflow_prefix: str
+    workflow: str
+    workflow_label: str
+    workflow_shown: str  # how the message names the expected workflow
+    environment: str | None
+    environment_folds_case: bool
+    ref_claim: str
+    ref: str | None  # fnmatch glob
+
+
+def _first_mismatch(rules: _Rules, claims: Mapping[str, Any]) -> tuple[str, str] | None:
+    """None if the claims satisfy the rules; else (claim, why) for the first that does not."""
+    identity = _text(claims, rules.identity_claim)
+    if identity is None or identity.lower() != rules.identity.lower():
+        return rules.identity_claim, f"{rules.identity_claim} {_shown(identity)} is not {rules.identity!r}"
+    for name, want in rules.pinned:
+        if want is not None and _text(claims, name) != want:
+            # Not printing the pinned id: it is the one thing a take-over would need.
+            return name, f"{name} {_shown(_text(claims, name))} is not the pinned id"
+    workflow_ref = _text(claims, rules.workflow_claim) or ""
+    path, at, _ref = workflow_ref.rpartition("@")
+    prefix = rules.workflow_prefix.lower()  # the identity part is spelt as the provider likes
+    if not at or not path.lower().startswith(prefix) or path[len(prefix) :] != rules.workflow:
+        shown = _shown(workflow_ref or None)
+        return rules.workflow_claim, f"{rules.workflow_label} {shown} is not {rules.workflow_shown}"
+    if rules.environment is not None:
+        environment = _text(claims, "environment")
+        fold = str.lower if rules.environment_folds_case else str
+        if environment is None or fold(environment) != fold(rules.environment):
+            return "environment", f"environment {_shown(environment)} is not {rules.environment!r}"
+    if rules.ref is not None:
+        ref = _text(claims, rules.ref_claim)
+        if ref is None or not fnmatchcase(ref, rules.ref):
+            return rules.ref_claim, f"{rules.ref_claim} {_shown(ref)} does not match {rules.ref!r}"
+    return None
+
+
+class _Publisher:
+    def _rules(self) -> _Rules:
+        raise NotImplementedError
+
+    def mismatch(self, claims: Mapping[str, Any]) -> tuple[str, str] | None:
+        """None if the claims match; else (claim, why), the first claim that does not."""
+        return _first_mismatch(self._rules(), claims)
+
+    def identity(self, claims: Mapping[str, Any]) -> bool:
+        """Whether the token comes from this publisher's repository (or project) at all."""
+        rules = self._rules()
+        return (_text(claims, rules.identity_claim) or "").lower() == rules.identity.lower()
+
+
+@dataclass(frozen=True)
+class GitHubPublisher(_Publisher):
     """A GitHub Actions workflow allowed to publish (claims: docs.github.com, "About security
     hardening with OpenID Connect")."""
 
@@ -179,47 +238,29 @@ class GitHubPublisher:
     issuer: str = GITHUB_ISSUER
     provider: str = field(default=GITHUB, init=False)
 
-    def mismatch(self, claims: Mapping[str, Any]) -> tuple[str, str] | None:
-        """None if the claims match; else (claim, why), the first claim that does not."""
-        repository = _text(claims, "repository")
-        if repository is None or repository.lower() != self.repository.lower():
-            return "repository", f"repository {_shown(repository)} is not {self.repository!r}"
-        for name in ("repository_owner_id", "repository_id"):
-            want = getattr(self, name)
-            if want is not None and _text(claims, name) != want:
-                # Not printing the pinned id: it is the one thing a take-over would need.
-                return name, f"{name} {_shown(_text(claims, name))} is not the pinned id"
-        workflow_ref = _text(claims, "job_workflow_ref") or ""
-        # "<owner>/<repo>/.github/workflows/<file>@<ref>"; the repository part as GitHub spells it.
-        path, at, _ref = workflow_ref.rpartition("@")
-        prefix = f"{self.repository}/.github/workflows/".lower()
-        if not at or not path.lower().startswith(prefix) or path[len(prefix) :] != self.workflow:
-            return (
-                "job_workflow_ref",
-                f"workflow {_shown(workflow_ref or None)} is not .github/workflows/{self.workflow} "
-                f"in {self.repository}",
-            )
-        if self.environment is not None:
-            environment = _text(claims, "environment")
-            # GitHub environment names are case-insensitive.
-            if environment is None or environment.lower() != self.environment.lower():
-                return "environment", f"environment {_shown(environment)} is not {self.environment!r}"
-        if self.ref is not None:
-            ref = _text(claims, "ref")
-            if ref is None or not fnmatchcase(ref, self.ref):
-                return "ref", f"ref {_shown(ref)} does not match {self.ref!r}"
-        return None
-
-    def identity(self, claims: Mapping[str, Any]) -> bool:
-        """Whether the token comes from this publisher's repository at all."""
-        return (_text(claims, "repository") or "").lower() == self.repository.lower()
+    def _rules(self) -> _Rules:
+        return _Rules(
+            identity_claim="repository",
+            identity=self.repository,
+            pinned=(("repository_owner_id", self.repository_owner_id), ("repository_id", self.repository_id)),
+            # "<owner>/<repo>/.github/workflows/<file>@<ref>" (the called workflow, for reusable ones)
+            workflow_claim="job_workflow_ref",
+            workflow_prefix=f"{self.repository}/.github/workflows/",
+            workflow=self.workflow,
+            workflow_label="workflow",
+            workflow_shown=f".github/workflows/{self.workflow} in {self.repository}",
+            environment=self.environment,
+            environment_folds_case=True,  # GitHub environment names are case-insensitive
+            ref_claim="ref",
+            ref=self.ref,
+        )
 
     def describe(self) -> str:
         return f"github:{self.repository}/.github/workflows/{self.workflow}"
 
 
 @dataclass(frozen=True)
-class GitLabPublisher:
+class GitLabPublisher(_Publisher):
     """A GitLab CI pipeline allowed to publish (claims: docs.gitlab.com, "OpenID Connect (OIDC)
     Authentication Using ID Tokens")."""
 
@@ -232,35 +273,22 @@ class GitLabPublisher:
     issuer: str = GITLAB_ISSUER  # or a self-hosted GitLab's URL
     provider: str = field(default=GITLAB, init=False)
 
-    def mismatch(self, claims: Mapping[str, Any]) -> tuple[str, str] | None:
-        project = _text(claims, "project_path")
-        if project is None or project.lower() != self.project.lower():
-            return "project_path", f"project_path {_shown(project)} is not {self.project!r}"
-        for name in ("namespace_id", "project_id"):
-            want = getattr(self, name)
-            if want is not None and _text(claims, name) != want:
-                return name, f"{name} {_shown(_text(claims, name))} is not the pinned id"
-        # "<host>/<project path>//<config path>@<ref>"
-        config_ref = _text(claims, "ci_config_ref_uri") or ""
-        path, at, _ref = config_ref.rpartition("@")
-        prefix = f"{urllib.parse.urlsplit(self.issuer).netloc}/{self.project}//".lower()
-        if not at or not path.lower().startswith(prefix) or path[len(prefix) :] != self.workflow:
-            return (
-                "ci_config_ref_uri",
-                f"CI config {_shown(config_ref or None)} is not {self.workflow} in {self.project}",
-            )
-        if self.environment is not None:
-            environment = _text(claims, "environment")
-            if environment != self.environment:  # GitLab environment names are case-sensitive
-                return "environment", f"environment {_shown(environment)} is not {self.environment!r}"
-        if self.ref is not None:
-            ref = _text(claims, "ref_path")
-            if ref is None or not fnmatchcase(ref, self.ref):
-                return "ref_path", f"ref_path {_shown(ref)} does not match {self.ref!r}"
-        return None
-
-    def identity(self, claims: Mapping[str, Any]) -> bool:
-        return (_text(claims, "project_path") or "").lower() == self.project.lower()
+    def _rules(self) -> _Rules:
+        return _Rules(
+            identity_claim="project_path",
+            identity=self.project,
+            pinned=(("namespace_id", self.namespace_id), ("project_id", self.project_id)),
+            # "<host>/<project path>//<config path>@<ref>"
+            workflow_claim="ci_config_ref_uri",
+            workflow_prefix=f"{urllib.parse.urlsplit(self.issuer).netloc}/{self.project}//",
+            workflow=self.workflow,
+            workflow_label="CI config",
+            workflow_shown=f"{self.workflow} in {self.project}",
+            environment=self.environment,
+            environment_folds_case=False,  # GitLab environment names are case-sensitive
+            ref_claim="ref_path",
+            ref=self.ref,
+        )
 
     def describe(self) -> str:
         return f"gitlab:{self.project}//{self.workflow}"
