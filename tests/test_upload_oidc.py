@@ -72,6 +72,10 @@ def mint(settings: Settings, cache: KeyCache, token: object, now: int = NOW) -> 
     return oidc.mint_token(settings, cache, json.dumps({"token": token}).encode(), now)
 
 
+def events(caplog: pytest.LogCaptureFixture, name: str) -> list[Any]:
+    return [r for r in caplog.records if getattr(r, "event", None) == name]
+
+
 def refusal(reply: oidc.Reply) -> tuple[str, str]:
     assert reply.status == 422, reply
     assert reply.body["message"] == "Token request failed"
@@ -380,7 +384,7 @@ def test_an_unreachable_issuer_is_a_503_with_the_error_shape_and_a_warning(issue
     reply = mint(settings, cache, issuer.token(AUDIENCE, now=NOW))
     assert reply.status == 503
     assert reply.body["errors"][0]["code"] == "issuer-unavailable"
-    warned = [r for r in caplog.records if r.getMessage() == "OIDC issuer keys unavailable"]
+    warned = events(caplog, "OIDC issuer keys unavailable")
     assert [w.issuer for w in warned] == [issuer.url]
 
 
@@ -391,7 +395,7 @@ def test_cached_keys_keep_working_while_the_issuer_is_down(issuer, cache, clock,
     issuer.close()
     clock.t += 3600  # the keys are due for a re-read, which fails
     assert mint(settings, cache, token).status == 200
-    assert any(r.getMessage() == "OIDC issuer keys unavailable" for r in caplog.records)
+    assert events(caplog, "OIDC issuer keys unavailable")
 
 
 @pytest.mark.parametrize(
@@ -544,19 +548,22 @@ def test_a_publisher_for_too_many_projects_cannot_mint_an_oversized_token(issuer
 
 def test_a_mint_is_logged_with_the_claims_of_the_run(issuer, cache, caplog):
     mint(settings_for(issuer), cache, issuer.token(AUDIENCE, now=NOW))
-    (record,) = [r for r in caplog.records if r.getMessage() == "trusted publishing token minted"]
+    (record,) = events(caplog, "trusted publishing token minted")
     assert record.projects == ["acme-tools"]
     assert record.publishers == ["github:acme/tools/.github/workflows/release.yml"]
     assert record.claims["run_id"] == "9876543210"
     assert record.claims["sha"] == "3f786850e387550fdab836ed7e6dc881de23001b"
     assert record.claims["actor"] == "alice"
     assert record.expires == NOW + 900
+    # The text of the line carries the same fields, for a function that logs plain text.
+    assert record.getMessage().startswith("trusted publishing token minted {")
+    assert json.loads(record.getMessage().split(" ", 4)[4])["claims"]["run_id"] == "9876543210"
 
 
 def test_a_refusal_is_logged_as_a_warning_with_the_unverified_claims(issuer, cache, caplog):
     issuer.claims = github_claims(environment="staging")
     mint(settings_for(issuer), cache, issuer.token(AUDIENCE, now=NOW))
-    (record,) = [r for r in caplog.records if r.getMessage() == "trusted publishing token refused"]
+    (record,) = events(caplog, "trusted publishing token refused")
     assert record.levelname == "WARNING"
     assert record.code == "invalid-publisher"
     assert record.claims["repository"] == "acme/tools"
@@ -565,7 +572,7 @@ def test_a_refusal_is_logged_as_a_warning_with_the_unverified_claims(issuer, cac
 
 def test_a_refusal_of_garbage_logs_no_claims(issuer, cache, caplog):
     oidc.mint_token(settings_for(issuer), cache, b"garbage", NOW)
-    (record,) = [r for r in caplog.records if r.getMessage() == "trusted publishing token refused"]
+    (record,) = events(caplog, "trusted publishing token refused")
     assert record.claims == {}
 
 
@@ -622,7 +629,7 @@ def test_burn_token_is_accepted_and_logged_with_the_token_id(issuer, cache, mint
         "POST", "/_/oidc/burn-token", body, settings=settings_for(issuer), cache=cache, now=NOW
     )
     assert reply.status == 202
-    (record,) = [r for r in caplog.records if r.getMessage() == "trusted publishing burn requested"]
+    (record,) = events(caplog, "trusted publishing burn requested")
     assert record.token_id == oidc.verify_minted(minted, KEY, NOW).token_id
 
 
@@ -631,5 +638,5 @@ def test_burn_token_with_garbage_is_still_202_and_logs_no_token(issuer, cache, c
         "POST", "/_/oidc/burn-token", b"{{", settings=settings_for(issuer), cache=cache, now=NOW
     )
     assert reply.status == 202
-    (record,) = [r for r in caplog.records if r.getMessage() == "trusted publishing burn requested"]
+    (record,) = events(caplog, "trusted publishing burn requested")
     assert record.token_id is None

@@ -39,6 +39,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import os
 import re
 import secrets
@@ -53,7 +54,6 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from joserfc import jws, jwt
 from joserfc.errors import (
     BadSignatureError,
@@ -65,7 +65,25 @@ from joserfc.errors import (
 from joserfc.jwk import KeySet
 from packaging.utils import canonicalize_name
 
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "pypi-edge-upload"))
+# The standard library's logging (the upload bundle carries no Powertools).  Each event is one
+# line whose text is the event name and its fields as JSON, so the claims are in the log whether
+# the function logs text or JSON; the fields are also record attributes (`extra`), which
+# Lambda's JSON log format emits as keys.
+logger = logging.getLogger("pypi_edge.upload.oidc")
+# An audit trail, not debugging: kept whatever level the runtime gives the root logger (Lambda's
+# Python runtime leaves it at WARNING unless the function's log level says otherwise).
+logger.setLevel(logging.INFO)
+
+
+def log_event(level: int, event: str, **fields: Any) -> None:
+    logger.log(
+        level,
+        "%s %s",
+        event,
+        json.dumps(fields, sort_keys=True, default=str),
+        extra={"event": event, **fields},
+    )
+
 
 GITHUB = "github"
 GITLAB = "gitlab"
@@ -535,7 +553,7 @@ class KeyCache:
             keys = KeySet.import_key_set({"keys": usable})
         except (OSError, ValueError, TypeError, JoseError) as exc:  # URLError is an OSError
             # Keep verifying with the keys we have (if any) until the next allowed attempt.
-            logger.warning("OIDC issuer keys unavailable", extra={"issuer": issuer, "error": str(exc)})
+            log_event(logging.WARNING, "OIDC issuer keys unavailable", issuer=issuer, error=str(exc))
             return previous
         entry = _Keys(keys=keys, kids=frozenset(k.kid for k in keys if k.kid), fetched=now)
         self._entries[issuer] = entry
@@ -765,9 +783,9 @@ def log_use(grant: Grant, project: str, filename: str, allowed: bool) -> None:
         "claims": dict(grant.claims),
     }
     if allowed:
-        logger.info("trusted publishing upload", extra=extra)
+        log_event(logging.INFO, "trusted publishing upload", **extra)
     else:
-        logger.warning("trusted publishing token used for another project", extra=extra)
+        log_event(logging.WARNING, "trusted publishing token used for another project", **extra)
 
 
 # --- the endpoints -------------------------------------------------------------------------------
@@ -836,20 +854,22 @@ def mint_token(settings: Settings | None, cache: KeyCache, body: bytes, now: int
                 f"the publisher matches {len(projects)} projects: too many for one token; split it",
             )
     except Refusal as refusal:
-        logger.warning(
+        log_event(
+            logging.WARNING,
             "trusted publishing token refused",
-            extra={"code": refusal.code, "reason": refusal.description, "claims": _loggable(body)},
+            code=refusal.code,
+            reason=refusal.description,
+            claims=_loggable(body),
         )
         return _failure(refusal)
-    logger.info(
+    log_event(
+        logging.INFO,
         "trusted publishing token minted",
-        extra={
-            "token_id": grant.token_id,
-            "projects": list(grant.projects),
-            "publishers": [p.describe() for p in publishers],
-            "expires": grant.expires,
-            "claims": dict(grant.claims),
-        },
+        token_id=grant.token_id,
+        projects=list(grant.projects),
+        publishers=[p.describe() for p in publishers],
+        expires=grant.expires,
+        claims=dict(grant.claims),
     )
     return Reply(200, {"success": True, "token": token, "expires": grant.expires})
 
@@ -877,7 +897,7 @@ def burn_token(settings: Settings | None, body: bytes, now: int) -> Reply:
             token_id = verify_minted(token, settings.key, now).token_id
         except (MintedTokenError, ValueError, KeyError, TypeError, UnicodeError, RecursionError):
             token_id = None
-    logger.info("trusted publishing burn requested", extra={"token_id": token_id})
+    log_event(logging.INFO, "trusted publishing burn requested", token_id=token_id)
     return Reply(202, {"message": "minted tokens expire on their own; this one is no longer needed"})
 
 
