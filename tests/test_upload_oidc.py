@@ -290,6 +290,12 @@ def test_a_token_for_pypi_is_refused_here(issuer, cache):
     assert "audience 'pypi' is not this index's audience 'pypi.example.com'" in description
 
 
+def test_a_huge_foreign_issuer_is_shown_truncated(issuer, cache):
+    token = issuer.token(AUDIENCE, now=NOW, issuer="https://" + "x" * 5000)
+    _, description = refusal(mint(settings_for(issuer), cache, token))
+    assert len(description) < 400
+
+
 def test_a_foreign_issuer_is_refused_before_any_key_is_fetched(issuer, cache):
     token = issuer.token(AUDIENCE, now=NOW, issuer="https://evil.example.com")
     code, description = refusal(mint(settings_for(issuer), cache, token))
@@ -597,10 +603,14 @@ def test_audience_endpoint_answers_the_configured_audience(issuer, cache):
     assert json.loads(reply.encoded()) == {"audience": AUDIENCE}
 
 
-def test_without_trusted_publishing_the_endpoints_say_not_enabled(cache):
-    assert oidc.handle("GET", "/_/oidc/audience", b"", settings=None, cache=cache, now=NOW).status == 403
-    reply = oidc.handle("POST", "/_/oidc/mint-token", b'{"token": "x"}', settings=None, cache=cache, now=NOW)
-    assert refusal(reply)[0] == "not-enabled"
+@pytest.mark.parametrize("settings", [None, Settings(audience=AUDIENCE, key=KEY, publishers={})])
+def test_without_trusted_publishers_the_endpoints_say_not_enabled(cache, settings):
+    reply = oidc.handle("GET", "/_/oidc/audience", b"", settings=settings, cache=cache, now=NOW)
+    assert (reply.status, reply.body) == (403, {"message": "Trusted publishing functionality not enabled"})
+    reply = oidc.handle(
+        "POST", "/_/oidc/mint-token", b'{"token": "x"}', settings=settings, cache=cache, now=NOW
+    )
+    assert refusal(reply) == ("not-enabled", "trusted publishing is not configured on this index")
 
 
 @pytest.mark.parametrize(

@@ -604,7 +604,8 @@ def verify_oidc_token(settings: Settings, cache: KeyCache, token: object, now: i
     if not isinstance(issuer, str) or issuer not in settings.issuers:
         # Checked before any network access: an untrusted issuer's keys are never fetched.
         trusted = ", ".join(sorted(settings.issuers)) or "none configured"
-        raise Refusal("invalid-token", f"issuer {issuer!r} is not trusted by this index (trusted: {trusted})")
+        shown = repr(issuer)[:_MAX_SUMMARY_VALUE]
+        raise Refusal("invalid-token", f"issuer {shown} is not trusted by this index (trusted: {trusted})")
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid:
         raise Refusal("invalid-token", "the token header has no key id ('kid')")
@@ -820,8 +821,13 @@ def _failure(refusal: Refusal) -> Reply:
 _NOT_ENABLED = Refusal("not-enabled", "trusted publishing is not configured on this index", 422)
 
 
+def enabled(settings: Settings | None) -> bool:
+    """Trusted publishing is on when some project has a publisher (`trustedPublishers` = {} is off)."""
+    return settings is not None and bool(settings.publishers)
+
+
 def audience(settings: Settings | None) -> Reply:
-    if settings is None:
+    if settings is None or not enabled(settings):
         # warehouse answers the audience request this way when OIDC is disabled.
         return Reply(403, {"message": "Trusted publishing functionality not enabled"})
     return Reply(200, {"audience": settings.audience})
@@ -842,7 +848,7 @@ def _token_field(body: bytes) -> object:
 def mint_token(settings: Settings | None, cache: KeyCache, body: bytes, now: int) -> Reply:
     """POST /_/oidc/mint-token: exchange a CI provider's ID token for an upload token."""
     try:
-        if settings is None:
+        if settings is None or not enabled(settings):
             raise _NOT_ENABLED
         claims = verify_oidc_token(settings, cache, _token_field(body), now)
         projects, publishers = match(settings, claims)
