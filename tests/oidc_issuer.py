@@ -7,8 +7,9 @@ One HTTP server on a free loopback port serves what a CI provider's issuer serve
   endpoint, as `ACTIONS_ID_TOKEN_REQUEST_URL` / `ACTIONS_ID_TOKEN_REQUEST_TOKEN` point at it,
   answering `{"value": "<JWT>"}` (the shape uv's ambient-id crate reads).
 
-The index trusts it only because a test builds `Settings(github_issuer=issuer.url)` (or a
-`GitLabPublisher(issuer=...)`) in Python: the deployed config cannot name an http issuer.
+The index trusts it only because a test builds `Settings(test_issuer=issuer.url)` (or a
+self-hosted `GitLabPublisher(issuer=...)`) in Python: the deployed config cannot name an
+http issuer.
 """
 
 from __future__ import annotations

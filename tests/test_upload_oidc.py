@@ -63,7 +63,7 @@ def settings_for(issuer: Issuer, publishers: dict[str, tuple[Any, ...]] | None =
         audience=AUDIENCE,
         key=KEY,
         publishers={"acme-tools": (RELEASE,)} if publishers is None else publishers,
-        github_issuer=issuer.url,
+        test_issuer=issuer.url,
         **kw,
     )
 
@@ -166,6 +166,16 @@ def test_a_gitlab_pipeline_mints_a_token(issuer, cache):
     assert grant.publisher == "gitlab:acme/lib//.gitlab-ci.yml"
     assert grant.claims["pipeline_id"] == "1234"
     assert grant.claims["ref_path"] == "refs/tags/v2.0.0"
+
+
+def test_a_test_issuer_stands_in_for_gitlab_com_too(issuer, cache):
+    publisher = GitLabPublisher(project="acme/lib", environment="pypi")  # issuer: https://gitlab.com
+    issuer.claims = gitlab_claims()  # ci_config_ref_uri on gitlab.com, as GitLab writes it
+    settings = Settings(
+        audience=AUDIENCE, key=KEY, publishers={"acme-lib": (publisher,)}, test_issuer=issuer.url
+    )
+    assert settings.issuers == {issuer.url}
+    assert mint(settings, cache, issuer.token(AUDIENCE, now=NOW)).status == 200
 
 
 # --- refusals: which claim did not match ---------------------------------------------------------

@@ -168,7 +168,7 @@ def test_the_deployed_config_cannot_trust_a_test_issuer():
     raw = oidc.render_config({"a": [{"provider": "github", "repository": "a/b", "workflow": "r.yml"}]}, "aud")
     assert oidc.load_settings(raw, KEY).issuers == {oidc.GITHUB_ISSUER}
     tampered = json.loads(raw)
-    tampered["github_issuer"] = "http://127.0.0.1:1"
+    tampered["test_issuer"] = "http://127.0.0.1:1"
     with pytest.raises(ValueError):
         oidc.load_settings(json.dumps(tampered), KEY)
 
@@ -197,7 +197,7 @@ SETTINGS = oidc.Settings(
     audience="aud",
     key=KEY.encode(),
     publishers={"a": (GitHubPublisher(repository="a/b", workflow="r.yml"),)},
-    github_issuer="http://127.0.0.1:9",  # nothing listens: a fetch would fail fast, never hang
+    test_issuer="http://127.0.0.1:9",  # nothing listens: a fetch would fail fast, never hang
 )
 
 

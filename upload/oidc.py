@@ -29,7 +29,7 @@ How the configuration travels (see `load_settings`):
 
 Which issuers are trusted is derived from the publishers: GitHub's issuer when a GitHub
 publisher exists, each GitLab publisher's issuer (https only).  A test issuer on
-`http://127.0.0.1` can only be trusted by constructing `Settings(github_issuer=...)` in Python
+`http://127.0.0.1` can only be trusted by constructing `Settings(test_issuer=...)` in Python
 (tests, `python -m local --trust-test-issuer`); the config file cannot express it.
 """
 
@@ -432,13 +432,16 @@ class Settings:
     audience: str
     key: bytes  # HMAC-SHA256 key for minted tokens
     publishers: Mapping[str, tuple[Publisher, ...]]
-    # Only Python code can point the GitHub provider at another issuer (tests, the local stack).
-    github_issuer: str = GITHUB_ISSUER
+    # Tests and the local stack only: trust this issuer, and no other, for every publisher (a
+    # stand-in for GitHub's and GitLab's).  Only Python code can set it; the config file cannot.
+    test_issuer: str | None = None
     token_lifetime: int = TOKEN_LIFETIME_SECONDS
     leeway: int = LEEWAY_SECONDS
 
     def issuer_of(self, publisher: Publisher) -> str:
-        return self.github_issuer if publisher.provider == GITHUB else publisher.issuer
+        if self.test_issuer is not None:
+            return self.test_issuer
+        return GITHUB_ISSUER if publisher.provider == GITHUB else publisher.issuer
 
     @property
     def issuers(self) -> frozenset[str]:
