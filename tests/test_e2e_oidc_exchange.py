@@ -93,13 +93,6 @@ def tls(tmp_path_factory) -> tuple[Path, Path, Path]:
 
 
 @pytest.fixture
-def issuer() -> Iterator[Issuer]:
-    server = Issuer()
-    yield server
-    server.close()
-
-
-@pytest.fixture
 def index(issuer, tls) -> Iterator[tuple[Index, str]]:
     _ca, leaf, key = tls
     publishers = {

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -36,13 +35,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.t
-
-
-@pytest.fixture
-def issuer() -> Iterator[Issuer]:
-    server = Issuer()
-    yield server
-    server.close()
 
 
 @pytest.fixture
