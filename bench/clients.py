@@ -10,6 +10,7 @@ it, so neither figure depends on a server's own logging.
 from __future__ import annotations
 
 import base64
+import gzip
 import http.client
 import json
 import logging
@@ -223,7 +224,10 @@ def _listed(server: Ours, filename: str) -> bool:
     req.add_header("Authorization", "Basic " + _basic(USER, PASSWORD))
     try:
         with urllib.request.urlopen(req, timeout=5) as resp:
-            return filename in {f["filename"] for f in json.load(resp)["files"]}
+            body = resp.read()
+            if resp.headers.get("Content-Encoding") == "gzip":  # JSON pages are stored gzip-compressed
+                body = gzip.decompress(body)
+            return filename in {f["filename"] for f in json.loads(body)["files"]}
     except urllib.error.HTTPError:
         return False
 
