@@ -27,7 +27,7 @@ import pytest
 from tests.e2e import VENV_BIN, clean_env, run
 from tests.oidc_issuer import REQUEST_TOKEN, Issuer, github_claims, gitlab_claims
 from tests.tls import TLSProxy, make_ca_and_leaf
-from upload import oidc
+from upload import oidc, publishers
 
 pytestmark = pytest.mark.e2e
 
@@ -95,13 +95,13 @@ def tls(tmp_path_factory) -> tuple[Path, Path, Path]:
 @pytest.fixture
 def index(issuer, tls) -> Iterator[tuple[Index, str]]:
     _ca, leaf, key = tls
-    publishers = {
+    trusted = {
         "acme-tools": (
-            oidc.GitHubPublisher(repository="acme/tools", workflow="release.yml", environment="pypi"),
+            publishers.GitHubPublisher(repository="acme/tools", workflow="release.yml", environment="pypi"),
         ),
-        "acme-lib": (oidc.GitLabPublisher(project="acme/lib", environment="pypi"),),
+        "acme-lib": (publishers.GitLabPublisher(project="acme/lib", environment="pypi"),),
     }
-    state = Index(oidc.Settings(audience=AUDIENCE, key=KEY, publishers=publishers, test_issuer=issuer.url))
+    state = Index(oidc.Settings(audience=AUDIENCE, key=KEY, publishers=trusted, test_issuer=issuer.url))
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.index = state  # type: ignore[attr-defined]
     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()

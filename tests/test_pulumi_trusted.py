@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from tests.pulumi_helpers import RecordingMocks, RecordingMonitor, Registered
-from upload import oidc
+from upload import oidc, publishers
 
 REPO = Path(__file__).resolve().parent.parent
 KEY_VALUE = "K" * 64
@@ -60,7 +60,7 @@ def _component(**kw):
 @pulumi.runtime.test
 def test_the_signing_key_is_a_generated_64_character_secret_in_the_environment(mocks):
     component = _component(publishers=PUBLISHERS, domain="pypi.example.com")
-    env_key = component.environment[oidc.KEY_ENV]
+    env_key = component.environment[publishers.KEY_ENV]
     secret = pulumi.Output.from_input(env_key.is_secret())
 
     def check(args):
@@ -70,7 +70,7 @@ def test_the_signing_key_is_a_generated_64_character_secret_in_the_environment(m
         assert password.inputs["special"] is False
         assert key == KEY_VALUE
         assert is_secret is True
-        assert oidc.load_settings(oidc.render_config({}, "a"), key).key == KEY_VALUE.encode()
+        assert oidc.load_settings(publishers.render_config({}, "a"), key).key == KEY_VALUE.encode()
 
     return pulumi.Output.all(env_key, secret).apply(check)
 

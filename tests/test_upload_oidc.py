@@ -14,15 +14,9 @@ from typing import Any
 import pytest
 
 from tests.oidc_issuer import Issuer, github_claims, gitlab_claims, rsa_key
-from upload import oidc
-from upload.oidc import (
-    GitHubPublisher,
-    GitLabPublisher,
-    KeyCache,
-    MintedTokenError,
-    Refusal,
-    Settings,
-)
+from upload import oidc, publishers
+from upload.oidc import KeyCache, MintedTokenError, Refusal, Settings
+from upload.publishers import GitHubPublisher, GitLabPublisher
 
 NOW = 1_800_000_000
 AUDIENCE = "pypi.example.com"
@@ -307,7 +301,7 @@ def test_a_foreign_issuer_is_refused_before_any_key_is_fetched(issuer, cache):
 
 
 def test_the_real_github_issuer_is_not_trusted_when_a_test_issuer_replaces_it(issuer, cache):
-    token = issuer.token(AUDIENCE, now=NOW, issuer=oidc.GITHUB_ISSUER)
+    token = issuer.token(AUDIENCE, now=NOW, issuer=publishers.GITHUB_ISSUER)
     _, description = refusal(mint(settings_for(issuer), cache, token))
     assert "is not trusted" in description
 

@@ -25,7 +25,7 @@ def elf_machine(path: Path) -> int:
 
 
 def test_joserfc_and_an_arm64_cryptography_are_in_the_lambda_dependencies():
-    deps = bundle.install_dependencies(REPO / "requirements.txt", DEPS_CACHE)  # PyPI once per key
+    deps = bundle.install_dependencies(REPO / "upload" / "requirements.txt", DEPS_CACHE)  # PyPI once per key
     assert (deps / "joserfc" / "jwt.py").exists()
     (rust,) = (deps / "cryptography" / "hazmat" / "bindings").glob("_rust*.so")
     assert elf_machine(rust) == EM_AARCH64

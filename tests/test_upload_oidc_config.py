@@ -10,14 +10,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from upload import oidc
-from upload.oidc import GitHubPublisher, GitLabPublisher, KeyCache
+from upload import oidc, publishers
+from upload.oidc import KeyCache
+from upload.publishers import GitHubPublisher, GitLabPublisher
 
 KEY = "k" * 40
 
 
 def test_the_issue_example_parses_to_one_github_publisher():
-    parsed = oidc.parse_publishers(
+    parsed = publishers.parse_publishers(
         {
             "acme-tools": [
                 {
@@ -35,28 +36,30 @@ def test_the_issue_example_parses_to_one_github_publisher():
 
 
 def test_project_names_are_normalized_and_a_single_object_is_a_list_of_one():
-    parsed = oidc.parse_publishers(
+    parsed = publishers.parse_publishers(
         {"Acme_Tools": {"provider": "github", "repository": "a/b", "workflow": "r.yaml"}}
     )
     assert list(parsed) == ["acme-tools"]
 
 
 def test_a_gitlab_publisher_defaults_to_gitlab_com_and_gitlab_ci_yml():
-    (publisher,) = oidc.parse_publishers({"lib": [{"provider": "gitlab", "project": "acme/sub/lib"}]})["lib"]
+    (publisher,) = publishers.parse_publishers({"lib": [{"provider": "gitlab", "project": "acme/sub/lib"}]})[
+        "lib"
+    ]
     assert publisher == GitLabPublisher(
-        project="acme/sub/lib", workflow=".gitlab-ci.yml", issuer=oidc.GITLAB_ISSUER
+        project="acme/sub/lib", workflow=".gitlab-ci.yml", issuer=publishers.GITLAB_ISSUER
     )
 
 
 def test_a_self_hosted_gitlab_over_https_is_an_issuer():
-    (publisher,) = oidc.parse_publishers(
+    (publisher,) = publishers.parse_publishers(
         {"lib": [{"provider": "gitlab", "project": "acme/lib", "issuer": "https://gitlab.example.com/"}]}
     )["lib"]
     assert publisher.issuer == "https://gitlab.example.com"
 
 
 def test_numeric_ids_are_kept_as_the_strings_the_claims_carry():
-    (publisher,) = oidc.parse_publishers(
+    (publisher,) = publishers.parse_publishers(
         {"t": [{"provider": "github", "repository": "a/b", "workflow": "r.yml", "repository_owner_id": 7}]}
     )["t"]
     assert publisher.repository_owner_id == "7"
@@ -102,12 +105,12 @@ def test_numeric_ids_are_kept_as_the_strings_the_claims_carry():
 )
 def test_invalid_config_is_refused_with_where_and_why(config, message):
     with pytest.raises(ValueError) as caught:
-        oidc.parse_publishers(config)
+        publishers.parse_publishers(config)
     assert message in str(caught.value)
 
 
 def test_no_config_means_no_publishers():
-    assert oidc.parse_publishers(None) == {}
+    assert publishers.parse_publishers(None) == {}
 
 
 def test_the_rendered_file_is_normalized_deterministic_and_loads_back():
@@ -115,8 +118,8 @@ def test_the_rendered_file_is_normalized_deterministic_and_loads_back():
         "B": [{"provider": "gitlab", "project": "acme/b", "environment": "pypi"}],
         "a": [{"provider": "github", "repository": "acme/a", "workflow": "release.yml", "repository_id": 5}],
     }
-    raw = oidc.render_config(config, "pypi.example.com")
-    assert raw == oidc.render_config(dict(reversed(config.items())), "pypi.example.com")
+    raw = publishers.render_config(config, "pypi.example.com")
+    assert raw == publishers.render_config(dict(reversed(config.items())), "pypi.example.com")
     assert json.loads(raw) == {
         "audience": "pypi.example.com",
         "trustedPublishers": {
@@ -139,14 +142,14 @@ def test_the_rendered_file_is_normalized_deterministic_and_loads_back():
         },
     }
     loaded = oidc.load_settings(raw, KEY)
-    assert loaded.publishers == oidc.parse_publishers(config)
+    assert loaded.publishers == publishers.parse_publishers(config)
     assert loaded.key == KEY.encode()
-    assert loaded.issuers == {oidc.GITHUB_ISSUER, oidc.GITLAB_ISSUER}
+    assert loaded.issuers == {publishers.GITHUB_ISSUER, publishers.GITLAB_ISSUER}
 
 
 def test_an_empty_audience_is_refused():
     with pytest.raises(ValueError, match="audience"):
-        oidc.render_config({}, " ")
+        publishers.render_config({}, " ")
 
 
 @pytest.mark.parametrize(
@@ -165,8 +168,10 @@ def test_loading_fails_closed(raw, key, message):
 
 def test_the_deployed_config_cannot_trust_a_test_issuer():
     # The only ways to name an issuer in the file are GitLab's https `issuer`; GitHub's is fixed.
-    raw = oidc.render_config({"a": [{"provider": "github", "repository": "a/b", "workflow": "r.yml"}]}, "aud")
-    assert oidc.load_settings(raw, KEY).issuers == {oidc.GITHUB_ISSUER}
+    raw = publishers.render_config(
+        {"a": [{"provider": "github", "repository": "a/b", "workflow": "r.yml"}]}, "aud"
+    )
+    assert oidc.load_settings(raw, KEY).issuers == {publishers.GITHUB_ISSUER}
     tampered = json.loads(raw)
     tampered["test_issuer"] = "http://127.0.0.1:1"
     with pytest.raises(ValueError):
@@ -175,12 +180,12 @@ def test_the_deployed_config_cannot_trust_a_test_issuer():
 
 def test_settings_come_from_the_bundled_file_and_the_environment(tmp_path, monkeypatch):
     assert oidc.settings_from_environment(tmp_path) is None
-    (tmp_path / oidc.CONFIG_FILE).write_bytes(oidc.render_config({}, "aud"))
-    monkeypatch.setenv(oidc.KEY_ENV, KEY)
+    (tmp_path / publishers.CONFIG_FILE).write_bytes(publishers.render_config({}, "aud"))
+    monkeypatch.setenv(publishers.KEY_ENV, KEY)
     loaded = oidc.settings_from_environment(tmp_path)
     assert loaded is not None and loaded.audience == "aud" and loaded.publishers == {}
-    monkeypatch.delenv(oidc.KEY_ENV)
-    with pytest.raises(ValueError, match=oidc.KEY_ENV):
+    monkeypatch.delenv(publishers.KEY_ENV)
+    with pytest.raises(ValueError, match=publishers.KEY_ENV):
         oidc.settings_from_environment(tmp_path)
 
 
@@ -188,7 +193,7 @@ def test_settings_come_from_the_bundled_file_and_the_environment(tmp_path, monke
     ("domain", "expected"), [("PyPI.Example.com", "pypi.example.com"), ("", "pypi-edge-0123abcd")]
 )
 def test_the_default_audience_is_the_domain_or_a_deployment_id_never_pypi(domain, expected):
-    assert oidc.default_audience(domain, "pypi-edge-0123abcd") == expected
+    assert publishers.default_audience(domain, "pypi-edge-0123abcd") == expected
 
 
 # --- fuzz: the mint endpoint never raises -------------------------------------------------------
