@@ -23,12 +23,15 @@ S3_GB_MONTH = 0.023  # same page, S3 Standard, first 50 TB
 SQS_REQUEST = 0.40 / 1e6  # aws.amazon.com/sqs/pricing, standard queue
 LAMBDA_REQUEST = 0.20 / 1e6  # aws.amazon.com/lambda/pricing, x86
 LAMBDA_GB_SECOND = 0.0000166667  # same page, x86, first tier
+CLOUDFRONT_INVALIDATION_PATH = 0.005  # aws.amazon.com/cloudfront/pricing: after the free paths below
+FREE_INVALIDATION_PATHS = 1000  # same page: "no additional charge for the first 1,000 paths" a month
 CODEARTIFACT_GB_MONTH = 0.05  # aws.amazon.com/codeartifact/pricing
 CODEARTIFACT_REQUEST = 0.05 / 10_000  # same page
 CODEARTIFACT_GB_OUT = 0.09  # same page: AWS data transfer out to the internet, first 10 TB/month
 
 EDGE_MEMORY_GB = 128 / 1024  # infra/component.py EDGE_MEMORY_MB (the viewer-trigger maximum)
 INDEXER_MEMORY_GB = 512 / 1024  # infra/component.py INDEXER_MEMORY_MB
+UPLOAD_MEMORY_GB = 512 / 1024  # infra/upload.py UPLOAD_MEMORY_MB
 
 PRICE_NOTES = [
     "Lambda@Edge $0.60 per 1M requests + $0.00005001 per GB-second, billed in 1 ms steps "
@@ -39,6 +42,9 @@ PRICE_NOTES = [
     "(aws.amazon.com/s3/pricing)",
     "SQS standard $0.40 per 1M requests (aws.amazon.com/sqs/pricing); Lambda $0.20 per 1M requests + "
     "$0.0000166667 per GB-second, x86 (aws.amazon.com/lambda/pricing)",
+    "CloudFront invalidations: the first 1,000 paths a month free, then $0.005 per path; a path "
+    "ending in * counts as one (aws.amazon.com/cloudfront/pricing; developer guide, 'Pay for file "
+    "invalidation')",
     "CodeArtifact $0.05/GB-month, $0.05 per 10,000 requests (aws.amazon.com/codeartifact/pricing; AWS price "
     "list, effective 2021-04-01), data out to the internet at AWS's $0.09/GB for the first 10 TB",
 ]
@@ -57,6 +63,8 @@ class Load:
     cache_hit_ratio: float = 0.9  # CloudFront hits; a miss costs one S3 GET
     cold_fraction: float = 0.01  # requests that land on a new edge container (slow hash)
     indexer_seconds: float = 1.0  # per upload event, at 512 MB (moto times are not AWS times)
+    files_per_release: int = 5  # wheels + sdist of one version, published by one CI job
+    upload_seconds: float = 2.0  # upload function per file, incl. waiting for the page refresh
 
     @property
     def installs(self) -> int:
@@ -70,8 +78,14 @@ class Load:
             f"days = {self.installs:,} installs of the tree a month, each from an empty cache; "
             f"{self.uploads} uploads a month; {self.stored_gb:g} GB stored; CloudFront cache hit ratio "
             f"{self.cache_hit_ratio:.0%} (a miss is one S3 GET); {self.cold_fraction:.0%} of requests pay a "
-            f"cold verification; {self.indexer_seconds:g} s of indexer Lambda per upload"
+            f"cold verification; {self.indexer_seconds:g} s of indexer Lambda per upload; "
+            f"{self.files_per_release} files per release; {self.upload_seconds:g} s of upload function per "
+            f"file through /legacy/"
         )
+
+    @property
+    def releases(self) -> int:
+        return math.ceil(self.uploads / self.files_per_release)
 
 
 @dataclass(frozen=True)
@@ -138,4 +152,38 @@ def codeartifact_monthly(install: Install, load: Load) -> Monthly:
         transfer=load.installs * install.bytes_sent / GB * CODEARTIFACT_GB_OUT,
         storage=load.stored_gb * CODEARTIFACT_GB_MONTH,
         publishing=load.uploads * CODEARTIFACT_REQUEST,
+    )
+
+
+# --- freshness: CloudFront invalidations (indexer/invalidate.py) ------------------------------
+
+
+def invalidation_paths(load: Load, *, via_endpoint: bool) -> int:
+    """Invalidation paths a month (counted in tests/test_indexer_invalidate.py: one rebuild sends
+    `/<project>/*`, plus `/index.*` when the root entry moved, i.e. once per new version).
+
+    Through S3 (CLI, aws s3 cp) a release's files arrive in one indexer batch: 2 paths a release.
+    Through /legacy/ every file is rebuilt before its upload returns (1 path each, +1 for the
+    root with the release's first file), and the S3 events then rebuild once more (1 path).
+    """
+    if via_endpoint:
+        return load.uploads + 2 * load.releases
+    return 2 * load.releases
+
+
+def invalidation_dollars(paths: int) -> float:
+    return max(0, paths - FREE_INVALIDATION_PATHS) * CLOUDFRONT_INVALIDATION_PATH
+
+
+def upload_endpoint_per_file(load: Load) -> float:
+    """$ per file published through /legacy/: CloudFront and Lambda@Edge for the POST, the
+    upload function (billed while it waits for the synchronous refresh), and that extra indexer
+    run (the S3 event's run is in `ours_monthly` already)."""
+    return (
+        CLOUDFRONT_HTTPS_REQUEST
+        + LAMBDA_EDGE_REQUEST
+        + LAMBDA_REQUEST
+        + load.upload_seconds * UPLOAD_MEMORY_GB * LAMBDA_GB_SECOND
+        + LAMBDA_REQUEST
+        + load.indexer_seconds * INDEXER_MEMORY_GB * LAMBDA_GB_SECOND
     )
