@@ -69,6 +69,7 @@ class Stack:
     bucket: str = "pypi-e2e"
     publish: dict[str, list[str]] = field(default_factory=dict)  # user or token name -> globs
     tokens: dict[str, str] = field(default_factory=dict)  # token name -> token
+    extra_args: list[str] = field(default_factory=list)  # more `python -m local` options
 
     def start(self) -> Stack:
         self.port, self.s3_port = free_port(), free_port()
@@ -93,6 +94,7 @@ class Stack:
             cmd += ["--token", f"{name}={token}"]
         for name, globs in self.publish.items():
             cmd += [arg for glob in globs for arg in ("--publish", f"{name}={glob}")]
+        cmd += self.extra_args
         self.proc = subprocess.Popen(
             cmd, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, env=clean_env()
         )

@@ -62,14 +62,16 @@ class _Handler(BaseHTTPRequestHandler):
             base64.b64decode(auth[6:]).decode().partition(":") if auth.startswith("Basic ") else ("", "", "")
         )
         index.requests.append((self.command, self.path, user))
-        reply = oidc.handle(
-            self.command, self.path, body, settings=index.settings, cache=index.cache, now=int(time.time())
-        )
-        if reply is not None:
+        if self.path.startswith("/_/oidc/"):
+            reply = oidc.handle(
+                self.command,
+                self.path,
+                body,
+                settings=index.settings,
+                cache=index.cache,
+                now=int(time.time()),
+            )
             self._answer(reply.status, reply.encoded())
-            return
-        if self.path != "/legacy/":
-            self._answer(404, b"{}")
             return
         try:
             grant = oidc.verify_minted(password, index.settings.key, time.time())

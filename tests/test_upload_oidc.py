@@ -578,15 +578,43 @@ def test_a_refusal_of_garbage_logs_no_claims(issuer, cache, caplog):
     assert record.claims == {}
 
 
-@pytest.mark.parametrize(("allowed", "level"), [(True, "INFO"), (False, "WARNING")])
-def test_every_use_of_a_minted_token_is_logged_with_its_claims(minted, caplog, allowed, level):
+def test_the_upload_check_turns_a_minted_token_into_a_principal_for_its_projects(minted, caplog):
+    verify = oidc.minted_verifier(settings_for_key(), clock=lambda: NOW + 10)
+    principal = verify(minted)
+    assert principal.kind == "minted"
+    assert principal.can_publish("Acme_Tools")
+    assert not principal.can_publish("acme-tools-extra")
     grant = oidc.verify_minted(minted, KEY, NOW)
-    oidc.log_use(grant, "acme-tools" if allowed else "numpy", "x-1.0-py3-none-any.whl", allowed)
-    (record,) = caplog.records
-    assert record.levelname == level
+    assert principal.name == f"github:acme/tools/.github/workflows/release.yml (token {grant.token_id})"
+    (record,) = events(caplog, "trusted publishing token used")
     assert record.token_id == grant.token_id
     assert record.claims["run_id"] == "9876543210"
-    assert record.file == "x-1.0-py3-none-any.whl"
+    assert record.projects == ["acme-tools"]
+
+
+@pytest.mark.parametrize("later", [900, 10_000])
+def test_the_upload_check_refuses_an_expired_minted_token_and_logs_why(minted, caplog, later):
+    verify = oidc.minted_verifier(settings_for_key(), clock=lambda: NOW + later)
+    assert verify(minted) is None
+    (record,) = events(caplog, "trusted publishing token refused")
+    assert record.levelname == "WARNING"
+    assert record.reason == f"minted token expired at {NOW + 900}"
+
+
+def test_the_upload_check_refuses_a_tampered_minted_token(minted, caplog):
+    verify = oidc.minted_verifier(settings_for_key(), clock=lambda: NOW)
+    assert verify(_reencode(minted, {"projects": ["numpy"]})) is None
+    (record,) = events(caplog, "trusted publishing token refused")
+    assert "signature does not verify" in record.reason
+
+
+@pytest.mark.parametrize("settings", [None, Settings(audience=AUDIENCE, key=KEY, publishers={})])
+def test_without_publishers_there_is_no_upload_check(settings):
+    assert oidc.minted_verifier(settings) is None
+
+
+def settings_for_key() -> Settings:
+    return Settings(audience=AUDIENCE, key=KEY, publishers={"acme-tools": (RELEASE,)})
 
 
 # --- the endpoints -------------------------------------------------------------------------------
@@ -625,8 +653,9 @@ def test_endpoints_answer_only_their_method(issuer, cache, method, path, status)
         assert reply.headers["Allow"] in {"GET", "POST"}
 
 
-def test_other_paths_are_not_ours(cache):
-    assert oidc.handle("GET", "/_/oidc/other", b"", settings=None, cache=cache, now=NOW) is None
+def test_other_paths_under_oidc_are_404(cache):
+    reply = oidc.handle("GET", "/_/oidc/github/mint-token", b"", settings=None, cache=cache, now=NOW)
+    assert (reply.status, reply.body) == (404, {"message": "no such endpoint: /_/oidc/github/mint-token"})
 
 
 def test_burn_token_is_accepted_and_logged_with_the_token_id(issuer, cache, minted, caplog):

@@ -64,6 +64,7 @@ from joserfc.errors import (
 from joserfc.jwk import KeySet
 from packaging.utils import canonicalize_name
 
+from edge import credentials
 from upload.publishers import (
     CONFIG_FILE,
     GITHUB,
@@ -97,7 +98,7 @@ def log_event(level: int, event: str, **fields: Any) -> None:
 
 # Minted tokens: the prefix is the seam with the credentials model (edge/credentials.py
 # MINTED_PREFIX) — a `__token__` password that starts with it is sent to `verify_minted`.
-TOKEN_PREFIX = "pypi-edge-oidc-"
+TOKEN_PREFIX = credentials.MINTED_PREFIX
 TOKEN_VERSION = 1
 TOKEN_LIFETIME_SECONDS = 900  # PyPI's: warehouse mints with `expires_at = not_before + 900`
 # Clock skew allowed on the OIDC token's exp / nbf / iat (RFC 7519 §4.1.4: "a few minutes" at most).
@@ -106,6 +107,7 @@ LEEWAY_SECONDS = 60
 # 4096 bytes, so the token (base64 of user:password) must stay well below.
 MAX_MINTED_TOKEN_BYTES = 2800
 MIN_KEY_CHARS = 32
+CONFIG_ENV = "PYPI_EDGE_TRUSTED_PUBLISHING"  # optional path of the config file (default: bundled)
 
 # GitHub and GitLab sign ID tokens with RS256; nothing else is accepted (no "none", no HMAC
 # algorithms that would let a public key act as a shared secret).
@@ -208,9 +210,10 @@ def load_settings(raw_config: bytes | str, key: str | None) -> Settings:
 
 
 def settings_from_environment(directory: Path | None = None) -> Settings | None:
-    """The deployed settings: the bundled file plus the key; None when trusted publishing is
-    not configured (no file), so the endpoints answer "not enabled"."""
-    path = (directory or Path(__file__).resolve().parent) / CONFIG_FILE
+    """The deployed settings: the bundled file (or `$PYPI_EDGE_TRUSTED_PUBLISHING`) plus the key;
+    None when trusted publishing is not configured (no file), so the endpoints say "not enabled"."""
+    override = os.environ.get(CONFIG_ENV)
+    path = Path(override) if override else (directory or Path(__file__).resolve().parent) / CONFIG_FILE
     if not path.exists():
         return None
     return load_settings(path.read_bytes(), os.environ.get(KEY_ENV))
@@ -518,21 +521,38 @@ def verify_minted(token: str, key: bytes, now: float) -> Grant:
     return grant
 
 
-def log_use(grant: Grant, project: str, filename: str, allowed: bool) -> None:
-    """Every upload attempted with a minted token, with the claims that allowed (or not) it."""
-    extra = {
-        "project": project,
-        "file": filename,  # not "filename": LogRecord reserves it (logging raises KeyError)
-        "token_id": grant.token_id,
-        "publisher": grant.publisher,
-        "token_projects": list(grant.projects),
-        "expires": grant.expires,
-        "claims": dict(grant.claims),
-    }
-    if allowed:
-        log_event(logging.INFO, "trusted publishing upload", **extra)
-    else:
-        log_event(logging.WARNING, "trusted publishing token used for another project", **extra)
+def minted_verifier(
+    settings: Settings | None, clock: Callable[[], float] = time.time
+) -> credentials.MintedVerifier | None:
+    """The upload function's check of `__token__` passwords that start with `TOKEN_PREFIX`.
+
+    `edge.credentials.Verifier.verify` hands them here (never to its cache: they expire).  A
+    valid one becomes a "minted" principal that may publish exactly the grant's projects; the
+    upload handler's own log lines name it with the token id, and this logs the claims, so every
+    upload made with a minted token is on record with the run that made it.
+    """
+    if settings is None or not enabled(settings):
+        return None
+    key = settings.key
+
+    def verify(token: str) -> credentials.Principal | None:
+        try:
+            grant = verify_minted(token, key, clock())
+        except MintedTokenError as exc:
+            log_event(logging.WARNING, "trusted publishing token refused", reason=str(exc))
+            return None
+        log_event(
+            logging.INFO,
+            "trusted publishing token used",
+            token_id=grant.token_id,
+            publisher=grant.publisher,
+            projects=list(grant.projects),
+            expires=grant.expires,
+            claims=dict(grant.claims),
+        )
+        return credentials.Principal(f"{grant.publisher} (token {grant.token_id})", "minted", grant.projects)
+
+    return verify
 
 
 # --- the endpoints -------------------------------------------------------------------------------
@@ -655,10 +675,10 @@ def burn_token(settings: Settings | None, body: bytes, now: int) -> Reply:
 
 def handle(
     method: str, path: str, body: bytes, *, settings: Settings | None, cache: KeyCache, now: int
-) -> Reply | None:
-    """Dispatch one request under /_/oidc/ (None: not one of ours)."""
+) -> Reply:
+    """Answer one request under /_/oidc/."""
     if path not in PATHS:
-        return None
+        return Reply(404, {"message": f"no such endpoint: {path[:100]}"})
     allowed = "GET" if path == AUDIENCE_PATH else "POST"
     if method != allowed and not (method == "HEAD" and allowed == "GET"):
         return Reply(405, {"message": f"use {allowed}"}, {**JSON_HEADERS, "Allow": allowed})
