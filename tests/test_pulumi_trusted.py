@@ -15,6 +15,8 @@ import yaml
 from tests.pulumi_helpers import RecordingMocks, RecordingMonitor, Registered
 from upload import oidc, publishers
 
+pytestmark = pytest.mark.filterwarnings("ignore:.*deprecated in favor of:DeprecationWarning")
+
 REPO = Path(__file__).resolve().parent.parent
 KEY_VALUE = "K" * 64
 AUDIENCE_HEX = "0123456789abcdef"
@@ -149,3 +151,75 @@ def test_pulumi_yaml_declares_the_trusted_publishing_settings_once():
         "default": "",
         "description": config["trustedPublishingAudience"]["description"],
     }
+
+
+# --- the whole program (__main__.py) with and without trustedPublishers --------------------------
+
+PROGRAM_PUBLISHERS = {
+    "acme-tools": [{"provider": "github", "repository": "acme/tools", "workflow": "release.yml"}],
+}
+
+
+@pytest.fixture(scope="module")
+def with_publishers():
+    from tests.pulumi_helpers import run_program
+    from tests.test_pulumi_program import USERS
+
+    return run_program({"users": USERS, "trustedPublishers": PROGRAM_PUBLISHERS})
+
+
+@pytest.fixture(scope="module")
+def without_publishers():
+    from tests.pulumi_helpers import run_program
+    from tests.test_pulumi_program import USERS
+
+    return run_program({"users": USERS})
+
+
+def functions(run) -> dict[str, Registered]:
+    return {r.name: r for r in run.of_type("aws:lambda/function:Function")}
+
+
+def upload_fn(run) -> Registered:
+    return run.one("aws:lambda/function:Function", "-upload-function")
+
+
+def bundled(run) -> dict[str, bytes]:
+    from tests.pulumi_helpers import zip_members
+
+    return zip_members(REPO / Path(upload_fn(run).inputs["code"].path))
+
+
+def test_the_program_bundles_the_validated_config_with_the_upload_function(with_publishers):
+    doc = json.loads(bundled(with_publishers)["upload/trusted-publishing.json"])
+    assert doc == {
+        "audience": f"pypi-edge-{AUDIENCE_HEX}",
+        "trustedPublishers": {
+            "acme-tools": [{"provider": "github", "repository": "acme/tools", "workflow": "release.yml"}]
+        },
+    }
+    assert with_publishers.outputs["trustedPublishingAudience"] == f"pypi-edge-{AUDIENCE_HEX}"
+
+
+def test_only_the_upload_function_gets_the_signing_key_and_as_a_secret(with_publishers):
+    fn = upload_fn(with_publishers)
+    assert publishers.KEY_ENV in fn.inputs["environment"]["variables"]
+    assert "environment" in fn.secrets
+    for name, other in functions(with_publishers).items():
+        if other is not fn:
+            assert publishers.KEY_ENV not in json.dumps(other.inputs.get("environment") or {}), name
+
+
+def test_the_trusted_publishing_component_sits_inside_the_private_index(with_publishers):
+    from infra.component import TYPE_TOKEN
+
+    index = with_publishers.one(TYPE_TOKEN)
+    trusted = with_publishers.one("pypi-edge:index:TrustedPublishing")
+    assert trusted.parent == index.urn
+
+
+def test_without_publishers_there_is_no_key_no_file_and_no_audience(without_publishers):
+    assert without_publishers.of_type("pypi-edge:index:TrustedPublishing") == []
+    assert "upload/trusted-publishing.json" not in bundled(without_publishers)
+    assert publishers.KEY_ENV not in upload_fn(without_publishers).inputs["environment"]["variables"]
+    assert "trustedPublishingAudience" not in without_publishers.outputs
