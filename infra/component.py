@@ -37,6 +37,7 @@ from urllib.parse import quote
 import pulumi
 import pulumi_aws as aws
 
+from edge import credentials
 from infra import bundle, wiring
 from infra.upload import UploadEndpoint, UploadEndpointArgs, allow_invalidations, function_name
 
@@ -79,11 +80,21 @@ LOG_RETENTION_DAYS = frozenset(
 )
 
 
+def example_user(users: Mapping[str, Any]) -> str:
+    """The user name shown in the `pipInstall` output: the first person, never `__token__`.
+
+    API tokens live under the `__token__` key of the same config (edge/credentials.py); with
+    only tokens configured, `__token__` is what a client would send as user name.
+    """
+    people = sorted(name for name in users if name != credentials.TOKEN_USER)
+    return quote(people[0] if people else credentials.TOKEN_USER, safe="")
+
+
 @dataclass
 class PrivateIndexArgs:
     """Everything a stack can configure; defaults match the `config:` block of Pulumi.yaml."""
 
-    users: pulumi.Input[Mapping[str, str]]
+    users: pulumi.Input[Mapping[str, Any]]
     """user → password (keep it a secret Output).  Only salted PBKDF2 hashes leave this program."""
     realm: str = "pypi-edge"
     """The Basic-auth realm shown by browsers and pip."""
@@ -465,7 +476,7 @@ class PrivateIndex(pulumi.ComponentResource):
         realm = args.realm
         edge_zip_name = f"{_joined('edge', stack, name)}.zip"
 
-        def build_edge(users: Mapping[str, str]) -> bundle.Bundle:
+        def build_edge(users: Mapping[str, Any]) -> bundle.Bundle:
             return bundle.build_edge_bundle(
                 dict(users), realm, seed, out_dir=bundle_dir, name=edge_zip_name, source_root=args.source_root
             )
@@ -688,9 +699,7 @@ class PrivateIndex(pulumi.ComponentResource):
         self.host = pulumi.Output.from_input(args.domain) if args.domain else self.distribution.domain_name
         self.index_url = pulumi.Output.concat("https://", self.host, "/simple/")
         # The first user name (not secret once alone; the password never leaves the config).
-        first_user = pulumi.Output.unsecret(
-            pulumi.Output.from_input(args.users).apply(lambda users: quote(sorted(users)[0], safe=""))
-        )
+        first_user = pulumi.Output.unsecret(pulumi.Output.from_input(args.users).apply(example_user))
         self.pip_install = pulumi.Output.concat(
             "pip install --extra-index-url https://", first_user, "@", self.host, "/simple/ <package>"
         )

@@ -23,7 +23,7 @@ import yaml
 
 from edge import credentials
 from infra import wiring
-from infra.component import TYPE_TOKEN, PrivateIndexArgs
+from infra.component import TYPE_TOKEN, PrivateIndexArgs, example_user
 from tests.pulumi_helpers import (
     ACCOUNT,
     DISTRIBUTION_DOMAIN,
@@ -789,3 +789,17 @@ def test_a_wrong_assertion_inside_a_runtime_test_fails(mocked_default_config) ->
 
 def _assert_equal(actual: Any, expected: Any) -> None:
     assert actual == expected
+
+
+@pytest.mark.parametrize(
+    ("users", "shown"),
+    [
+        ({"bob": "pw", "alice": {"password": "pw", "publish": ["*"]}}, "alice"),
+        # "__token__" sorts before every lower-case name: it must still never be the example.
+        ({"__token__": {"ci": {"sha256": "0" * 64, "publish": []}}, "zoe": "pw"}, "zoe"),
+        ({"__token__": {"ci": {"sha256": "0" * 64, "publish": []}}}, "__token__"),
+        ({"dev@example.com": "pw"}, "dev%40example.com"),
+    ],
+)
+def test_pip_install_output_names_a_person_not_the_token_entry(users: dict, shown: str) -> None:
+    assert example_user(users) == shown
