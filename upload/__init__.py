@@ -61,8 +61,8 @@ Trusted publishing (upload/oidc.py, upload/publishers.py; off unless trustedPubl
     fetches the CI providers' OIDC discovery documents and JWKS over HTTPS
     (token.actions.githubusercontent.com, gitlab.com or the configured GitLab), so it needs
     outbound internet access: keep it outside a VPC, as it is.  Its log lines carry their fields as
-    JSON in the text and as ``extra`` attributes; the function's LoggingConfig LogFormat "JSON"
-    makes them CloudWatch keys.
+    JSON in the text (LogFormat "Text", as deployed) and as ``extra`` attributes (keys under
+    LogFormat "JSON").
 """
 
 from __future__ import annotations
