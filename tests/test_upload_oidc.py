@@ -675,3 +675,22 @@ def test_burn_token_with_garbage_is_still_202_and_logs_no_token(issuer, cache, c
     assert reply.status == 202
     (record,) = events(caplog, "trusted publishing burn requested")
     assert record.token_id is None
+
+
+def test_a_signed_token_with_an_unsupported_critical_header_is_refused(issuer, cache):
+    # RFC 7515 §4.1.11: a "crit" extension the recipient does not understand makes the JWS
+    # invalid even with a good signature; joserfc raises it, and the refusal says so.
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    def b64(doc: object) -> str:
+        return base64.urlsafe_b64encode(json.dumps(doc).encode()).rstrip(b"=").decode()
+
+    claims = {"iss": issuer.url, "aud": AUDIENCE, "iat": NOW, "exp": NOW + 300, **github_claims()}
+    signing_input = f"{b64({'alg': 'RS256', 'kid': 'key-1', 'crit': ['zzz'], 'zzz': 1})}.{b64(claims)}"
+    signature = issuer.signing.private_key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+    token = f"{signing_input}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode()}"
+    code, description = refusal(mint(settings_for(issuer), cache, token))
+    assert code == "invalid-token"
+    assert description.startswith("invalid token: ")
+    assert "zzz" in description
