@@ -30,6 +30,8 @@ index = PrivateIndex(
             noncurrent_version_expiry_days=config.get_int("noncurrentVersionExpiryDays"),
             fallback_index_url=config.get("fallbackIndexUrl"),
             fallback_cache_seconds=config.get_int("fallbackCacheSeconds"),
+            trusted_publishers=config.get_object("trustedPublishers"),
+            trusted_publishing_audience=config.get("trustedPublishingAudience"),
         ),
     ),
 )
@@ -44,3 +46,6 @@ pulumi.export("edgeFunctionVersionArn", index.edge_function_version_arn)
 pulumi.export("edgeFunctionName", index.edge_function_name)
 pulumi.export("indexerFunctionName", index.indexer_function.name)
 pulumi.export("deadLetterQueueUrl", index.dead_letter_queue.url)
+# GitLab CI needs it in `id_tokens` (README, "Trusted publishing"); uv on GitHub asks the index.
+if index.trusted_publishing_audience is not None:
+    pulumi.export("trustedPublishingAudience", index.trusted_publishing_audience)

@@ -284,17 +284,21 @@ def _write_lambda_zip(files: list[tuple[str, bytes]], path: Path, what: str) -> 
 
 
 def upload_files(
-    deps: Path, credentials_json: bytes, source_root: Path = REPO_ROOT
+    deps: Path,
+    credentials_json: bytes,
+    source_root: Path = REPO_ROOT,
+    extra: Iterable[tuple[str, bytes]] = (),
 ) -> list[tuple[str, bytes]]:
     """The files `upload.BUNDLE_SOURCES` names (upload/, edge/credentials.py and the publishing
     core in indexer/, at their repository paths), the same credentials file the edge bundle
-    carries (salted hashes only) at the zip root, and the dependencies."""
+    carries (salted hashes only) at the zip root, `extra` generated files (trusted publishing's
+    config, `infra.trusted.bundle_entry`), and the dependencies."""
     from edge import credentials  # the one writer of the format
     from upload import BUNDLE_SOURCES  # the upload function's own list of what it imports
 
     files = [(name, (source_root / name).read_bytes()) for name in BUNDLE_SOURCES]
     files.append((credentials.FILE_NAME, credentials_json))
-    return files + _dependency_files(deps)
+    return files + list(extra) + _dependency_files(deps)
 
 
 def upload_requirements(source_root: Path = REPO_ROOT) -> bytes:
@@ -312,10 +316,12 @@ def build_upload_bundle(
     name: str = "upload.zip",
     source_root: Path = REPO_ROOT,
     deps_dir: Path | None = None,
+    extra_files: Iterable[tuple[str, bytes]] = (),
 ) -> Bundle:
     requirements = out_dir / "upload-requirements.txt"
     out_dir.mkdir(parents=True, exist_ok=True)
     if not requirements.exists() or requirements.read_bytes() != upload_requirements(source_root):
         requirements.write_bytes(upload_requirements(source_root))
     deps = install_dependencies(requirements, deps_dir or out_dir / "deps")
-    return _write_lambda_zip(upload_files(deps, credentials_json, source_root), out_dir / name, "upload")
+    files = upload_files(deps, credentials_json, source_root, extra_files)
+    return _write_lambda_zip(files, out_dir / name, "upload")

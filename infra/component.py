@@ -112,6 +112,11 @@ class PrivateIndexArgs:
     log_retention_days: int = 30
     noncurrent_version_expiry_days: int = 90
     """Days an overwritten or deleted object version is kept before S3 expires it."""
+    trusted_publishers: Any = None
+    """`trustedPublishers`: project → CI workflows that may publish it with no stored secret
+    (upload/publishers.py); None or {} = trusted publishing off."""
+    trusted_publishing_audience: str | None = None
+    """The OIDC audience; default the `domain`, else a generated id of the deployment."""
     credentials_seed: str | None = None
     """Salt seed for the credential hashes; default "<project>/<stack>" (stable per stack)."""
     source_root: Path = bundle.REPO_ROOT
@@ -615,6 +620,7 @@ class PrivateIndex(pulumi.ComponentResource):
                 log_retention_days=args.log_retention_days,
                 source_root=args.source_root,
                 bundle_dir=bundle_dir,
+                **self._trusted_publishing(name, args, child),
             ),
             opts=child,
         )
@@ -729,6 +735,7 @@ class PrivateIndex(pulumi.ComponentResource):
         self.edge_function_name = self.edge_function.name
         self.register_outputs(
             {
+                "trusted_publishing_audience": self.trusted_publishing_audience,
                 "bucket_name": self.bucket_name,
                 "distribution_id": self.distribution_id,
                 "distribution_domain_name": self.distribution.domain_name,
@@ -743,3 +750,28 @@ class PrivateIndex(pulumi.ComponentResource):
                 "dead_letter_queue_url": self.dead_letter_queue.url,
             }
         )
+
+    def _trusted_publishing(
+        self, name: str, args: PrivateIndexArgs, child: pulumi.ResourceOptions
+    ) -> dict[str, Any]:
+        """Trusted publishing (infra/trusted.py) for the upload function, when publishers are set."""
+        from infra.trusted import TrustedPublishing, TrustedPublishingArgs
+
+        self.trusted_publishing: TrustedPublishing | None = None
+        self.trusted_publishing_audience: pulumi.Output[str] | None = None
+        if not args.trusted_publishers:
+            return {}
+        self.trusted_publishing = TrustedPublishing(
+            f"{name}-trusted",
+            TrustedPublishingArgs(
+                publishers=args.trusted_publishers,
+                audience=args.trusted_publishing_audience or "",
+                domain=args.domain or "",
+            ),
+            opts=child,
+        )
+        self.trusted_publishing_audience = self.trusted_publishing.audience
+        return {
+            "trusted_publishing_config": self.trusted_publishing.config_file,
+            "trusted_publishing_environment": self.trusted_publishing.environment,
+        }

@@ -24,7 +24,7 @@ The distribution itself is built by `infra.component.PrivateIndex`; this compone
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +102,11 @@ class UploadEndpointArgs:
     log_retention_days: int = 30
     source_root: Path = bundle.REPO_ROOT
     bundle_dir: Path | None = None
+    trusted_publishing_config: pulumi.Input[str] | None = None
+    """`infra.trusted.TrustedPublishing.config_file`, bundled as upload/trusted-publishing.json;
+    None: trusted publishing is off (no file, so /_/oidc/ answers "not enabled")."""
+    trusted_publishing_environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """`TrustedPublishing.environment`: the signing key of minted tokens (a secret)."""
 
 
 class UploadEndpoint(pulumi.ComponentResource):
@@ -215,18 +220,24 @@ class UploadEndpoint(pulumi.ComponentResource):
         bundle_dir = args.bundle_dir or args.source_root / ".bundles"
         zip_name = f"{args.function_name}.zip"
 
-        def build(users: Mapping[str, Any]) -> bundle.Bundle:
+        def build(inputs: list[Any]) -> bundle.Bundle:
             from edge import credentials
+            from infra.trusted import bundle_entry
 
+            users, trusted_config = inputs
             return bundle.build_upload_bundle(
                 credentials.render_file(dict(users), args.realm, args.credentials_seed),
                 out_dir=bundle_dir,
                 name=zip_name,
                 source_root=args.source_root,
+                extra_files=[bundle_entry(trusted_config)] if trusted_config else [],
             )
 
-        # Hashes only (as in the edge bundle): not secret, and diffable in the state.
-        upload_bundle = pulumi.Output.unsecret(pulumi.Output.from_input(args.users).apply(build))
+        # Hashes only (as in the edge bundle), and the publishers' config (no secret in it): not
+        # secret, and diffable in the state.
+        upload_bundle = pulumi.Output.unsecret(
+            pulumi.Output.all(args.users, args.trusted_publishing_config).apply(build)
+        )
         self.function = aws.lambda_.Function(
             f"{name}-function",
             name=args.function_name,
@@ -246,6 +257,7 @@ class UploadEndpoint(pulumi.ComponentResource):
                     "ORIGIN_SECRET": secret,
                     "INDEXER_FUNCTION": args.indexer_function_name,
                     "POWERTOOLS_SERVICE_NAME": UPLOAD_SERVICE_NAME,
+                    **args.trusted_publishing_environment,
                 }
             ),
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text", log_group=logs.name),

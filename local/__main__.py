@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import signal
 import sys
@@ -11,6 +12,7 @@ from urllib.parse import quote
 
 from edge import credentials
 from local.stack import DEFAULT_USER, DEFAULT_USERS, LocalStack, PortInUse, password_of
+from upload.publishers import parse_publishers
 
 
 def parse_user(value: str) -> tuple[str, str]:
@@ -86,6 +88,25 @@ class StopSignal:
         return self.received[0]
 
 
+def trusted_line(args: argparse.Namespace) -> str:
+    """The banner's trusted-publishing line (empty when it is off)."""
+    if not args.trusted_publishers:
+        return ""
+    issuer = args.trust_test_issuer or "GitHub's and GitLab's issuers"
+    projects = ", ".join(sorted(args.trusted_publishers))
+    return f"  trusted    {projects}: audience {args.oidc_audience}, tokens from {issuer}\n"
+
+
+def trusted_publishers(value: str) -> dict[str, object]:
+    """--trusted-publishers: JSON, checked by the same model as the deployment's config."""
+    try:
+        config = json.loads(value)
+        parse_publishers(config)
+    except ValueError as exc:  # json.JSONDecodeError is a ValueError
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return config
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local", description=__doc__)
     parser.add_argument("--port", type=int, default=8080, help="HTTP port of the CloudFront stand-in (8080)")
@@ -120,6 +141,22 @@ def main(argv: list[str] | None = None) -> int:
         help="redirect requests for projects this index does not have to the same project there "
         "(e.g. https://pypi.org/simple/); off by default",
     )
+    parser.add_argument(
+        "--trusted-publishers",
+        type=trusted_publishers,
+        default={},
+        metavar="JSON",
+        help='trusted publishing, as Pulumi\'s trustedPublishers: {"project": [{"provider": "github", '
+        '"repository": "owner/name", "workflow": "release.yml"}]}',
+    )
+    parser.add_argument(
+        "--oidc-audience", default="pypi-edge-local", help="audience of trusted publishing (pypi-edge-local)"
+    )
+    parser.add_argument(
+        "--trust-test-issuer",
+        metavar="URL",
+        help="trust this OIDC issuer instead of GitHub's and GitLab's (a local stand-in, for tests)",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no access log")
     args = parser.parse_args(argv)
     if args.fallback_index_url:
@@ -146,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
         users=users,
         batch_window=args.batch_window,
         fallback_index_url=args.fallback_index_url,
+        trusted_publishers=args.trusted_publishers,
+        oidc_audience=args.oidc_audience,
+        test_issuer=args.trust_test_issuer,
     )
     try:
         stack.start()
@@ -172,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
   users      {", ".join(people) or "(tokens only)"}{default}
   S3 + SQS   {stack.s3_endpoint}   bucket {stack.bucket}
   fallback   {args.fallback_index_url or "off (a project not here is a 404)"}
-
+{trusted_line(args)}
 Publish with twine, uv or poetry (as {user}):
   twine upload --repository-url {legacy} -u {user} -p '{password}' dist/*
   uv publish --publish-url {legacy} --check-url http://{userinfo}@{host}/simple/ \\

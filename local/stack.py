@@ -75,6 +75,11 @@ class LocalStack:
     host: str = "127.0.0.1"
     batch_window: float = 0.5  # AWS waits up to wiring.BATCH_WINDOW_SECONDS; locally we are impatient
     fallback_index_url: str | None = None  # the opt-in fallback index (edge/fallback.py); None = off
+    # Trusted publishing: `trustedPublishers` as in Pulumi's config ({} = off), the audience, and
+    # an OIDC issuer to trust instead of GitHub's and GitLab's (tests; see upload/oidc.py).
+    trusted_publishers: dict[str, Any] = field(default_factory=dict)
+    oidc_audience: str = "pypi-edge-local"
+    test_issuer: str | None = None
     _threads: list[threading.Thread] = field(default_factory=list, init=False)
     _tmp: Any = field(default=None, init=False)
 
@@ -125,12 +130,23 @@ class LocalStack:
         edge_handler.reload()  # it may have been imported before the variable was set
 
         from upload import handler as upload_handler
+        from upload import oidc
+        from upload.publishers import parse_publishers
 
         # The upload function as deployed: same credentials file, a secret only the CDN knows,
         # and the indexer called in-process where AWS would invoke the indexer function.
         origin_secret = secrets.token_urlsafe(16)
         verifier = credentials.Verifier()
         verifier.configure(raw)
+        trusted = None
+        if self.trusted_publishers:
+            # A fresh signing key per run, as the deployment generates one per stack.
+            trusted = oidc.Settings(
+                audience=self.oidc_audience,
+                key=secrets.token_bytes(32),
+                publishers=parse_publishers(self.trusted_publishers),
+                test_issuer=self.test_issuer,
+            )
         upload_handler.configure(
             upload_handler.Config(
                 bucket=self.bucket,
@@ -138,6 +154,8 @@ class LocalStack:
                 s3=aws.client("s3", self.s3_endpoint),
                 refresher=local_refresher,
                 verifier=verifier,
+                trusted=trusted,
+                minted=oidc.minted_verifier(trusted),
             )
         )
         # CloudFront's cache, per the deployed cache policy, emptied by the indexer's invalidations

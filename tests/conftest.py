@@ -113,3 +113,13 @@ def e2e(output_dir: Any) -> Iterator[Any]:
         yield stack
     finally:
         stack.stop()
+
+
+@pytest.fixture
+def issuer() -> Iterator[Any]:
+    """A local OIDC issuer (tests/oidc_issuer.py) on a free loopback port: GitHub's and GitLab's stand-in."""
+    from tests.oidc_issuer import Issuer
+
+    server = Issuer()
+    yield server
+    server.close()

@@ -116,6 +116,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
             )
         elif typ == "random:index/randomPassword:RandomPassword":
             state.update(result=ORIGIN_SECRET)
+        elif typ == "random:index/randomId:RandomId":
+            state.update(hex="0123456789abcdef")
         elif typ == "aws:cloudfront/distribution:Distribution":
             rid = DISTRIBUTION_ID
             state.update(

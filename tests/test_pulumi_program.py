@@ -125,6 +125,8 @@ def test_project_file_declares_runtime_and_every_setting_once() -> None:
         "noncurrentVersionExpiryDays",
         "fallbackIndexUrl",
         "fallbackCacheSeconds",
+        "trustedPublishers",  # infra/trusted.py (TrustedPublishingArgs; tests/test_pulumi_trusted.py)
+        "trustedPublishingAudience",
     }
     for key, decl in config.items():
         assert decl.get("description"), key

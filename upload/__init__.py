@@ -50,8 +50,19 @@ CloudFront (what the function relies on)
     `edge.handler.MAX_UPLOAD_BODY_BYTES` (4,483,104) and 411 without Content-Length, and passes
     everything else through with its Authorization header (it does not authenticate uploads).
 
-Routes: `handler.ROUTES` maps rawPath to a route; trusted publishing adds ``/_/oidc/audience``
-and ``/_/oidc/mint-token`` there and plugs its minted-token verifier into `handler.Config.minted`.
+Routes: `handler.ROUTES` maps rawPath to a route: ``/legacy/`` and trusted publishing's
+``/_/oidc/audience``, ``/_/oidc/mint-token``, ``/_/oidc/burn-token`` (upload/oidc.py), whose
+minted-token check is `handler.Config.minted`.
+
+Trusted publishing (upload/oidc.py, upload/publishers.py; off unless trustedPublishers names one)
+    The bundle also carries ``upload/trusted-publishing.json`` (`infra.trusted.bundle_entry`, the
+    validated config `infra.trusted.TrustedPublishing.config_file`), and the function's environment
+    ``PYPI_EDGE_OIDC_KEY`` (`TrustedPublishing.environment`, a generated secret).  The function
+    fetches the CI providers' OIDC discovery documents and JWKS over HTTPS
+    (token.actions.githubusercontent.com, gitlab.com or the configured GitLab), so it needs
+    outbound internet access: keep it outside a VPC, as it is.  Its log lines carry their fields as
+    JSON in the text (LogFormat "Text", as deployed) and as ``extra`` attributes (keys under
+    LogFormat "JSON").
 """
 
 from __future__ import annotations
@@ -59,6 +70,8 @@ from __future__ import annotations
 BUNDLE_SOURCES = (
     "upload/__init__.py",
     "upload/handler.py",
+    "upload/oidc.py",
+    "upload/publishers.py",
     "edge/__init__.py",
     "edge/credentials.py",
     "indexer/__init__.py",

@@ -34,6 +34,7 @@ import io
 import json
 import logging
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,6 +48,7 @@ from packaging.version import InvalidVersion, Version
 from edge import credentials
 from indexer import publish
 from indexer.model import BadFilename, parse_filename
+from upload import oidc
 
 logger = logging.getLogger("pypi_edge.upload")
 
@@ -259,6 +261,8 @@ class Config:
     s3: Any = None
     refresher: Refresher | None = None
     minted: credentials.MintedVerifier | None = None  # trusted publishing (upload/oidc.py) plugs in here
+    trusted: oidc.Settings | None = None  # trusted publishing: None (or no publishers) = off
+    oidc_keys: oidc.KeyCache = field(default_factory=oidc.KeyCache)  # the issuers' JWKS, per container
     verifier: credentials.Verifier = field(default_factory=credentials.Verifier)
 
 
@@ -290,6 +294,11 @@ def from_environment() -> Config:
         logger.error("no usable credentials at %s (%s): every upload gets 401", path, exc)
     if os.environ.get(ENV_INDEXER):
         config.refresher = LambdaRefresher(os.environ[ENV_INDEXER])
+    try:
+        config.trusted = oidc.settings_from_environment()
+    except (OSError, ValueError) as exc:
+        logger.error("trusted publishing config unusable (%s): trusted publishing is off", exc)
+    config.minted = oidc.minted_verifier(config.trusted)
     return config
 
 
@@ -403,9 +412,35 @@ def refresh(config: Config, dist: publish.Dist) -> None:
         logger.exception("page refresh failed; the S3 event will index it", extra={"key": dist.key})
 
 
-# The dispatch table: rawPath -> route.  Trusted publishing adds "/_/oidc/audience" and
-# "/_/oidc/mint-token" here (upload/oidc.py); each route checks its own method.
-ROUTES: dict[str, Callable[[Request], dict]] = {"/legacy/": file_upload, "/legacy": file_upload}
+def trusted_publishing(req: Request) -> dict:
+    """/_/oidc/audience, /_/oidc/mint-token, /_/oidc/burn-token: PyPI's token exchange (upload/oidc.py)."""
+    try:
+        body = req.body()
+    except BadRequest as exc:
+        return respond(400, str(exc), req.accept)
+    reply = oidc.handle(
+        req.method,
+        req.path,
+        body,
+        settings=req.config.trusted,
+        cache=req.config.oidc_keys,
+        now=int(time.time()),
+    )
+    headers = {name.lower(): value for name, value in reply.headers.items()}
+    return {
+        "statusCode": reply.status,
+        "headers": headers,
+        "body": reply.encoded().decode(),
+        "isBase64Encoded": False,
+    }
+
+
+# The dispatch table: rawPath -> route; each route checks its own method.
+ROUTES: dict[str, Callable[[Request], dict]] = {
+    "/legacy/": file_upload,
+    "/legacy": file_upload,
+    **dict.fromkeys(oidc.PATHS, trusted_publishing),
+}
 
 
 def handler(event: dict, context: object = None) -> dict:
