@@ -6,11 +6,18 @@ deterministic: the re-implemented algorithms' S3 requests, PEP 658 keeping wheel
 
 from __future__ import annotations
 
+import gzip
+import http.client
 import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from bench import clients
+from bench.link import LOOPBACK, Link, Shape, ShapingProxy, through
+from local.stack import free_port
 from bench.__main__ import QUICK, Results, document, run
 from bench.report import HEADER
 
@@ -83,3 +90,284 @@ def test_the_document_is_one_table_with_notes(results: Results):
     notes = [line for line in lines if re.match(r"\d+\. ", line)]
     assert len(notes) == 8
     assert "serverless-pypi" in text and "CodeArtifact" in text and "Prices read" in text
+
+
+# --- the link: a shaping proxy that is a correct HTTP/1.1 intermediary ------------------------
+
+
+class Origin(ThreadingHTTPServer):
+    """A tiny origin: fixed objects, Range, HEAD, chunked answers, an echo for bodies, and
+    counts of its own connections and requests."""
+
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _OriginHandler)
+        self.connections = 0
+        self.requests: list[tuple[str, str, bytes]] = []
+        self.objects = {
+            "/page.html": ("text/html; charset=utf-8", b"<a>x</a>\n" * 1_000),
+            "/tiny.html": ("text/html", b"<a>x</a>"),
+            "/page.json": ("application/vnd.pypi.simple.v1+json", b'{"files": []}' * 400),
+            "/wheel.whl": ("application/octet-stream", bytes(range(256)) * 1_000),
+        }
+
+
+class _OriginHandler(BaseHTTPRequestHandler):
+    server: Origin
+    protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.connections += 1
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        body = b""
+        if "chunked" in self.headers.get("Transfer-Encoding", ""):
+            while size := int(self.rfile.readline().strip(), 16):
+                body += self.rfile.read(size)
+                self.rfile.readline()
+            self.rfile.readline()
+        elif self.headers.get("Content-Length"):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.server.requests.append((self.command, self.path, body))
+        if self.command == "POST":
+            return self._answer(200, "application/octet-stream", body)
+        if self.path == "/stream":
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for part in (b"abc" * 5_000, b"def" * 30_000):
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+            self.wfile.write(b"0\r\n\r\n")
+            return
+        if self.path == "/close":
+            self.close_connection = True
+            return self._answer(200, "text/plain", b"bye", close=True)
+        if self.path not in self.server.objects:
+            return self._answer(404, "text/plain", b"no")
+        content_type, data = self.server.objects[self.path]
+        if self.headers.get("Range"):
+            start, end = (int(x) for x in self.headers["Range"].split("=")[1].split("-"))
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
+            return self._answer(206, content_type, data[start : end + 1], status_sent=True)
+        self._answer(200, content_type, data)
+
+    do_HEAD = do_POST = do_GET
+
+    def _answer(self, status, content_type, data, close=False, status_sent=False) -> None:
+        if not status_sent:
+            self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("ETag", '"abc"')
+        if close:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+
+@pytest.fixture
+def origin():
+    server = Origin()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+class FakeTime:
+    """A clock that only moves when someone sleeps: the link's waits are read, never waited."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+
+
+def proxy_for(
+    origin: Origin, shape: Shape = LOOPBACK, fake: FakeTime | None = None, **kwargs
+) -> ShapingProxy:
+    fake = fake or FakeTime()
+    return ShapingProxy(origin.server_address, shape, clock=fake.clock, sleep=fake.sleep, **kwargs).start()
+
+
+def request(conn, method, path, headers=None, body=None):
+    conn.request(
+        method, path, body=body, headers=headers or {}, encode_chunked=not isinstance(body, bytes | None)
+    )
+    resp = conn.getresponse()
+    return resp, resp.read()
+
+
+def test_link_keeps_one_connection_alive_on_both_sides(origin):
+    with proxy_for(origin) as proxy:
+        conn = http.client.HTTPConnection("127.0.0.1", proxy.server_address[1])
+        for path in ("/page.html", "/wheel.whl", "/missing", "/page.json"):
+            request(conn, "GET", path)
+        conn.close()
+        tally = proxy.reset()
+    assert (tally.connections, tally.requests) == (1, 4)
+    assert origin.connections == 1
+    assert tally.statuses == {200: 3, 404: 1}
+
+
+def test_link_delays_each_request_and_each_new_connection_by_one_round_trip(origin):
+    fake = FakeTime()
+    shape = Shape("test", rtt=0.03)
+    with proxy_for(origin, shape, fake) as proxy:
+        for _ in range(2):
+            conn = http.client.HTTPConnection("127.0.0.1", proxy.server_address[1])
+            for _ in range(3):
+                request(conn, "GET", "/tiny.html")
+            conn.close()
+        wait_for(lambda: proxy.tally.connections == 2)
+        tally = proxy.reset()
+    assert (tally.delayed_connections, tally.delayed_requests) == (2, 6)
+    assert tally.delay_seconds == pytest.approx(8 * 0.03)
+    assert fake.sleeps == [0.03] * 8  # no bandwidth cap: nothing else waited
+
+
+def test_link_caps_bandwidth_by_scheduling_every_body_byte(origin):
+    fake = FakeTime()
+    shape = Shape("test", bits_per_second=8e6)  # 1 MB/s
+    wheel = origin.objects["/wheel.whl"][1]
+    with proxy_for(origin, shape, fake) as proxy:
+        conn = http.client.HTTPConnection("127.0.0.1", proxy.server_address[1])
+        _, got = request(conn, "GET", "/wheel.whl")
+        _, echoed = request(conn, "POST", "/upload", body=b"u" * 100_000)
+        conn.close()
+        assert got == wheel and echoed == b"u" * 100_000
+        assert proxy.down.bytes == len(wheel) + 100_000
+        assert proxy.down.scheduled == pytest.approx((len(wheel) + 100_000) / 1e6)
+        assert proxy.up.bytes == 100_000
+        tally = proxy.reset()
+    assert (tally.body_bytes_down, tally.body_bytes_up) == (len(wheel) + 100_000, 100_000)
+    # The clock stood still, so each chunk waited for all the bytes scheduled before it.
+    assert max(fake.sleeps) == pytest.approx(proxy.down.scheduled)
+
+
+def test_link_is_one_shared_pipe_not_one_per_connection():
+    fake = FakeTime()
+    link = Link(8e6, fake.clock, fake.sleep)
+    link.send(500_000)  # connection A
+    link.send(500_000)  # connection B, at the same instant: it queues behind A
+    assert fake.sleeps == [0.5, 1.0]
+    assert (link.bytes, link.scheduled) == (1_000_000, 1.0)
+
+
+def test_link_answers_head_with_the_length_of_the_get_and_no_body(origin):
+    with proxy_for(origin) as proxy:
+        conn = http.client.HTTPConnection("127.0.0.1", proxy.server_address[1])
+        resp, body = request(conn, "HEAD", "/wheel.whl")
+        _, after = request(conn, "GET", "/tiny.html")  # the connection is still in step
+        conn.close()
+        tally = proxy.reset()
+    assert resp.status == 200 and body == b""
+    assert resp.getheader("Content-Length") == str(len(origin.objects["/wheel.whl"][1]))
+    assert after == b"<a>x</a>"
+    assert tally.body_bytes_down == len(b"<a>x</a>")
+
+
+def test_link_passes_range_requests_through(origin):
+    with proxy_for(origin) as proxy:
+        conn = http.client.HTTPConnection("127.0.0.1", proxy.server_address[1])
+        resp, body = request(conn, "GET", "/wheel.whl", {"Range": "bytes=1000-1099"})
+        conn.close()
+    assert resp.status == 206
+    assert resp.getheader("Content-Range") == f"bytes 1000-1099/{256 * 1_000}"
+    assert body == origin.objects["/wheel.whl"][1][1000:1100]
+    assert origin.requests[-1][:2] == ("GET", "/wheel.whl")
+
+
+def test_link_streams_a_chunked_answer_of_unknown_length(origin):
+    with proxy_for(origin) as proxy:
+        conn = http.client.HTTPConnection("127.0.0.1", proxy.server_address[1])
+        resp, body = request(conn, "GET", "/stream")
+        _, after = request(conn, "GET", "/tiny.html")
+        conn.close()
+        tally = proxy.reset()
+    assert resp.getheader("Transfer-Encoding") == "chunked"
+    assert body == b"abc" * 5_000 + b"def" * 30_000
+    assert after == b"<a>x</a>"
+    assert tally.body_bytes_down == len(body) + len(after)
+
+
+def test_link_streams_a_chunked_request_body_upstream(origin):
+    with proxy_for(origin) as proxy:
+        conn = http.client.HTTPConnection("127.0.0.1", proxy.server_address[1])
+        parts = [b"x" * 70_000, b"y" * 10]
+        resp, echoed = request(conn, "POST", "/legacy/", body=iter(parts))
+        conn.close()
+        tally = proxy.reset()
+    assert echoed == b"".join(parts)
+    assert origin.requests[-1] == ("POST", "/legacy/", b"".join(parts))
+    assert tally.body_bytes_up == 70_010
+
+
+def test_link_closes_the_client_connection_when_the_server_closes_its_own(origin):
+    with proxy_for(origin) as proxy:
+        conn = http.client.HTTPConnection("127.0.0.1", proxy.server_address[1])
+        resp, body = request(conn, "GET", "/close")
+        assert resp.getheader("Connection") == "close" and body == b"bye"
+        _, again = request(conn, "GET", "/tiny.html")  # http.client reconnects
+        conn.close()
+        wait_for(lambda: proxy.tally.connections == 2)
+        tally = proxy.reset()
+    assert (tally.connections, tally.requests) == (2, 2)
+    assert again == b"<a>x</a>"
+
+
+def test_link_gzips_html_as_cloudfront_does_when_asked(origin):
+    page = origin.objects["/page.html"][1]
+    with proxy_for(origin, cloudfront_compression=True) as proxy:
+        conn = http.client.HTTPConnection("127.0.0.1", proxy.server_address[1])
+        resp, body = request(conn, "GET", "/page.html", {"Accept-Encoding": "gzip, deflate"})
+        plain, plain_body = request(conn, "GET", "/page.html")
+        tiny, tiny_body = request(conn, "GET", "/tiny.html", {"Accept-Encoding": "gzip"})
+        js, js_body = request(conn, "GET", "/page.json", {"Accept-Encoding": "gzip"})
+        conn.close()
+        tally = proxy.reset()
+    assert resp.getheader("Content-Encoding") == "gzip" and resp.getheader("ETag") == 'W/"abc"'
+    assert gzip.decompress(body) == page and len(body) == int(resp.getheader("Content-Length"))
+    assert plain.getheader("Content-Encoding") is None and plain_body == page
+    assert tiny.getheader("Content-Encoding") is None  # under 1,000 bytes
+    assert js.getheader("Content-Encoding") is None  # not a type CloudFront compresses
+    assert (tally.compressed_responses, tally.bytes_before_compression) == (1, len(page))
+    assert tally.body_bytes_down == len(body) + len(page) + len(tiny_body) + len(js_body)
+
+
+def test_link_rewrites_index_urls_to_go_through_it(origin):
+    with proxy_for(origin) as proxy:
+        port = proxy.server_address[1]
+        assert through("http://u:p@127.0.0.1:9/simple/", proxy) == f"http://u:p@127.0.0.1:{port}/simple/"
+        assert (
+            through("http://127.0.0.1:9/root/bench/+simple/", proxy)
+            == f"http://127.0.0.1:{port}/root/bench/+simple/"
+        )
+
+
+def test_link_answers_502_when_the_server_is_gone():
+    with ShapingProxy(("127.0.0.1", free_port()), LOOPBACK) as proxy:
+        conn = http.client.HTTPConnection("127.0.0.1", proxy.server_address[1])
+        resp, _ = request(conn, "GET", "/simple/")
+        conn.close()
+    assert resp.status == 502
+
+
+def wait_for(condition, timeout: float = 5) -> None:
+    """For the proxy's own bookkeeping after a client hangs up (a count, not a time, is asserted)."""
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
