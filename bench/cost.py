@@ -23,12 +23,19 @@ S3_GB_MONTH = 0.023  # same page, S3 Standard, first 50 TB
 SQS_REQUEST = 0.40 / 1e6  # aws.amazon.com/sqs/pricing, standard queue
 LAMBDA_REQUEST = 0.20 / 1e6  # aws.amazon.com/lambda/pricing, x86
 LAMBDA_GB_SECOND = 0.0000166667  # same page, x86, first tier
+CLOUDFRONT_GB_TO_ORIGIN = 0.020  # same page, "Regional Data Transfer Out to Origin", United States
+CLOUDFRONT_FREE_INVALIDATION_PATHS = 1_000  # same page: free each month, per account
+CLOUDFRONT_INVALIDATION_PATH = 0.005  # same page: per path after the free 1,000
 CODEARTIFACT_GB_MONTH = 0.05  # aws.amazon.com/codeartifact/pricing
 CODEARTIFACT_REQUEST = 0.05 / 10_000  # same page
 CODEARTIFACT_GB_OUT = 0.09  # same page: AWS data transfer out to the internet, first 10 TB/month
 
 EDGE_MEMORY_GB = 128 / 1024  # infra/component.py EDGE_MEMORY_MB (the viewer-trigger maximum)
 INDEXER_MEMORY_GB = 512 / 1024  # infra/component.py INDEXER_MEMORY_MB
+# The upload function (POST /legacy/, trusted-publishing mint) behind its function URL: function
+# URLs cost nothing beyond Lambda's request and duration prices (aws.amazon.com/lambda/pricing).
+# Its memory is an assumption until infra/upload.py sets it.
+UPLOAD_MEMORY_GB = 1024 / 1024
 
 PRICE_NOTES = [
     "Lambda@Edge $0.60 per 1M requests + $0.00005001 per GB-second, billed in 1 ms steps "
@@ -39,6 +46,13 @@ PRICE_NOTES = [
     "(aws.amazon.com/s3/pricing)",
     "SQS standard $0.40 per 1M requests (aws.amazon.com/sqs/pricing); Lambda $0.20 per 1M requests + "
     "$0.0000166667 per GB-second, x86 (aws.amazon.com/lambda/pricing)",
+    "CloudFront invalidations: the first 1,000 paths a month free, then $0.005 per path; data from "
+    "CloudFront to an origin (upload bodies) $0.020/GB in the United States "
+    "(aws.amazon.com/cloudfront/pricing, 'Invalidation requests' and 'Regional Data Transfer Out to "
+    "Origin'; the stored copy of the page read today breaks off before the origin row, so that figure is "
+    "the page's published US rate, not re-read today)",
+    "Lambda function URLs: no charge beyond the function's requests and duration "
+    "(aws.amazon.com/lambda/pricing)",
     "CodeArtifact $0.05/GB-month, $0.05 per 10,000 requests (aws.amazon.com/codeartifact/pricing; AWS price "
     "list, effective 2021-04-01), data out to the internet at AWS's $0.09/GB for the first 10 TB",
 ]
@@ -57,6 +71,13 @@ class Load:
     cache_hit_ratio: float = 0.9  # CloudFront hits; a miss costs one S3 GET
     cold_fraction: float = 0.01  # requests that land on a new edge container (slow hash)
     indexer_seconds: float = 1.0  # per upload event, at 512 MB (moto times are not AWS times)
+    # Publishing through the upload endpoint (twine, uv, poetry -> POST /legacy/):
+    endpoint_share: float = 1.0  # of uploads (CI publishes with twine/uv; the CLI goes to S3)
+    upload_mb: float = 2.0  # mean distribution size sent through CloudFront to the function
+    upload_function_seconds: float = 1.0  # per upload at UPLOAD_MEMORY_GB (validate, hash, PUT)
+    invalidation_paths_per_upload: int = 2  # the project page's path and the root's, if invalidated
+    trusted_publish_jobs: int = 200  # CI jobs a month that mint a token (GET audience + POST mint)
+    mint_seconds: float = 0.3  # per mint at UPLOAD_MEMORY_GB (verify the OIDC token, sign)
 
     @property
     def installs(self) -> int:
@@ -70,7 +91,12 @@ class Load:
             f"days = {self.installs:,} installs of the tree a month, each from an empty cache; "
             f"{self.uploads} uploads a month; {self.stored_gb:g} GB stored; CloudFront cache hit ratio "
             f"{self.cache_hit_ratio:.0%} (a miss is one S3 GET); {self.cold_fraction:.0%} of requests pay a "
-            f"cold verification; {self.indexer_seconds:g} s of indexer Lambda per upload"
+            f"cold verification; {self.indexer_seconds:g} s of indexer Lambda per upload; "
+            f"{self.endpoint_share:.0%} of uploads through the upload endpoint (POST /legacy/), "
+            f"{self.upload_mb:g} MB each, {self.upload_function_seconds:g} s of upload function each at "
+            f"{UPLOAD_MEMORY_GB * 1024:.0f} MB; {self.invalidation_paths_per_upload} CloudFront invalidation "
+            f"paths per upload; {self.trusted_publish_jobs} trusted-publishing jobs a month, each one "
+            f"audience GET and one mint POST through the edge and {self.mint_seconds:g} s of upload function"
         )
 
 
@@ -88,10 +114,11 @@ class Monthly:
     transfer: float  # $ for bytes out
     storage: float
     publishing: float  # uploads and their indexing
+    endpoint: float = 0.0  # the upload endpoint, invalidations, trusted publishing
 
     @property
     def total(self) -> float:
-        return self.requests + self.transfer + self.storage + self.publishing
+        return self.requests + self.transfer + self.storage + self.publishing + self.endpoint
 
 
 def edge_request_dollars(warm_us: float, cold_us: float, cold_fraction: float) -> float:
@@ -128,7 +155,30 @@ def ours_monthly(
         transfer=load.installs * install.bytes_sent / GB * CLOUDFRONT_GB_OUT,
         storage=load.stored_gb * S3_GB_MONTH,
         publishing=load.uploads * per_upload,
+        endpoint=endpoint_monthly(warm_us, cold_us, load),
     )
+
+
+def invalidation_dollars(paths: int) -> float:
+    """CloudFront invalidation paths in a month: the first 1,000 free, then per path."""
+    return max(0, paths - CLOUDFRONT_FREE_INVALIDATION_PATHS) * CLOUDFRONT_INVALIDATION_PATH
+
+
+def endpoint_monthly(warm_us: float, cold_us: float, load: Load) -> float:
+    """What the write side adds: each upload through /legacy/ is one viewer request (edge +
+    CloudFront fee), its body sent to the origin, one upload-function invocation; each
+    trusted-publishing job two viewer requests and one mint invocation; invalidations per upload."""
+    edge = edge_request_dollars(warm_us, cold_us, load.cold_fraction)
+    uploads = load.uploads * load.endpoint_share
+    per_upload = (
+        edge
+        + load.upload_mb * 1e6 / GB * CLOUDFRONT_GB_TO_ORIGIN
+        + LAMBDA_REQUEST
+        + load.upload_function_seconds * UPLOAD_MEMORY_GB * LAMBDA_GB_SECOND
+    )
+    per_mint = 2 * edge + LAMBDA_REQUEST + load.mint_seconds * UPLOAD_MEMORY_GB * LAMBDA_GB_SECOND
+    invalidations = invalidation_dollars(load.uploads * load.invalidation_paths_per_upload)
+    return uploads * per_upload + load.trusted_publish_jobs * per_mint + invalidations
 
 
 def codeartifact_monthly(install: Install, load: Load) -> Monthly:
@@ -137,5 +187,6 @@ def codeartifact_monthly(install: Install, load: Load) -> Monthly:
         requests=load.installs * install.requests * CODEARTIFACT_REQUEST,
         transfer=load.installs * install.bytes_sent / GB * CODEARTIFACT_GB_OUT,
         storage=load.stored_gb * CODEARTIFACT_GB_MONTH,
-        publishing=load.uploads * CODEARTIFACT_REQUEST,
+        publishing=0.0,  # no indexing step: what publishing costs is its API requests
+        endpoint=load.uploads * CODEARTIFACT_REQUEST,
     )

@@ -27,6 +27,7 @@ from __future__ import annotations
 import gzip
 import http.client
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -112,6 +113,7 @@ class Tally:
     delayed_connections: int = 0
     body_bytes_down: int = 0  # response bodies sent to clients (after compression)
     body_bytes_up: int = 0  # request bodies forwarded to the server
+    client_hangups: int = 0  # connections the client reset or abandoned (normal with keep-alive)
     compressed_responses: int = 0
     bytes_before_compression: int = 0  # of the compressed responses
     statuses: dict[int, int] = field(default_factory=dict)
@@ -172,6 +174,13 @@ class ShapingProxy(ThreadingHTTPServer):
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client hanging up on an idle keep-alive connection is normal: counted, not printed."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            self.count(client_hangups=1)
+            return
+        super().handle_error(request, client_address)
 
     def reset(self) -> Tally:
         """Start counting afresh; returns what was counted so far."""

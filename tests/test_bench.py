@@ -9,6 +9,8 @@ from __future__ import annotations
 import gzip
 import http.client
 import re
+import socket
+import struct
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,10 +18,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from bench import clients
-from bench.link import LOOPBACK, Link, Shape, ShapingProxy, through
-from local.stack import free_port
 from bench.__main__ import QUICK, Results, document, run
+from bench.link import LOOPBACK, Link, Shape, ShapingProxy, through
 from bench.report import HEADER
+from local.stack import free_port
 
 
 @pytest.fixture(scope="module")
@@ -308,7 +310,7 @@ def test_link_streams_a_chunked_request_body_upstream(origin):
     with proxy_for(origin) as proxy:
         conn = http.client.HTTPConnection("127.0.0.1", proxy.server_address[1])
         parts = [b"x" * 70_000, b"y" * 10]
-        resp, echoed = request(conn, "POST", "/legacy/", body=iter(parts))
+        _, echoed = request(conn, "POST", "/legacy/", body=iter(parts))
         conn.close()
         tally = proxy.reset()
     assert echoed == b"".join(parts)
@@ -371,3 +373,16 @@ def wait_for(condition, timeout: float = 5) -> None:
     deadline = time.monotonic() + timeout
     while not condition() and time.monotonic() < deadline:
         time.sleep(0.01)
+
+
+def test_link_counts_a_client_that_resets_its_connection_instead_of_printing_it(origin, capsys):
+    with proxy_for(origin) as proxy:
+        sock = socket.create_connection(("127.0.0.1", proxy.server_address[1]))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.sendall(b"GET /tiny.html HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.recv(4096)
+        sock.close()  # with SO_LINGER 0: a reset, as clients do to idle keep-alive connections
+        wait_for(lambda: proxy.tally.client_hangups == 1)
+        tally = proxy.reset()
+    assert (tally.requests, tally.client_hangups) == (1, 1)
+    assert "Traceback" not in capsys.readouterr().err
