@@ -38,5 +38,7 @@ pulumi.export("bucketName", index.bucket_name)
 pulumi.export("distributionId", index.distribution_id)
 pulumi.export("distributionDomainName", index.distribution.domain_name)
 pulumi.export("edgeFunctionVersionArn", index.edge_function_version_arn)
+# Kept by `pulumi destroy` until CloudFront has removed its replicas (README, "Tear down").
+pulumi.export("edgeFunctionName", index.edge_function_name)
 pulumi.export("indexerFunctionName", index.indexer_function.name)
 pulumi.export("deadLetterQueueUrl", index.dead_letter_queue.url)

@@ -7,10 +7,10 @@ to Pulumi as a `FileArchive`, with `source_code_hash` = the zip's base64 SHA-256
 
 - The edge bundle is every `edge/*.py` plus the generated `credentials.json` (hashes only,
   see `edge.credentials`).  Lambda@Edge viewer triggers allow 1 MB.
-- The indexer bundle is `indexer/**` plus the pinned `requirements.txt` installed for the
-  Lambda platform (Python 3.13, arm64).  The dependency install is cached under
-  `.bundles/deps/<key>/`, key = sha256 of requirements.txt and the target platform, so only the
-  first build needs PyPI.
+- The indexer bundle is `indexer/**` plus the pinned `indexer/requirements.txt` (boto3 and
+  botocore included: see that file) installed for the Lambda platform (Python 3.13, arm64).
+  The dependency install is cached under `.bundles/deps/<key>/`, key = sha256 of the
+  requirements file and the target platform, so only the first build needs PyPI.
 
 No Pulumi import here: the functions take and return plain values and are tested directly.
 """
@@ -35,13 +35,19 @@ DEFAULT_BUNDLE_DIR = REPO_ROOT / ".bundles"
 
 # Lambda@Edge quota for viewer-request/response functions: 1 MB zipped.
 EDGE_MAX_BYTES = 1024 * 1024
-# Lambda quota for a direct zip upload: 50 MB zipped.
+# Lambda quotas ("Lambda quotas" → Deployment package (.zip file archive) size): 50 MB zipped
+# for a direct upload, 250 MB unzipped.  The indexer (boto3 and botocore included) is about
+# 19 MB zipped and 29 MB unzipped.
 LAMBDA_MAX_BYTES = 50 * 1024 * 1024
+LAMBDA_MAX_UNZIPPED_BYTES = 250 * 1024 * 1024
 
 # The indexer's platform: keep in step with the Function's runtime and architectures.
 INDEXER_PYTHON_VERSION = "3.13"
 INDEXER_PLATFORM = "manylinux2014_aarch64"
 INDEXER_IMPLEMENTATION = "cp"
+# The indexer's runtime dependencies, next to the indexer (the root requirements.txt is the
+# Pulumi program's own, as Pulumi's pip toolchain expects).
+INDEXER_REQUIREMENTS = Path("indexer") / "requirements.txt"
 
 # 1980-01-01 is the earliest date a zip entry can carry.
 _FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
@@ -233,6 +239,23 @@ def indexer_files(deps: Path, source_root: Path = REPO_ROOT) -> list[tuple[str, 
     return own + _dependency_files(deps)
 
 
+# Deflating ~30 MB of dependencies takes seconds; a program run (or a test session) that builds
+# the same files again reuses the bytes.  The key is the content, so it can never be stale.
+_ZIPPED: dict[str, bytes] = {}
+
+
+def _zipped(files: list[tuple[str, bytes]]) -> bytes:
+    digest = hashlib.sha256()
+    for name, data in sorted(files):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    key = digest.hexdigest()
+    if key not in _ZIPPED:
+        if len(_ZIPPED) >= 2:
+            _ZIPPED.clear()
+        _ZIPPED[key] = deterministic_zip(files)
+    return _ZIPPED[key]
+
+
 def build_indexer_bundle(
     out_dir: Path = DEFAULT_BUNDLE_DIR,
     name: str = "indexer.zip",
@@ -241,9 +264,13 @@ def build_indexer_bundle(
     deps_dir: Path | None = None,
 ) -> Bundle:
     deps = install_dependencies(
-        requirements or source_root / "requirements.txt", deps_dir or out_dir / "deps"
+        requirements or source_root / INDEXER_REQUIREMENTS, deps_dir or out_dir / "deps"
     )
-    data = deterministic_zip(indexer_files(deps, source_root))
+    files = indexer_files(deps, source_root)
+    unzipped = sum(len(body) for _, body in files)
+    if unzipped >= LAMBDA_MAX_UNZIPPED_BYTES:
+        raise ValueError(f"indexer bundle unzips to {unzipped} bytes; Lambda allows 250 MB unzipped")
+    data = _zipped(files)
     if len(data) >= LAMBDA_MAX_BYTES:
         raise ValueError(f"indexer bundle is {len(data)} bytes; a direct Lambda upload allows 50 MB")
     return write_bundle(data, out_dir / name)

@@ -4,6 +4,14 @@
         ▲ OAC (sigv4, always)
     CloudFront ── viewer-request ──▶ Lambda@Edge (us-east-1, Basic auth + URL rewriting)
 
+One AWS provider: the stack's own (`aws:` config: region, credentials, profile, assumed roles,
+endpoints, default tags).  What must live in us-east-1 says so with pulumi-aws 7's per-resource
+`region` argument (`region=EDGE_REGION`); IAM and CloudFront are global.  To attach another
+function to the distribution (an origin-response function, say): create it with
+`lambda_at_edge(...)` (us-east-1, published, kept on delete) and add its `qualified_arn` to a
+behaviour's `lambda_function_associations`.  A regional function (an upload endpoint behind a
+function URL) is an ordinary `aws.lambda_.Function` and takes no `region`.
+
 Import it from another program:
 
     from infra.component import PrivateIndex, PrivateIndexArgs
@@ -42,6 +50,13 @@ EDGE_ARCHITECTURE = "x86_64"
 EDGE_MEMORY_MB = 128  # viewer triggers: 128 MB maximum
 EDGE_TIMEOUT_SECONDS = 5  # viewer triggers: 5 s maximum
 EDGE_HANDLER = "handler.handler"
+# CloudFront developer guide, "Restrictions on Lambda@Edge" → Lambda Region: "The Lambda
+# function must be in the US East (N. Virginia) Region."  pulumi-aws 7 sets the region per
+# resource (Function.region: "Region where this resource will be managed. Defaults to the Region
+# set in the provider configuration."), so the stack's provider, with every `aws:` setting it
+# reads, creates it there: no second provider that would need those settings copied (and would
+# miss some: access keys, web-identity roles, shared config files, custom endpoints).
+EDGE_REGION = "us-east-1"
 INDEXER_RUNTIME = f"python{bundle.INDEXER_PYTHON_VERSION}"
 INDEXER_ARCHITECTURE = "arm64"
 INDEXER_MEMORY_MB = 512
@@ -85,10 +100,8 @@ class PrivateIndexArgs:
     """Days an overwritten or deleted object version is kept before S3 expires it."""
     credentials_seed: str | None = None
     """Salt seed for the credential hashes; default "<project>/<stack>" (stable per stack)."""
-    edge_provider: aws.Provider | None = None
-    """A us-east-1 provider for the edge function; one is created when omitted."""
     source_root: Path = bundle.REPO_ROOT
-    """Where edge/, indexer/ and requirements.txt live."""
+    """Where edge/ and indexer/ (with indexer/requirements.txt) live."""
     bundle_dir: Path | None = None
     """Where bundles are written; default <source_root>/.bundles."""
 
@@ -139,6 +152,50 @@ def _joined(*parts: str) -> str:
     """Parts joined by "-", characters outside [A-Za-z0-9._-] replaced, repeats dropped
     (the component is usually named after the project)."""
     return "-".join(re.sub(r"[^A-Za-z0-9._-]", "_", p) for p in dict.fromkeys(parts))
+
+
+def lambda_at_edge(
+    resource_name: str,
+    *,
+    description: str,
+    role_arn: pulumi.Input[str],
+    code: pulumi.Input[pulumi.Archive],
+    source_code_hash: pulumi.Input[str],
+    opts: pulumi.ResourceOptions,
+    handler: str = EDGE_HANDLER,
+    memory_size: int = EDGE_MEMORY_MB,
+    timeout: int = EDGE_TIMEOUT_SECONDS,
+) -> aws.lambda_.Function:
+    """A Lambda@Edge function: every such function of this stack is created here, the same way.
+
+    The defaults are a viewer trigger's limits; an origin trigger may pass more (30 s; CloudFront
+    developer guide, "Quotas on Lambda@Edge").  Associate `function.qualified_arn` with a cache
+    behaviour; the role must trust lambda.amazonaws.com and edgelambda.amazonaws.com.
+    """
+    return aws.lambda_.Function(
+        resource_name,
+        description=description,
+        runtime=EDGE_RUNTIME,
+        architectures=[EDGE_ARCHITECTURE],
+        handler=handler,
+        role=role_arn,
+        code=code,
+        source_code_hash=source_code_hash,
+        memory_size=memory_size,
+        timeout=timeout,
+        publish=True,  # CloudFront needs a numbered version
+        region=EDGE_REGION,
+        # Left in place on delete (destroy, or a replacement during an update): CloudFront keeps
+        # replicas of a Lambda@Edge function for hours after the distribution lets go of it, and
+        # until then DeleteFunction fails ("because it is a replicated function"; CloudFront
+        # developer guide, "Delete Lambda@Edge functions and replicas").  The provider would
+        # retry that for its whole delete timeout and then fail the destroy; with skip_destroy it
+        # only forgets the function (terraform-provider-aws, lambda function
+        # resourceFunctionDelete: returns before DeleteFunction when skip_destroy is set).  The
+        # README's tear-down says how to delete it once the replicas are gone.
+        skip_destroy=True,
+        opts=opts,
+    )
 
 
 def notification_queues(queue_arn: pulumi.Input[str]) -> list[aws.s3.BucketNotificationQueueArgs]:
@@ -215,11 +272,15 @@ class PrivateIndex(pulumi.ComponentResource):
             bucket=bucket_id,
             rules=[
                 aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    # SSE-S3: CloudFront's OAC can read it without any KMS grant.
+                    # SSE-S3, deliberately: CloudFront's OAC reads it without a KMS key policy,
+                    # and there is no per-request KMS charge.  No `bucket_key_enabled`: an S3
+                    # Bucket Key only reduces KMS calls for SSE-KMS (S3 API reference,
+                    # ServerSideEncryptionRule, BucketKeyEnabled: "Specifies whether Amazon S3
+                    # should use an S3 Bucket Key with server-side encryption using KMS (SSE-KMS)
+                    # for new objects in the bucket"), so with AES256 it only misled readers.
                     apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
                         sse_algorithm="AES256"
                     ),
-                    bucket_key_enabled=True,
                 )
             ],
             opts=kept,
@@ -376,26 +437,12 @@ class PrivateIndex(pulumi.ComponentResource):
         )
 
         # --- the viewer-request function, in us-east-1 whatever the stack's region ----------
-        aws_config = pulumi.Config("aws")
-        edge_provider = args.edge_provider or aws.Provider(
-            f"{name}-us-east-1",
-            region="us-east-1",
-            # An explicit provider does not read the stack's `aws:` config: carry over what
-            # decides which account it acts in (profile, assumed roles, the account guard) and
-            # the default tags, so the edge pieces land where the rest of the stack does.
-            profile=aws_config.get("profile"),
-            assume_roles=aws_config.get_object("assumeRoles"),
-            allowed_account_ids=aws_config.get_object("allowedAccountIds"),
-            forbidden_account_ids=aws_config.get_object("forbiddenAccountIds"),
-            default_tags=aws_config.get_object("defaultTags"),
-            opts=child,
-        )
-        edge_opts = pulumi.ResourceOptions(parent=self, provider=edge_provider)
+        # IAM is global: the role and its policy need no region.
         edge_role = aws.iam.Role(
             f"{name}-edge-role",
             assume_role_policy=_assume_role_policy("lambda.amazonaws.com", "edgelambda.amazonaws.com"),
             description="pypi-edge viewer-request function (Lambda@Edge)",
-            opts=edge_opts,
+            opts=child,
         )
         realm = args.realm
         edge_zip_name = f"{_joined('edge', stack, name)}.zip"
@@ -408,27 +455,21 @@ class PrivateIndex(pulumi.ComponentResource):
         # The bundle holds salted hashes only, never a password: it is not secret, and an
         # unsecret archive keeps the Lambda code diffable (and plain in the state).
         edge_bundle = pulumi.Output.unsecret(pulumi.Output.from_input(args.users).apply(build_edge))
-        self.edge_function = aws.lambda_.Function(
+        self.edge_function = lambda_at_edge(
             f"{name}-edge",
             description="pypi-edge viewer-request: Basic auth, URL rewriting (Lambda@Edge)",
-            runtime=EDGE_RUNTIME,
-            architectures=[EDGE_ARCHITECTURE],
-            handler=EDGE_HANDLER,
-            role=edge_role.arn,
+            role_arn=edge_role.arn,
             code=edge_bundle.apply(lambda b: pulumi.FileArchive(_archive_path(b.path))),
             source_code_hash=edge_bundle.apply(lambda b: b.sha256_b64),
-            memory_size=EDGE_MEMORY_MB,
-            timeout=EDGE_TIMEOUT_SECONDS,
-            publish=True,  # CloudFront needs a numbered version
-            opts=edge_opts,
+            opts=child,
         )
         # Logs: Lambda@Edge writes to /aws/lambda/us-east-1.<name> in whichever region ran it.
         edge_log_groups = pulumi.Output.all(partition, account_id, self.edge_function.name).apply(
             lambda a: [
                 f"arn:{a[0]}:logs:*:{a[1]}:log-group:/aws/lambda/us-east-1.{a[2]}",
                 f"arn:{a[0]}:logs:*:{a[1]}:log-group:/aws/lambda/us-east-1.{a[2]}:*",
-                f"arn:{a[0]}:logs:us-east-1:{a[1]}:log-group:/aws/lambda/{a[2]}",
-                f"arn:{a[0]}:logs:us-east-1:{a[1]}:log-group:/aws/lambda/{a[2]}:*",
+                f"arn:{a[0]}:logs:{EDGE_REGION}:{a[1]}:log-group:/aws/lambda/{a[2]}",
+                f"arn:{a[0]}:logs:{EDGE_REGION}:{a[1]}:log-group:/aws/lambda/{a[2]}:*",
             ]
         )
         aws.iam.RolePolicy(
@@ -442,7 +483,7 @@ class PrivateIndex(pulumi.ComponentResource):
                     "Resource": edge_log_groups,
                 }
             ),
-            opts=edge_opts,
+            opts=child,
         )
 
         # --- CloudFront --------------------------------------------------------------------
@@ -604,6 +645,7 @@ class PrivateIndex(pulumi.ComponentResource):
         self.bucket_name = self.bucket.bucket
         self.distribution_id = self.distribution.id
         self.edge_function_version_arn = self.edge_function.qualified_arn
+        self.edge_function_name = self.edge_function.name
         self.register_outputs(
             {
                 "bucket_name": self.bucket_name,
@@ -613,6 +655,7 @@ class PrivateIndex(pulumi.ComponentResource):
                 "index_url": self.index_url,
                 "pip_install": self.pip_install,
                 "edge_function_version_arn": self.edge_function_version_arn,
+                "edge_function_name": self.edge_function_name,
                 "indexer_function_name": self.indexer_function.name,
                 "queue_url": self.queue.url,
                 "dead_letter_queue_url": self.dead_letter_queue.url,

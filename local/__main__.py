@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import signal
 import sys
@@ -17,6 +16,17 @@ def parse_user(value: str) -> tuple[str, str]:
     if not sep or not user or not password:
         raise argparse.ArgumentTypeError("expected USER:PASSWORD (the password may contain ':')")
     return user, password
+
+
+def stop_on_signals(stop: threading.Event) -> None:
+    """Ctrl-C (SIGINT) and SIGTERM stop the stack, however this process was started.
+
+    A parent that runs us in the background (`make serve &` in a non-interactive shell, some CI
+    runners) starts us with SIGINT ignored, and Python then installs no KeyboardInterrupt
+    handler; an explicit handler replaces whatever disposition we inherited.
+    """
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     logging.getLogger("botocore").setLevel(logging.WARNING)
     users = dict(args.user or [DEFAULT_USER])
+    stop = threading.Event()
+    stop_on_signals(stop)  # before start: a Ctrl-C while starting stops right after
     stack = LocalStack(
         port=args.port, s3_port=args.s3_port, bucket=args.bucket, users=users, batch_window=args.batch_window
     )
@@ -72,10 +84,7 @@ Install:
 Ctrl-C stops.""",
         flush=True,
     )
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with contextlib.suppress(KeyboardInterrupt):
-        stop.wait()
+    stop.wait()
     print("\nstopping…", file=sys.stderr, flush=True)
     stack.stop()
     return 0

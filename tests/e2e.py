@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import os
 import re
@@ -138,8 +139,16 @@ class Stack:
         return key
 
     def get(
-        self, path: str, *, user: str | None = "alice", password: str | None = None, accept: str | None = None
+        self,
+        path: str,
+        *,
+        user: str | None = "alice",
+        password: str | None = None,
+        accept: str | None = None,
+        raw: bool = False,
     ):
+        """(status, headers, body); the body gzip-decoded like a client's (JSON pages are stored
+        gzip-compressed) unless `raw`, which returns the bytes on the wire."""
         req = urllib.request.Request(self.url + path)
         if user is not None:
             password = self.users[user] if password is None else password
@@ -149,9 +158,12 @@ class Stack:
             req.add_header("Accept", accept)
         try:
             with urllib.request.urlopen(req, timeout=10) as resp:
-                return resp.status, dict(resp.headers), resp.read()
+                status, headers, body = resp.status, dict(resp.headers), resp.read()
         except urllib.error.HTTPError as exc:
-            return exc.code, dict(exc.headers), exc.read()
+            status, headers, body = exc.code, dict(exc.headers), exc.read()
+        if not raw and headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        return status, headers, body
 
     def project_files(self, project: str) -> list[dict[str, Any]]:
         status, _, body = self.get(f"/simple/{project}/", accept="application/vnd.pypi.simple.v1+json")
@@ -203,3 +215,35 @@ def installed(python: Path) -> dict[str, str]:
     return {
         p["name"].lower().replace("_", "-").replace(".", "-"): p["version"] for p in json.loads(result.stdout)
     }
+
+
+def poetry_consumer(stack: Stack, tmp_path: Path, dependency: str, *, user: str, priority: str):
+    """A package-less poetry project depending on `dependency` from the stack's index (source
+    "edge" with `priority`), and the environment that gives poetry `user`'s credentials."""
+    project = tmp_path / "consumer"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        f"""[project]
+name = "consumer"
+version = "0.1.0"
+requires-python = ">=3.11"
+dependencies = ["{dependency}"]
+
+[tool.poetry]
+package-mode = false
+
+[[tool.poetry.source]]
+name = "edge"
+url = "{stack.url}/simple/"
+priority = "{priority}"
+"""
+    )
+    env = clean_env(
+        POETRY_HTTP_BASIC_EDGE_USERNAME=user,
+        POETRY_HTTP_BASIC_EDGE_PASSWORD=stack.users[user],
+        POETRY_CACHE_DIR=str(tmp_path / "poetry-cache"),
+        POETRY_CONFIG_DIR=str(tmp_path / "poetry-config"),
+        POETRY_VIRTUALENVS_IN_PROJECT="true",
+        PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring",
+    )
+    return project, env

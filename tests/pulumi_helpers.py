@@ -76,7 +76,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
         inputs = dict(args.inputs)
         state = dict(inputs)
         name = args.name
-        region = self.region_of(args.provider)
+        # pulumi-aws 7: a resource's own `region` input wins over its provider's region.
+        region = inputs.get("region") or self.region_of(args.provider)
         typ = args.typ
         rid = f"{name}-id"
         if typ == "aws:s3/bucket:Bucket":
@@ -172,6 +173,10 @@ class ProgramRun:
 
     def provider_region(self, resource: Registered) -> str:
         return self.mocks.region_of(resource.provider)
+
+    def region(self, resource: Registered) -> str:
+        """Where the resource is managed: its own `region` argument, else its provider's."""
+        return resource.inputs.get("region") or self.provider_region(resource)
 
 
 def config_for(values: dict[str, Any], project: str = PROJECT) -> dict[str, str]:

@@ -16,8 +16,9 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from moto.s3.responses import S3Response
 
-from indexer import cli
+from indexer import cli, publish
 from indexer.store import IMMUTABLE
+from tests import s3_pages
 from tests.conftest import BUCKET
 from tests.distributions import core_metadata, make_sdist, make_wheel, write
 
@@ -41,7 +42,7 @@ def keys(s3: Any) -> set[str]:
 
 
 def body(s3: Any, key: str) -> bytes:
-    return s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    return s3_pages.read(s3, BUCKET, key)
 
 
 def versions_of(s3: Any, key: str) -> list[dict[str, Any]]:
@@ -210,8 +211,8 @@ def test_upload_race_of_two_different_files_has_exactly_one_winner(s3, tmp_path,
 
 
 def test_upload_above_multipart_threshold_goes_in_parts(s3, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(cli, "MULTIPART_THRESHOLD", 8 * 1024**2)
-    monkeypatch.setattr(cli, "PART_SIZE", 5 * 1024**2)
+    monkeypatch.setattr(publish, "MULTIPART_THRESHOLD", 8 * 1024**2)
+    monkeypatch.setattr(publish, "PART_SIZE", 5 * 1024**2)
     path = wheel(tmp_path, payload_bytes=11 * 1024**2)
     calls = _counting(monkeypatch)
 
@@ -238,7 +239,7 @@ def _counting(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def test_upload_of_a_large_file_already_there_does_not_send_it_again(s3, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(cli, "HEAD_FIRST_BYTES", 0)
+    monkeypatch.setattr(publish, "HEAD_FIRST_BYTES", 0)
     path = wheel(tmp_path)
     run("upload", str(path))
     calls = _counting(monkeypatch)
@@ -250,7 +251,7 @@ def test_upload_of_a_large_file_already_there_does_not_send_it_again(s3, tmp_pat
 
 
 def test_upload_with_put_only_permission_still_uploads_a_large_file(s3, tmp_path, monkeypatch):
-    monkeypatch.setattr(cli, "HEAD_FIRST_BYTES", 0)
+    monkeypatch.setattr(publish, "HEAD_FIRST_BYTES", 0)
     monkeypatch.setattr(cli, "make_client", _deny("HeadObject", code="403"))
     path = wheel(tmp_path)
 
@@ -263,7 +264,7 @@ def test_progress_reader_follows_reads_and_rewinds():
     from tqdm import tqdm
 
     bar = tqdm(total=10, file=io.StringIO(), disable=False)
-    reader = cli._ProgressReader(io.BytesIO(b"0123456789"), bar)
+    reader = publish._ProgressReader(io.BytesIO(b"0123456789"), bar)
     reader.read(4)
     assert bar.n == 4
     reader.seek(0)
@@ -275,7 +276,7 @@ def test_progress_reader_follows_reads_and_rewinds():
 
 def test_part_reads_only_its_slice(tmp_path):
     path = write(tmp_path, "f", b"0123456789")
-    part = cli._Part(path, 3, 4)
+    part = publish._Part(path, 3, 4)
     assert part.read() == b"3456"
     part.seek(1)
     assert (part.tell(), part.read(2), part.read()) == (1, b"45", b"6")

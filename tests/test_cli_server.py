@@ -13,7 +13,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from indexer import cli
+from indexer import cli, publish
 from tests.distributions import make_sdist, make_wheel, write
 
 BUCKET = "pypi-cli"
@@ -63,7 +63,7 @@ def test_python_m_indexer_uploads_dist_glob_to_a_moto_server(endpoint, s3, tmp_p
     dist = tmp_path / "dist"
     dist.mkdir()
     # One file above PROGRESS_MIN_BYTES, so its body goes through the progress reader.
-    big_name, big, _ = make_wheel("served", "1.0", payload_bytes=cli.PROGRESS_MIN_BYTES + 1)
+    big_name, big, _ = make_wheel("served", "1.0", payload_bytes=publish.PROGRESS_MIN_BYTES + 1)
     write(dist, big_name, big)
     write(dist, *make_sdist("served", "1.0"))
 

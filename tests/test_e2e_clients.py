@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from tests.distributions import make_sdist, make_wheel
-from tests.e2e import FRESHNESS_SECONDS, VENV_BIN, clean_env, fresh_venv, installed, pip, run
+from tests.e2e import FRESHNESS_SECONDS, VENV_BIN, clean_env, fresh_venv, installed, pip, poetry_consumer, run
 
 pytestmark = pytest.mark.e2e
 
@@ -109,32 +109,7 @@ def test_uv_installs_with_credentials_in_the_url(e2e, tmp_path):
 
 
 def test_poetry_resolves_and_installs_from_a_supplemental_source(e2e, tmp_path):
-    project = tmp_path / "consumer"
-    project.mkdir()
-    (project / "pyproject.toml").write_text(
-        f"""[project]
-name = "consumer"
-version = "0.1.0"
-requires-python = ">=3.11"
-dependencies = ["EdgeTest_Hello.World"]
-
-[tool.poetry]
-package-mode = false
-
-[[tool.poetry.source]]
-name = "edge"
-url = "{e2e.url}/simple/"
-priority = "supplemental"
-"""
-    )
-    env = clean_env(
-        POETRY_HTTP_BASIC_EDGE_USERNAME="bob",
-        POETRY_HTTP_BASIC_EDGE_PASSWORD=e2e.users["bob"],
-        POETRY_CACHE_DIR=str(tmp_path / "poetry-cache"),
-        POETRY_CONFIG_DIR=str(tmp_path / "poetry-config"),
-        POETRY_VIRTUALENVS_IN_PROJECT="true",
-        PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring",
-    )
+    project, env = poetry_consumer(e2e, tmp_path, "EdgeTest_Hello.World", user="bob", priority="supplemental")
     poetry = VENV_BIN / "poetry"
     lock = run(poetry, "lock", cwd=project, env=env)
     assert lock.returncode == 0, lock.stdout + lock.stderr

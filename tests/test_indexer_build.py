@@ -11,6 +11,7 @@ from pypi_simple import IndexPage, ProjectPage
 
 from indexer.build import FULL_READ_BYTES, Indexer, project_for_key
 from indexer.store import Bucket
+from tests import s3_pages
 from tests.conftest import BUCKET, RequestCounter
 from tests.distributions import make_sdist, make_wheel
 
@@ -24,7 +25,7 @@ def put(s3: Any, key: str, body: bytes, **kwargs: Any) -> None:
 
 
 def get(s3: Any, key: str) -> bytes:
-    return s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    return s3_pages.read(s3, BUCKET, key)
 
 
 def keys(s3: Any) -> set[str]:

@@ -9,6 +9,7 @@ from typing import Any
 
 from indexer.build import Indexer
 from indexer.store import Bucket
+from tests import s3_pages
 from tests.conftest import BUCKET
 from tests.distributions import make_wheel
 
@@ -53,12 +54,12 @@ def test_racing_rebuilds_with_duplicated_and_reordered_events_end_exact(s3: Any)
         for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="race/")["Contents"]
         if o["Key"].endswith(".whl")
     )
-    page = json.loads(s3.get_object(Bucket=BUCKET, Key="race/index.json")["Body"].read())
+    page = json.loads(s3_pages.read(s3, BUCKET, "race/index.json"))
     assert sorted(f["filename"] for f in page["files"]) == in_bucket
     html = s3.get_object(Bucket=BUCKET, Key="race/index.html")["Body"].read().decode()
     assert sorted(name for name in in_bucket if f">{name}</a>" in html) == in_bucket
     assert html.count("<a ") == len(in_bucket)
     metadata = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="race/")["Contents"]}
     assert {f"race/{name}.metadata" for name in in_bucket} <= metadata
-    (entry,) = json.loads(s3.get_object(Bucket=BUCKET, Key="index.json")["Body"].read())["projects"]
+    (entry,) = json.loads(s3_pages.read(s3, BUCKET, "index.json"))["projects"]
     assert entry["_latest"] == max(page["versions"], key=lambda v: tuple(int(x) for x in v.split(".")))

@@ -11,6 +11,7 @@ import pytest
 
 import indexer.handler
 from indexer.handler import handler, s3_targets
+from tests import s3_pages
 from tests.conftest import BUCKET, RequestCounter
 from tests.distributions import make_sdist, make_wheel
 
@@ -32,7 +33,7 @@ def put(s3: Any, key: str, body: bytes) -> None:
 
 
 def projects_in_root(s3: Any) -> list[str]:
-    doc = json.loads(s3.get_object(Bucket=BUCKET, Key="index.json")["Body"].read())
+    doc = json.loads(s3_pages.read(s3, BUCKET, "index.json"))
     return [p["name"] for p in doc["projects"]]
 
 
@@ -71,7 +72,7 @@ def test_direct_s3_event_with_encoded_plus_indexes_the_local_version(lambda_s3):
     filename, data, _ = make_wheel("foo-bar", "1.0+local")
     put(lambda_s3, f"foo-bar/{filename}", data)
     handler(event("s3-direct-local-version.json"), None)
-    doc = json.loads(lambda_s3.get_object(Bucket=BUCKET, Key="foo-bar/index.json")["Body"].read())
+    doc = json.loads(s3_pages.read(lambda_s3, BUCKET, "foo-bar/index.json"))
     assert [f["filename"] for f in doc["files"]] == ["foo_bar-1.0+local-py3-none-any.whl"]
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from indexer.build import Indexer
 from indexer.store import Bucket
+from tests import s3_pages
 from tests.conftest import BUCKET
 from tests.distributions import make_wheel
 
@@ -68,7 +69,7 @@ def rebuild(s3: Any) -> None:
 
 def doc(s3: Any, key: str) -> Any:
     try:
-        return json.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+        return json.loads(s3_pages.read(s3, BUCKET, key))
     except s3.exceptions.NoSuchKey:
         return None
 

@@ -139,9 +139,20 @@ def test_viewer_request_event_has_the_documented_shape():
 # --- the process ---------------------------------------------------------------------------------
 
 
-def start(port: int, s3_port: int) -> subprocess.Popen:
+# Starts `python -m local` with SIGINT ignored, as a background shell or some CI runners do
+# (exec keeps an ignored disposition).
+SIGINT_IGNORED = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+    "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
+)
+
+
+def start(port: int, s3_port: int, sigint_ignored: bool = False) -> subprocess.Popen:
+    command = [sys.executable, "-m", "local", "--port", str(port), "--s3-port", str(s3_port), "-q"]
+    if sigint_ignored:
+        command = [sys.executable, "-c", SIGINT_IGNORED, *command[1:]]
     return subprocess.Popen(
-        [sys.executable, "-m", "local", "--port", str(port), "--s3-port", str(s3_port), "-q"],
+        command,
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -181,6 +192,27 @@ def test_serve_prints_the_urls_stops_on_ctrl_c_and_refuses_a_busy_port():
         _, err = first.communicate(timeout=30)
     assert first.returncode == 0
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("sigint_ignored", "sig"),
+    [(True, signal.SIGINT), (False, signal.SIGTERM)],
+    ids=["ctrl-c-although-started-with-sigint-ignored", "sigterm"],
+)
+def test_serve_stops_cleanly_on_its_signals_however_it_was_started(sigint_ignored, sig):
+    from local.stack import free_port
+
+    proc = start(free_port(), free_port(), sigint_ignored=sigint_ignored)
+    try:
+        assert "Ctrl-C stops." in wait_for_banner(proc)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0
+    assert "stopping" in err and "Traceback" not in err
 
 
 def test_viewer_request_event_keeps_a_double_slash_path_as_a_path():

@@ -8,13 +8,16 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
 import pytest
+from packaging.utils import canonicalize_name
 
 from edge import credentials
 from infra import bundle
+from tests import botocore_calls
 
 REPO = Path(__file__).resolve().parent.parent
 USERS = {"alice": "correct horse battery staple", "bob": "hunter2-but-longer"}
@@ -96,28 +99,28 @@ def test_edge_bundle_over_one_megabyte_is_refused(tmp_path: Path) -> None:
 
 
 def test_dependency_cache_key_covers_requirements_and_platform() -> None:
-    req = (REPO / "requirements.txt").read_bytes()
+    req = (REPO / bundle.INDEXER_REQUIREMENTS).read_bytes()
     assert bundle.dependency_cache_key(req) == bundle.dependency_cache_key(req)
     assert bundle.dependency_cache_key(req) != bundle.dependency_cache_key(req + b"six==1.17.0\n")
 
 
 def test_cached_dependencies_are_not_reinstalled(monkeypatch: pytest.MonkeyPatch) -> None:
-    first = bundle.install_dependencies(REPO / "requirements.txt", DEPS_CACHE)  # PyPI, once per key
+    first = bundle.install_dependencies(REPO / bundle.INDEXER_REQUIREMENTS, DEPS_CACHE)  # PyPI, once per key
 
     def no_pip(*args, **kwargs):
         raise AssertionError("pip ran although the cache was complete")
 
     monkeypatch.setattr(subprocess, "run", no_pip)
-    assert bundle.install_dependencies(REPO / "requirements.txt", DEPS_CACHE) == first
+    assert bundle.install_dependencies(REPO / bundle.INDEXER_REQUIREMENTS, DEPS_CACHE) == first
     assert (first / ".complete").exists()
-    assert first.name == bundle.dependency_cache_key((REPO / "requirements.txt").read_bytes())
+    assert first.name == bundle.dependency_cache_key((REPO / bundle.INDEXER_REQUIREMENTS).read_bytes())
 
 
 def test_indexer_bundle_is_reproducible_from_another_checkout(tmp_path: Path) -> None:
     other = tmp_path / "elsewhere"
     other.mkdir()
     copy_tree(REPO / "indexer", other / "indexer", mtime=1_600_000_000, mode=0o600)
-    shutil.copy(REPO / "requirements.txt", other / "requirements.txt")
+    shutil.copy(REPO / bundle.INDEXER_REQUIREMENTS, other / "requirements.txt")
     (other / "indexer" / "__pycache__").mkdir(exist_ok=True)
     (other / "indexer" / "__pycache__" / "junk.cpython-311.pyc").write_bytes(b"\0junk")
     a = bundle.build_indexer_bundle(out_dir=tmp_path / "a", deps_dir=DEPS_CACHE)
@@ -178,29 +181,144 @@ def test_the_unzipped_edge_bundle_runs_flat_and_authenticates(tmp_path: Path) ->
 
 SMOKE_INDEXER = r"""
 import sys
-site = sys.path[:]
-sys.path[:] = [sys.argv[1]] + site  # the bundle first; boto3 comes from the runtime (here: the venv)
-import indexer.handler, jinja2, aws_lambda_powertools
-for mod in (indexer.handler, jinja2, aws_lambda_powertools):
+sys.path[:0] = [sys.argv[1]]  # /var/task comes first on a Lambda's sys.path
+import indexer.handler, jinja2, aws_lambda_powertools, boto3, botocore, s3transfer, jmespath
+for mod in (indexer.handler, jinja2, aws_lambda_powertools, boto3, botocore, s3transfer, jmespath):
     assert mod.__file__.startswith(sys.argv[1]), mod.__file__
 print("ok")
 """
 
 
-def test_the_unzipped_indexer_bundle_imports_its_handler(tmp_path: Path) -> None:
+def unzipped_indexer_bundle(tmp_path: Path) -> Path:
     built = bundle.build_indexer_bundle(out_dir=tmp_path / "out", deps_dir=DEPS_CACHE)
     root = tmp_path / "task"
     with zipfile.ZipFile(built.path) as zf:
         zf.extractall(root)
+    return root
+
+
+def isolated(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """`python -I`: neither the repository, the working directory nor PYTHONPATH is importable."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["AWS_DEFAULT_REGION"] = "eu-west-1"
-    proc = subprocess.run(
-        [sys.executable, "-c", SMOKE_INDEXER, str(root)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return subprocess.run([sys.executable, "-I", *args], cwd=cwd, env=env, capture_output=True, text=True)
+
+
+def test_the_unzipped_indexer_bundle_imports_its_handler_and_its_own_sdk(tmp_path: Path) -> None:
+    root = unzipped_indexer_bundle(tmp_path)
+    proc = isolated("-c", SMOKE_INDEXER, str(root), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().endswith("ok")
+
+
+def indexer_s3_calls() -> dict[str, list[str]]:
+    import botocore.session
+    from botocore import xform_name
+
+    model = botocore.session.get_session().get_service_model("s3")
+    operations = {xform_name(op) for op in model.operation_names}
+    calls = botocore_calls.s3_calls(REPO / "indexer", operations)
+    # The scanner sees what matters: the conditional writes and the reads the indexer makes.
+    assert {"IfMatch", "IfNoneMatch", "ContentType", "CacheControl"} <= calls["put_object"]
+    assert {"IfMatch"} <= calls["delete_object"] and {"Prefix"} <= calls["list_objects_v2"]
+    return {op: sorted(params) for op, params in calls.items()}
+
+
+def botocore_report(botocore_dir: Path, tmp_path: Path) -> dict:
+    proc = isolated(
+        "-c", botocore_calls.check_script, str(botocore_dir), json.dumps(indexer_s3_calls()), cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_the_bundled_botocore_accepts_every_s3_parameter_the_indexer_passes(tmp_path: Path) -> None:
+    root = unzipped_indexer_bundle(tmp_path)
+    report = botocore_report(root, tmp_path)
+    assert report["file"].startswith(str(root)), "botocore must come from the bundle, not the runtime"
+    assert report["unknown"] == {}
+
+
+def pyproject_floor(name: str) -> str:
+    import tomllib
+
+    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    (spec,) = [d for d in deps if d.startswith(name + ">=")]
+    return spec.split(">=", 1)[1]
+
+
+def test_the_cli_floor_botocore_accepts_every_s3_parameter_the_code_passes(tmp_path: Path) -> None:
+    """pyproject's `botocore>=` floor, downloaded once into the bundle cache, checked the same way."""
+    floor = pyproject_floor("botocore")
+    assert pyproject_floor("boto3") == floor  # boto3 1.x requires the botocore of its own version
+    target = REPO / ".bundles" / "floor" / f"botocore-{floor}"
+    if not (target / ".complete").exists():
+        wheels = tmp_path / "wheels"
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
+             "--no-deps", "--only-binary=:all:", f"botocore=={floor}", "-d", str(wheels)],
+            check=True,
+        )  # fmt: skip
+        (wheel,) = wheels.glob("botocore-*.whl")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=target.parent))  # complete before it takes the cache's name
+        with zipfile.ZipFile(wheel) as zf:
+            zf.extractall(tmp)
+        (tmp / ".complete").write_text(floor)
+        if target.exists():  # a concurrent run won
+            shutil.rmtree(tmp)
+        else:
+            os.replace(tmp, target)
+    report = botocore_report(target, tmp_path)
+    assert report["version"] == floor and report["file"].startswith(str(target))
+    assert report["unknown"] == {}
+
+
+def test_every_bundled_distribution_is_pinned_in_the_indexer_requirements() -> None:
+    deps = bundle.install_dependencies(REPO / bundle.INDEXER_REQUIREMENTS, DEPS_CACHE)
+    stems = [p.name.removesuffix(".dist-info").rsplit("-", 1) for p in deps.glob("*.dist-info")]
+    installed = {f"{canonicalize_name(name)}=={version}" for name, version in stems}
+    lines = (REPO / bundle.INDEXER_REQUIREMENTS).read_text().splitlines()
+    pins = [line.split("==") for line in lines if line and not line.startswith("#")]
+    pinned = {f"{canonicalize_name(name)}=={version.strip()}" for name, version in pins}
+    assert installed == pinned
+
+
+def test_the_call_scanner_resolves_kwargs_per_function_and_refuses_what_it_cannot_read(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "a.py").write_text(
+        "def read(c):\n"
+        "    kwargs = {'Bucket': 'b'}\n"
+        "    kwargs['Range'] = 'bytes=0-1'\n"
+        "    return c.get_object(**kwargs)\n"
+        "def write(c, etag):\n"
+        "    kwargs = {'Bucket': 'b', 'Body': b''}\n"
+        "    kwargs.update(IfMatch=etag)\n"
+        "    cond = {'IfNoneMatch': '*'} if etag is None else {'IfMatch': etag}\n"
+        "    c.put_object(**kwargs, **cond)\n"
+        "    p = c.get_paginator('list_objects_v2')\n"
+        "    p.paginate(Prefix='x/')\n"
+    )
+    ops = {"get_object", "put_object", "list_objects_v2"}
+    assert botocore_calls.s3_calls(tmp_path, ops) == {
+        "get_object": {"Bucket", "Range"},
+        "put_object": {"Bucket", "Body", "IfMatch", "IfNoneMatch"},
+        "list_objects_v2": {"Prefix"},
+    }
+    (tmp_path / "b.py").write_text("def f(c, extra):\n    c.get_object(**extra)\n")
+    with pytest.raises(botocore_calls.Unresolved, match=r"b.py:2: .*\*\*extra"):
+        botocore_calls.s3_calls(tmp_path, ops)
+
+
+@pytest.mark.parametrize(
+    ("limit", "message"),
+    [("LAMBDA_MAX_UNZIPPED_BYTES", "250 MB unzipped"), ("LAMBDA_MAX_BYTES", "50 MB")],
+)
+def test_an_indexer_bundle_over_a_lambda_size_quota_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: str, message: str
+) -> None:
+    monkeypatch.setattr(bundle, limit, 1024)
+    with pytest.raises(ValueError, match=message):
+        bundle.build_indexer_bundle(out_dir=tmp_path, deps_dir=DEPS_CACHE)
+    assert not (tmp_path / "indexer.zip").exists()

@@ -211,7 +211,8 @@ def test_bucket_is_private_encrypted_versioned_in_the_stack_region(run: ProgramR
         "restrictPublicBuckets": True,
     }
     [rule] = sse.inputs["rules"]
-    assert rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "AES256"
+    assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}  # SSE-S3, no KMS key
+    assert "bucketKeyEnabled" not in rule  # a Bucket Key applies to SSE-KMS only
     assert versioning.inputs["versioningConfiguration"] == {"status": "Enabled"}
     [lc] = lifecycle.inputs["rules"]
     assert lc["status"] == "Enabled"
@@ -266,35 +267,68 @@ def test_bucket_policy_denies_plain_http_and_admits_only_this_distribution(run: 
 
 def test_edge_function_lives_in_us_east_1_whatever_the_stack_region(run: ProgramRun) -> None:
     fn = edge_function(run)
-    assert fn.provider, "the edge function needs an explicit provider"
-    assert run.provider_region(fn) == "us-east-1"
-    provider = next(r for r in run.resources if fn.provider.startswith(r.urn + "::"))
-    assert provider.type == "pulumi:providers:aws" and provider.inputs["region"] == "us-east-1"
-    # Its role and log policy use the same provider; the bucket and queues do not.
-    for r in (run.one(T_ROLE, "-edge-role"), run.one(T_ROLE_POLICY, "-edge-logs")):
-        assert r.provider == fn.provider
-    assert run.one(T_BUCKET).provider == "" and indexer_function(run).provider == ""
+    assert fn.inputs["region"] == "us-east-1" and run.region(fn) == "us-east-1"
+    assert fn.state["qualifiedArn"].startswith("arn:aws:lambda:us-east-1:")
+    # Only the edge function: the bucket, queues and indexer stay in the stack's region.
+    for r in run.resources:
+        if r.custom and r.urn != fn.urn:
+            assert "region" not in r.inputs, r.name
+    assert run.region(run.one(T_BUCKET)) == STACK_REGION == run.region(indexer_function(run))
 
 
-def test_edge_provider_carries_the_stacks_account_settings() -> None:
-    account_settings = {
-        "aws:profile": "deploy",
-        "aws:allowedAccountIds": ["123456789012"],
-        "aws:assumeRoles": [{"roleArn": "arn:aws:iam::123456789012:role/deployer"}],
-        "aws:defaultTags": {"tags": {"team": "platform"}},
-    }
+@pytest.mark.parametrize(
+    "account_settings",
+    [
+        {"aws:profile": "deploy", "aws:sharedConfigFiles": ["/ci/aws-config"]},
+        {"aws:accessKey": "AKIAMOCK", "aws:secretKey": "mock-secret"},
+        {
+            "aws:assumeRoleWithWebIdentity": {
+                "roleArn": "arn:aws:iam::123456789012:role/ci",
+                "webIdentityTokenFile": "/ci/token",
+            },
+            "aws:endpoints": [{"lambda": "https://lambda.internal.example"}],
+        },
+    ],
+    ids=["profile", "access-keys", "web-identity-and-endpoints"],
+)
+def test_one_provider_the_stacks_so_every_account_setting_reaches_the_edge_function(account_settings):
+    """No explicit provider: the default one reads every `aws:` key, whatever the stack uses."""
     r = run_program({"users": USERS, **account_settings})
-    provider = next(
-        x for x in r.resources if x.type == "pulumi:providers:aws" and x.inputs.get("region") == "us-east-1"
-    )
-    # Provider inputs reach the engine JSON-encoded.
-    inputs = {
-        k: json.loads(v) if isinstance(v, str) and v[:1] in "[{" else v for k, v in provider.inputs.items()
-    }
-    assert inputs["profile"] == "deploy"
-    assert inputs["allowedAccountIds"] == ["123456789012"]
-    assert inputs["assumeRoles"][0]["roleArn"] == "arn:aws:iam::123456789012:role/deployer"
-    assert inputs["defaultTags"]["tags"] == {"team": "platform"}
+    assert not [x for x in r.resources if x.type.startswith("pulumi:providers:")]
+    assert all(x.provider == "" for x in r.resources if x.custom)
+    assert r.region(edge_function(r)) == "us-east-1"
+
+
+def test_every_regional_resource_type_can_be_placed_by_region(run: ProgramRun) -> None:
+    """What a new us-east-1 resource would rely on: pulumi-aws 7 gives every regional resource a
+    `region` argument; IAM and CloudFront are global and have none (so they need none)."""
+    import importlib
+    import inspect
+
+    import pulumi_aws
+
+    global_services = {"iam", "cloudfront"}
+    for typ in sorted({r.type for r in run.resources if r.custom}):
+        _, module, name = typ.split(":")
+        service = module.split("/")[0]
+        cls_name = name[0].upper() + name[1:]
+        package = importlib.import_module(
+            f"pulumi_aws.{'lambda_' if service == 'lambda' else service}", pulumi_aws.__name__
+        )
+        params = inspect.signature(getattr(package, cls_name)._internal_init).parameters
+        assert ("region" in params) == (service not in global_services), typ
+
+
+def test_edge_function_is_left_for_cloudfront_to_release_on_destroy_or_replacement(run: ProgramRun) -> None:
+    """Replicas outlive the distribution by hours; deleting the function before fails."""
+    fn = edge_function(run)
+    assert fn.inputs["skipDestroy"] is True
+    assert fn.retain_on_delete is False  # the provider's own option, not a second mechanism
+    # Everything else is deleted normally (the bucket is governed by retainBucketOnDelete).
+    for r in run.resources:
+        if r.custom and r.type != T_FUNCTION:
+            assert "skipDestroy" not in r.inputs, r.name
+    assert run.outputs["edgeFunctionName"] == fn.state["name"]
 
 
 def test_edge_function_fits_viewer_trigger_limits(run: ProgramRun) -> None:
@@ -645,12 +679,21 @@ def test_indexer_bundle(run: ProgramRun) -> None:
     assert own <= names
     assert any(n.startswith("indexer/templates/") and n.endswith(".html") for n in names)
     # The pinned runtime dependencies, for CPython 3.13 on arm64 Linux.
-    for top in ("aws_lambda_powertools/", "jinja2/", "markupsafe/", "packaging/", "jmespath/"):
+    # boto3/botocore included: the runtime's SDK may be older than the conditional writes need.
+    tops = (
+        "aws_lambda_powertools/",
+        "jinja2/",
+        "markupsafe/",
+        "packaging/",
+        "jmespath/",
+        "boto3/",
+        "botocore/",
+    )
+    for top in tops:
         assert any(n.startswith(top) for n in names), top
     assert any(n.startswith("markupsafe/") and n.endswith("cpython-313-aarch64-linux-gnu.so") for n in names)
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     assert not [n for n in names if n.endswith(".dist-info/RECORD") or n.startswith("bin/")]
-    assert not [n for n in names if n.startswith("boto3/") or n.startswith("botocore/")]  # in the runtime
 
 
 # --- outputs -----------------------------------------------------------------------------

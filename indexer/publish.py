@@ -1,0 +1,438 @@
+"""The publishing core: one place that decides whether a file may be published, and writes it.
+
+Used by the CLI (`pypi-edge upload`, files on disk, any size), the upload endpoint (`upload/`,
+bytes in memory from a twine/uv/poetry POST) and anything later that publishes (mirroring).
+No caller validates a distribution or writes one to the bucket any other way.
+
+* `validate(path)` / `validate_bytes(filename, data)` -> `Dist`, or `InvalidDistribution` with a
+  one-line reason: a wheel or sdist whose file name parses (`packaging`), whose METADATA /
+  PKG-INFO exists and whose Name and Version agree with the file name.  The project folder is
+  the PEP 503 normalized name (`Dist.key`).
+* `check_digests(dist, sha256_digest=..., blake2_256_digest=...)`: the digests a client sent
+  (the legacy upload API's form fields) match the bytes.
+* `Uploader(client, bucket).upload(dist)` -> "uploaded" | "present" | "conflict" | "replaced":
+  a conditional write (`If-None-Match: *`, or `If-Match: <etag>` for `--force`), so two
+  publishers racing on one file name cannot both win and nothing is overwritten silently; an
+  existing identical file (same SHA-256) is "already present", a different one a conflict.
+  Each PUT carries the SHA-256 (`ChecksumSHA256`): S3 verifies the bytes and keeps the
+  full-object checksum, which the indexer reuses instead of downloading the file.  S3 writes an
+  object whole or not at all, so a failed upload leaves nothing half-written.
+
+Docs: conditional writes, https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html
+(412 when the condition fails; 409 ConditionalRequestConflict when a concurrent conditional
+write to the same key is in flight: retry); checksums,
+https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import io
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from botocore.exceptions import ClientError
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from indexer.metadata import MetadataError, parse_core_metadata, sdist_metadata, wheel_metadata
+from indexer.model import DIST_SUFFIXES, BadFilename, DistName, parse_filename
+from indexer.store import IMMUTABLE, error_code, is_not_found, is_precondition_failed, status_code
+
+# A single PUT keeps a *full-object* SHA-256 in S3; a multipart upload only gets a composite one
+# (a hash of the parts' hashes, "…-N"), which pip's sha256 cannot use.  With a full-object
+# checksum the indexer reads a wheel with one HEAD and a few ranged GETs of the zip's tail; without
+# it, it must download and hash the whole file in the Lambda.  So a file goes as one PUT up to
+# S3's single-PUT limit, 5 GiB, which covers every real wheel (even CUDA builds of torch, ~2.5 GB);
+# only larger files go multipart.  The cost of a single PUT is that a dropped connection resends
+# the whole file (botocore retries it, the body being a seekable file).
+MULTIPART_THRESHOLD = 5 * 1024**3
+PART_SIZE = 64 * 1024**2  # 10,000 parts x 64 MiB = 640 GiB, far past any distribution
+PROGRESS_MIN_BYTES = 8 * 1024**2  # files smaller than this go up without a progress bar
+HEAD_FIRST_BYTES = 8 * 1024**2  # larger files are looked for before they are sent
+CHUNK = 1024 * 1024
+PUT_ATTEMPTS = 5
+
+CONTENT_TYPES = {".whl": "application/zip", ".zip": "application/zip", ".tar.gz": "application/gzip"}
+
+UPLOADED, PRESENT, CONFLICT, REPLACED = "uploaded", "present", "conflict", "replaced"
+
+
+class PublishError(Exception):
+    """A refusal with a one-line reason a user can act on (the CLI prints it, the endpoint sends it)."""
+
+
+class InvalidDistribution(PublishError):
+    """Not a distribution, or one whose metadata, name, version or digests do not agree."""
+
+
+class Busy(PublishError):
+    """The object kept changing while we tried to write it (several concurrent writers)."""
+
+
+@dataclass(frozen=True)
+class Dist:
+    """A distribution that passed validation, backed by a file on disk or by bytes in memory."""
+
+    filename: str
+    name: DistName
+    size: int
+    sha256: str  # hex
+    path: Path | None = None
+    data: bytes | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.name.project}/{self.filename}"
+
+    @property
+    def checksum(self) -> str:
+        """The SHA-256 as S3 wants it (base64)."""
+        return base64.b64encode(bytes.fromhex(self.sha256)).decode()
+
+    @property
+    def content_type(self) -> str:
+        return next(ct for suffix, ct in CONTENT_TYPES.items() if self.filename.endswith(suffix))
+
+    def open(self) -> IO[bytes]:
+        if self.data is not None:
+            return io.BytesIO(self.data)
+        assert self.path is not None
+        return self.path.open("rb")
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _check(label: str, filename: str, fh: IO[bytes]) -> DistName:
+    """The rules every published file meets; `label` prefixes each reason (a path or a file name)."""
+    if not filename.endswith(DIST_SUFFIXES):
+        raise InvalidDistribution(f"{label}: not a distribution (expected a .whl, .tar.gz or .zip file)")
+    try:
+        name = parse_filename(filename)
+    except BadFilename as exc:
+        raise InvalidDistribution(f"{label}: not a valid distribution file name ({exc})") from exc
+    what = "METADATA" if name.kind == "wheel" else "PKG-INFO"
+    try:
+        if name.kind == "wheel":
+            raw = wheel_metadata(fh, name.project)
+        else:
+            raw = sdist_metadata(fh, zip_format=filename.endswith(".zip"))
+    except MetadataError as exc:
+        raise InvalidDistribution(f"{label}: not a distribution: {exc}") from exc
+    meta = parse_core_metadata(raw)
+    if not meta.name or not meta.version:
+        raise InvalidDistribution(f"{label}: its {what} has no Name or no Version")
+    if canonicalize_name(meta.name) != name.project:
+        raise InvalidDistribution(
+            f"{label}: name mismatch: the file name says {name.project!r}, its {what} says Name: {meta.name}"
+        )
+    try:
+        meta_version = Version(meta.version)
+    except InvalidVersion as exc:
+        raise InvalidDistribution(f"{label}: its {what} has an invalid Version: {meta.version}") from exc
+    if meta_version != name.version:
+        raise InvalidDistribution(
+            f"{label}: version mismatch: the file name says {name.version}, "
+            f"its {what} says Version: {meta.version}"
+        )
+    return name
+
+
+def validate(path: Path) -> Dist:
+    """Check that the file at `path` is a distribution whose metadata agrees with its file name."""
+    with path.open("rb") as fh:
+        name = _check(str(path), path.name, fh)
+    return Dist(path.name, name, path.stat().st_size, _sha256_file(path), path=path)
+
+
+def validate_bytes(filename: str, data: bytes) -> Dist:
+    """The same checks for a file held in memory (the upload endpoint)."""
+    if "/" in filename or "\\" in filename:
+        raise InvalidDistribution(f"{filename}: a file name cannot contain a path")
+    name = _check(filename, filename, io.BytesIO(data))
+    return Dist(filename, name, len(data), hashlib.sha256(data).hexdigest(), data=data)
+
+
+def check_digests(
+    dist: Dist, *, sha256_digest: str | None = None, blake2_256_digest: str | None = None
+) -> None:
+    """The client's digests (hex, as twine/uv send them) must match the bytes that arrived."""
+    if sha256_digest is not None and sha256_digest.strip().lower() != dist.sha256:
+        raise InvalidDistribution(
+            f"{dist.filename}: sha256_digest does not match the uploaded bytes (sha256 {dist.sha256})"
+        )
+    if blake2_256_digest is not None:
+        with dist.open() as fh:
+            blake2 = hashlib.blake2b(digest_size=32)
+            for chunk in iter(lambda: fh.read(CHUNK), b""):
+                blake2.update(chunk)
+        if blake2_256_digest.strip().lower() != blake2.hexdigest():
+            raise InvalidDistribution(f"{dist.filename}: blake2_256_digest does not match the uploaded bytes")
+
+
+# --- progress ------------------------------------------------------------------------------
+
+
+class _NoBar:
+    n = 0
+
+    def update(self, n: int) -> None:
+        self.n += n
+
+    def __enter__(self) -> _NoBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def progress_bar(total: int | None, desc: str, unit: str = "B", *, show: bool = True) -> Any:
+    """A tqdm bar on stderr (hidden when stderr is not a terminal), or a no-op without tqdm.
+
+    tqdm is imported only when a bar may show, so the upload function never loads it.
+    """
+    if not show:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit=unit,
+        unit_scale=unit == "B",
+        unit_divisor=1024,
+        file=sys.stderr,
+        disable=None,  # only on a TTY
+        leave=False,
+        dynamic_ncols=True,
+    )
+
+
+class _ProgressReader:
+    """A file body for botocore that moves a progress bar as it is read (and rewound on retry)."""
+
+    def __init__(self, fh: IO[bytes], bar: Any, base: int = 0) -> None:
+        self._fh = fh
+        self._bar = bar
+        self._base = base  # where this body starts within the bar (multipart parts)
+        self._start = fh.tell()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._fh.read(size)
+        done = self._base + self._fh.tell() - self._start
+        if done != self._bar.n:
+            self._bar.update(done - self._bar.n)
+        return data
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        if whence == os.SEEK_SET:
+            offset += self._start
+        return self._fh.seek(offset, whence) - self._start
+
+    def tell(self) -> int:
+        return self._fh.tell() - self._start
+
+    def seekable(self) -> bool:
+        return True
+
+
+class _Part:
+    """One slice of a file, as a seekable stream (a multipart upload's part body)."""
+
+    def __init__(self, path: Path, offset: int, length: int) -> None:
+        self._fh = path.open("rb")
+        self._offset = offset
+        self._length = length
+        self._fh.seek(offset)
+
+    def read(self, size: int = -1) -> bytes:
+        left = self._offset + self._length - self._fh.tell()
+        return self._fh.read(left if size is None or size < 0 else min(size, left))
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self.tell(), os.SEEK_END: self._length}[whence]
+        self._fh.seek(self._offset + max(0, min(self._length, base + offset)))
+        return self.tell()
+
+    def tell(self) -> int:
+        return self._fh.tell() - self._offset
+
+    def seekable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+# --- the conditional write -------------------------------------------------------------------
+
+
+def _full_object_checksum(head: dict[str, Any]) -> bool:
+    """Whether a HEAD's ChecksumSHA256 is the SHA-256 of the whole object.
+
+    A multipart upload's is composite: S3 marks it with "-N" and ChecksumType COMPOSITE; its
+    ETag ("md5-N") says so too, which also catches stores that omit both (moto).
+    """
+    value = head.get("ChecksumSHA256")
+    return bool(
+        value
+        and "-" not in value
+        and "-" not in head.get("ETag", "")
+        and head.get("ChecksumType", "FULL_OBJECT") == "FULL_OBJECT"
+    )
+
+
+def is_denied(exc: ClientError) -> bool:
+    return error_code(exc) in {"AccessDenied", "403", "Forbidden"} or status_code(exc) == 403
+
+
+class Uploader:
+    def __init__(self, client: Any, bucket: str, *, force: bool = False, progress: bool = True) -> None:
+        self.client = client
+        self.bucket = bucket
+        self.force = force
+        self.progress = progress
+
+    def upload(self, dist: Dist) -> str:
+        """Send one file; returns UPLOADED, PRESENT, REPLACED or CONFLICT."""
+        if_match: str | None = None  # None: only if absent; an ETag: only over exactly that object
+        if dist.size >= HEAD_FIRST_BYTES:
+            # Not for safety (the conditional PUT is what decides) but to spare re-sending a large
+            # file that is already there, e.g. when a CI job is re-run.
+            try:
+                verdict, if_match = self._verdict(dist)
+            except ClientError as exc:
+                if not is_denied(exc):
+                    raise
+                verdict = "absent"  # an identity that may only PutObject: let the PUT decide
+            if verdict in {PRESENT, CONFLICT}:
+                return verdict
+        for attempt in range(PUT_ATTEMPTS):
+            try:
+                self._send(dist, if_match)
+                return REPLACED if if_match else UPLOADED
+            except ClientError as exc:
+                if not is_precondition_failed(exc):
+                    raise
+                if error_code(exc) == "ConditionalRequestConflict" or status_code(exc) == 409:
+                    time.sleep(0.2 * 2**attempt)  # another conditional write to this key is in flight
+                    continue
+            verdict, if_match = self._verdict(dist)  # 412: something is there now
+            if verdict in {PRESENT, CONFLICT}:
+                return verdict
+        raise Busy(f"{dist.filename}: the object keeps changing while we upload it; try again")
+
+    def _verdict(self, dist: Dist) -> tuple[str, str | None]:
+        """("absent" | PRESENT | CONFLICT | "replace", the ETag to replace) for dist's key."""
+        existing = self.existing_sha256(dist.key)
+        if existing is None:
+            return "absent", None
+        sha256, etag = existing
+        if sha256 == dist.sha256:
+            return PRESENT, None
+        if self.force:
+            return "replace", etag
+        return CONFLICT, None
+
+    def existing_sha256(self, key: str) -> tuple[str, str] | None:
+        """(sha256 hex, ETag) of the object now at key, or None when there is none."""
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
+        except ClientError as exc:
+            if is_not_found(exc):
+                return None
+            raise
+        if _full_object_checksum(head):
+            return base64.b64decode(head["ChecksumSHA256"]).hex(), head["ETag"]
+        # Uploaded without a SHA-256 (aws s3 cp, s3pypi) or in parts: read it and hash it.
+        try:
+            resp = self.client.get_object(Bucket=self.bucket, Key=key, IfMatch=head["ETag"])
+        except ClientError as exc:
+            if is_not_found(exc) or is_precondition_failed(exc):
+                return None  # changed meanwhile; the caller tries its write again
+            raise
+        digest = hashlib.sha256()
+        size = int(resp.get("ContentLength", 0))
+        show = self.progress and size >= PROGRESS_MIN_BYTES
+        with progress_bar(size, f"checking {key}", show=show) as bar:
+            for chunk in iter(lambda: resp["Body"].read(CHUNK), b""):
+                digest.update(chunk)
+                bar.update(len(chunk))
+        return digest.hexdigest(), resp["ETag"]
+
+    def _send(self, dist: Dist, if_match: str | None) -> None:
+        condition = {"IfMatch": if_match} if if_match else {"IfNoneMatch": "*"}
+        show = self.progress and dist.size >= PROGRESS_MIN_BYTES
+        with progress_bar(dist.size, dist.filename, show=show) as bar:
+            if dist.size > MULTIPART_THRESHOLD and dist.path is not None:
+                self._send_multipart(dist, dist.path, condition, bar)
+                return
+            with dist.open() as fh:
+                self.client.put_object(
+                    Bucket=self.bucket,
+                    Key=dist.key,
+                    Body=_ProgressReader(fh, bar),
+                    ContentLength=dist.size,
+                    ContentType=dist.content_type,
+                    CacheControl=IMMUTABLE,
+                    ChecksumAlgorithm="SHA256",
+                    ChecksumSHA256=dist.checksum,
+                    **condition,
+                )
+
+    def _send_multipart(self, dist: Dist, path: Path, condition: dict[str, str], bar: Any) -> None:
+        upload_id = self.client.create_multipart_upload(
+            Bucket=self.bucket,
+            Key=dist.key,
+            ContentType=dist.content_type,
+            CacheControl=IMMUTABLE,
+            ChecksumAlgorithm="SHA256",
+        )["UploadId"]
+        try:
+            parts = []
+            for number, offset in enumerate(range(0, dist.size, PART_SIZE), start=1):
+                length = min(PART_SIZE, dist.size - offset)
+                part = _Part(path, offset, length)
+                try:
+                    digest = hashlib.sha256()
+                    for chunk in iter(lambda p=part: p.read(CHUNK), b""):
+                        digest.update(chunk)
+                    part.seek(0)
+                    checksum = base64.b64encode(digest.digest()).decode()
+                    resp = self.client.upload_part(
+                        Bucket=self.bucket,
+                        Key=dist.key,
+                        UploadId=upload_id,
+                        PartNumber=number,
+                        Body=_ProgressReader(part, bar, base=offset),  # type: ignore[arg-type]
+                        ContentLength=length,
+                        ChecksumAlgorithm="SHA256",
+                        ChecksumSHA256=checksum,
+                    )
+                finally:
+                    part.close()
+                parts.append({"PartNumber": number, "ETag": resp["ETag"], "ChecksumSHA256": checksum})
+            self.client.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=dist.key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": parts},
+                **condition,
+            )
+        except BaseException:
+            # If this fails too, the bucket's lifecycle rule for incomplete uploads cleans up.
+            with contextlib.suppress(Exception):
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=dist.key, UploadId=upload_id)
+            raise
