@@ -18,6 +18,7 @@ Traffic (requests, body bytes) is counted by each server's proxy, the same way f
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import logging
 import os
@@ -131,7 +132,10 @@ def project_files(url: str, project: str, authorization: str | None = None) -> s
         req.add_header("Authorization", authorization)
     try:
         with urllib.request.urlopen(req, timeout=5) as resp:
-            return {f["filename"] for f in json.load(resp)["files"]}
+            body = resp.read()
+            if resp.headers.get("Content-Encoding") == "gzip":  # our JSON pages are stored gzipped
+                body = gzip.decompress(body)
+            return {f["filename"] for f in json.loads(body)["files"]}
     except (urllib.error.HTTPError, OSError):
         return set()
 

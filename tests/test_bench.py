@@ -6,6 +6,7 @@ deterministic: the re-implemented algorithms' S3 requests, PEP 658 keeping wheel
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import http.client
 import re
@@ -17,11 +18,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from bench import clients
-from bench.__main__ import QUICK, Results, document, run
+from bench import clients, cost, publish
+from bench.__main__ import BEGIN, END, QUICK, Results, document, run, update_readme
 from bench.link import LOOPBACK, Link, Shape, ShapingProxy, through
 from bench.report import HEADER
+from bench.servers import OURS, PEERS, local_stack
 from local.stack import free_port
+from tests.distributions import make_wheel
 
 
 @pytest.fixture(scope="module")
@@ -52,16 +55,110 @@ def test_reindex_rerun_reads_no_distribution(results: Results):
     assert rx.again.requests < rx.first.requests
 
 
-def test_pep_658_keeps_wheels_off_the_wire_for_pip_and_uv(results: Results):
-    b = results.clients
-    one_wheel = b.wheel_bytes / b.packages
-    for client in clients.CLIENTS:
-        ours = b.get(client, clients.Ours.name)
-        assert ours.requests == 2 * b.packages  # a page and a .metadata per package
-        assert ours.bytes_sent < one_wheel
-    pip_theirs = b.get("pip", clients.PyPIServer.name)
-    assert pip_theirs.requests == 2 * b.packages  # a page and a whole wheel per package
-    assert pip_theirs.bytes_sent > b.wheel_bytes
+def _work(results: Results, task: str, server: str, link: str | None = None):
+    w = results.work
+    return w.get(task, w.trees[0].name, server, link or w.links[0].name)
+
+
+def test_pep_658_keeps_wheels_off_the_wire_when_locking(results: Results):
+    w = results.work
+    n = QUICK.packages
+    one_wheel = w.trees[0].wheel_bytes / n
+    for task in ("uv pip compile", "poetry lock"):
+        for link in w.links:
+            ours = _work(results, task, OURS, link.name)
+            assert ours.requests == 2 * n  # a page and a .metadata per package
+            assert ours.bytes_sent < one_wheel
+            for peer in PEERS:  # no PEP 658: a wheel's tail by Range requests, or the whole wheel
+                assert _work(results, task, peer, link.name).bytes_sent > ours.bytes_sent
+
+
+def test_pip_install_fetches_page_metadata_and_wheel_from_us_and_page_and_wheel_from_peers(results: Results):
+    w = results.work
+    n, wheels = QUICK.packages, w.trees[0].wheel_bytes
+    for link in w.links:
+        ours = _work(results, "pip install", OURS, link.name)
+        assert ours.requests == 3 * n
+        assert wheels < ours.bytes_sent < wheels + 10_000  # the wheels once, plus small pages
+        for peer in PEERS:
+            theirs = _work(results, "pip install", peer, link.name)
+            assert theirs.requests == 2 * n  # the wheel downloaded to resolve is the one installed
+            assert theirs.bytes_sent > wheels
+
+
+def test_every_task_ran_against_every_index_on_every_link(results: Results):
+    w = results.work
+    assert w.servers == [OURS, *PEERS]
+    assert len(w.measurements) == len(w.trees) * len(clients.TASKS) * len(w.servers) * len(QUICK.links)
+    assert all(m.requests > 0 and m.seconds > 0 for m in w.measurements)
+
+
+def test_publishing_measures_the_cli_and_the_raw_put_and_says_why_not_otherwise(results: Results):
+    got = {p.method: p for p in results.publishing}
+    assert list(got) == list(publish.METHODS)
+    for method in (publish.CLI, publish.RAW):
+        p = got[method]
+        assert p.why_not == "" and p.runs == QUICK.publish_runs
+        assert 0 < p.listed < p.installed
+    for method in (publish.TWINE, publish.UV):
+        p = got[method]
+        if p.why_not:
+            assert p.why_not.startswith("not measured: ") and p.listed is None and p.installed is None
+        else:
+            assert 0 < p.listed < p.installed
+
+
+def test_legacy_endpoint_detection_follows_what_the_local_stack_answers():
+    with local_stack() as stack:
+        status = publish.legacy_status(stack)
+        assert publish.legacy_available(stack) == (status not in (403, 404, 405, 501))
+        assert (publish.why_not(publish.TWINE, stack) == publish.NOT_MERGED) == (
+            not publish.legacy_available(stack)
+        )
+        assert publish.why_not(publish.CLI, stack) == publish.why_not(publish.RAW, stack) == ""
+
+
+def test_large_pages_cost_constant_requests_and_html_is_gzipped_as_cloudfront_would(results: Results):
+    g = results.large
+    assert g.project_rebuild.calls["ListObjectsV2"] == 1  # its own folder, never the bucket
+    assert len({c.requests for _, c in g.root_rebuilds}) == 1  # whatever the number of projects
+    assert [n for n, _ in g.root_rebuilds] == list(QUICK.large_roots)
+    for f in g.fetches:
+        if f.format == "HTML" and f.stored_bytes >= 1_000:
+            assert f.encoding == "gzip" and f.sent_bytes < f.stored_bytes
+        if f.format == "JSON":  # CloudFront does not compress this type: sent as stored
+            assert f.sent_bytes == f.stored_bytes
+    assert len(g.fetches) == (1 + len(QUICK.large_roots)) * 2 * len(QUICK.links)
+
+
+def test_the_real_tree_is_downloaded_once_then_read_from_the_cache(tmp_path):
+    calls = []
+
+    def download(requirements, into):
+        calls.append(list(requirements))
+        for name in ("alpha", "beta"):
+            filename, data, _ = make_wheel(name, "1.0")
+            (into / filename).write_bytes(data)
+
+    first = clients.real_tree(("Alpha==1.0",), tmp_path, download)
+    again = clients.real_tree(("Alpha==1.0",), tmp_path, download)
+    assert calls == [["Alpha==1.0"]]
+    assert first.wheels == again.wheels and first.projects == {"alpha", "beta"}
+    assert first.roots == ("alpha==1.0",)
+
+
+def test_an_interrupted_download_is_fetched_again(tmp_path):
+    def broken(requirements, into):
+        raise RuntimeError("network down")
+
+    with pytest.raises(RuntimeError, match="network down"):
+        clients.real_tree(("Alpha==1.0",), tmp_path, broken)
+
+    def download(requirements, into):
+        filename, data, _ = make_wheel("alpha", "1.0")
+        (into / filename).write_bytes(data)
+
+    assert clients.real_tree(("Alpha==1.0",), tmp_path, download).projects == {"alpha"}
 
 
 def test_the_dependency_tree_is_a_dag_reaching_every_package():
@@ -77,21 +174,63 @@ def test_the_dependency_tree_is_a_dag_reaching_every_package():
     assert seen == set(range(n))
 
 
-def test_the_document_is_one_table_with_notes(results: Results):
+def test_invalidations_are_free_up_to_1000_paths_a_month_then_half_a_cent_each():
+    assert cost.invalidation_dollars(1_000) == 0
+    assert cost.invalidation_dollars(1_001) == pytest.approx(0.005)
+    assert cost.invalidation_dollars(3_000) == pytest.approx(10.0)
+
+
+def test_the_write_side_costs_grow_with_uploads_and_trusted_publishing_jobs():
+    base = cost.Load(uploads=400, trusted_publish_jobs=0, invalidation_paths_per_upload=0)
+    more_uploads = dataclasses.replace(base, uploads=800)
+    with_mints = dataclasses.replace(base, trusted_publish_jobs=100)
+    one = cost.endpoint_monthly(5, 30_000, base)
+    assert cost.endpoint_monthly(5, 30_000, more_uploads) == pytest.approx(2 * one)
+    per_mint = (cost.endpoint_monthly(5, 30_000, with_mints) - one) / 100
+    assert per_mint == pytest.approx(
+        2 * cost.edge_request_dollars(5, 30_000, base.cold_fraction)
+        + cost.LAMBDA_REQUEST
+        + base.mint_seconds * cost.UPLOAD_MEMORY_GB * cost.LAMBDA_GB_SECOND
+    )
+
+
+def test_the_document_is_one_table_with_further_tables_and_notes(results: Results):
     text = document(results)
     lines = text.splitlines()
     assert lines[0].startswith("# pypi-edge benchmark")
-    table = [line for line in lines if line.startswith("|")]
-    assert table[0] == "| " + " | ".join(HEADER) + " |"
-    rows = table[2:]
-    expected = 4 + 4 * len(QUICK.projects) + 2 + 2 + 3 * len(clients.CLIENTS) + 6
+    main = lines[2 : lines.index("", 2)]
+    assert main[0] == "| " + " | ".join(HEADER) + " |"
+    rows = main[2:]
+    trees = len(results.work.trees)
+    expected = 4 + 4 * len(QUICK.projects) + 2 + 2 + trees * len(clients.TASKS) * len(PEERS) * 2 + 7
     assert len(rows) == expected
     assert all(len(re.split(r"(?<!\\)\|", row)) == len(HEADER) + 2 for row in rows)
     assert {row.split("|")[1].strip() for row in rows} == {"1 edge", "2 indexer", "3 clients", "4 cost"}
     assert all(row.split("|")[-2].strip().endswith("×") for row in rows)  # every row has a ratio
+    headings = [line for line in lines if line.startswith("### ")]
+    assert len(headings) == 5
     notes = [line for line in lines if re.match(r"\d+\. ", line)]
-    assert len(notes) == 8
-    assert "serverless-pypi" in text and "CodeArtifact" in text and "Prices read" in text
+    assert len(notes) == 12
+    for needle in (
+        "serverless-pypi",
+        "CodeArtifact",
+        "Prices read",
+        "devpi-init --no-root-pypi",
+        "Compress: true",
+    ):
+        assert needle in text
+    assert sum(line.startswith(("| twine upload | ", "| uv publish | ")) for line in lines) == 2
+
+
+def test_make_bench_puts_the_document_between_the_readme_markers(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\n## Performance\n{BEGIN}\nold\n{END}\n\n## Cost\n")
+    assert update_readme("# title\n\n| a |\n", readme)
+    assert readme.read_text() == f"# x\n\n## Performance\n{BEGIN}\n\n| a |\n\n{END}\n\n## Cost\n"
+    plain = tmp_path / "PLAIN.md"
+    plain.write_text("# no markers\n")
+    assert not update_readme("# t\n\nx\n", plain)
+    assert plain.read_text() == "# no markers\n"
 
 
 # --- the link: a shaping proxy that is a correct HTTP/1.1 intermediary ------------------------
