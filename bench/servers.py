@@ -108,16 +108,17 @@ def local_stack(batch_window: float = 0.2, users: dict | None = None) -> Iterato
             bucket="pypi-bench",
             users=users or {USER: PASSWORD},
             batch_window=batch_window,
-        )
+        ).start()
         # The indexer keeps one S3 client per process (indexer.handler.s3_client, cached), made
-        # from the endpoint variables of the first stack; the bench starts several stacks in turn.
+        # from the endpoint variables the first time it is needed; the bench starts several
+        # stacks in turn. Made again now that this stack's variables are set (a previous stack's
+        # worker still finishing can only ever get this one).
         s3_client.cache_clear()
-        stack.start()
+        s3_client()
         try:
             yield stack
         finally:
             stack.stop()
-            s3_client.cache_clear()
 
 
 def basic(user: str = USER, password: str = PASSWORD) -> str:
