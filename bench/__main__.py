@@ -33,12 +33,12 @@ class Sizes:
     upload_runs: int = 5
     reindex_files: int = 2_000
     reindex_versions: int = 5
-    reindex_runs: int = 3
+    reindex_runs: int = 2
     packages: int = 30
     payload_bytes: int = 2 * 2**20
     real_tree: bool = True  # requests + Jinja2 from PyPI (downloaded once; tests leave it out)
     links: tuple[Shape, ...] = (LOOPBACK, WAN)
-    work_runs: int = 2
+    work_runs: int = 1  # 2 cores, < 15 minutes: one run per client, tree, index and link
     publish_runs: int = 3
     large_files: int = 2_000
     large_roots: tuple[int, ...] = (10_000, 50_000)
@@ -316,7 +316,7 @@ def work_traffic_table(r: Results) -> Table:
             cells = []
             for name in w.servers:
                 m = w.get(task.name, tree.name, name, first)
-                cells.append(f"{count(m.requests)} / {size(m.bytes_sent)}")
+                cells.append(f"{'≈ ' if m.varied else ''}{count(m.requests)} / {size(m.bytes_sent)}")
             rows.append((task.name, tree.name, *cells))
     return Table(
         "Locking and installing: HTTP requests / response bytes (exact, identical on every run)",
@@ -435,7 +435,8 @@ def notes(r: Results, m: CostModel) -> list[str]:
         "~/.cache/pypi-edge-bench. Every run starts from empty caches in a fresh venv: uv 0.13.9 "
         "`pip compile --no-cache` and `pip install --no-cache`; poetry 2.5.1 `lock` with the index as its "
         "only (primary) source and a fresh cache dir; pip 26.3 `install --no-cache-dir`. Each run checks "
-        "the packages it resolved or installed. Bytes and requests are from the first link's runs.",
+        "the packages it resolved or installed. Bytes and requests are from the first link's runs; ≈ marks "
+        "a peer whose traffic differed between runs (medians shown; ours never may).",
         "Indexes: " + "; ".join(f"{name}: {CONFIG[name]}" for name in (OURS, PYPISERVER, DEVPI)) + ". "
         "Neither peer serves PEP 658 metadata, so pip downloads every wheel while resolving; uv reads a "
         "wheel's tail with range requests where the server allows them. The local stack pays moto's HTTP "
