@@ -525,3 +525,14 @@ def test_link_counts_a_client_that_resets_its_connection_instead_of_printing_it(
         tally = proxy.reset()
     assert (tally.requests, tally.client_hangups) == (1, 1)
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_peer_whose_traffic_varies_is_reported_as_a_flagged_median_but_ours_may_not_vary():
+    task, tree = clients.TASKS[1], clients.Tree("t", [], ("x",))
+    samples = [(1.0, 61, 100), (3.0, 61, 300), (2.0, 61, 200)]
+    got = clients._summarize(task, tree, PEERS[1], LOOPBACK, samples)
+    assert (got.requests, got.bytes_sent, got.seconds, got.varied) == (61, 200, 2.0, True)
+    steady = clients._summarize(task, tree, OURS, LOOPBACK, [(1.0, 8, 10), (2.0, 8, 10)])
+    assert (steady.requests, steady.bytes_sent, steady.varied) == (8, 10, False)
+    with pytest.raises(AssertionError, match="traffic varied"):
+        clients._summarize(task, tree, OURS, LOOPBACK, samples)
