@@ -15,7 +15,7 @@ install: $(STAMP)
 
 # The venv, the pinned requirements, and the `pypi-edge` console script (the publisher CLI)
 # installed from this checkout in editable mode.
-$(STAMP): requirements.txt indexer/requirements.txt requirements-dev.txt pyproject.toml
+$(STAMP): requirements.txt indexer/requirements.txt upload/requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip==26.3
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt

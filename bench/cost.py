@@ -23,19 +23,16 @@ S3_GB_MONTH = 0.023  # same page, S3 Standard, first 50 TB
 SQS_REQUEST = 0.40 / 1e6  # aws.amazon.com/sqs/pricing, standard queue
 LAMBDA_REQUEST = 0.20 / 1e6  # aws.amazon.com/lambda/pricing, x86
 LAMBDA_GB_SECOND = 0.0000166667  # same page, x86, first tier
+CLOUDFRONT_INVALIDATION_PATH = 0.005  # aws.amazon.com/cloudfront/pricing: after the free paths below
+FREE_INVALIDATION_PATHS = 1000  # same page: "no additional charge for the first 1,000 paths" a month
 CLOUDFRONT_GB_TO_ORIGIN = 0.020  # same page, "Regional Data Transfer Out to Origin", United States
-CLOUDFRONT_FREE_INVALIDATION_PATHS = 1_000  # same page: free each month, per account
-CLOUDFRONT_INVALIDATION_PATH = 0.005  # same page: per path after the free 1,000
 CODEARTIFACT_GB_MONTH = 0.05  # aws.amazon.com/codeartifact/pricing
 CODEARTIFACT_REQUEST = 0.05 / 10_000  # same page
 CODEARTIFACT_GB_OUT = 0.09  # same page: AWS data transfer out to the internet, first 10 TB/month
 
 EDGE_MEMORY_GB = 128 / 1024  # infra/component.py EDGE_MEMORY_MB (the viewer-trigger maximum)
 INDEXER_MEMORY_GB = 512 / 1024  # infra/component.py INDEXER_MEMORY_MB
-# The upload function (POST /legacy/, trusted-publishing mint) behind its function URL: function
-# URLs cost nothing beyond Lambda's request and duration prices (aws.amazon.com/lambda/pricing).
-# Its memory is an assumption until infra/upload.py sets it.
-UPLOAD_MEMORY_GB = 1024 / 1024
+UPLOAD_MEMORY_GB = 512 / 1024  # infra/upload.py UPLOAD_MEMORY_MB
 
 PRICE_NOTES = [
     "Lambda@Edge $0.60 per 1M requests + $0.00005001 per GB-second, billed in 1 ms steps "
@@ -46,12 +43,13 @@ PRICE_NOTES = [
     "(aws.amazon.com/s3/pricing)",
     "SQS standard $0.40 per 1M requests (aws.amazon.com/sqs/pricing); Lambda $0.20 per 1M requests + "
     "$0.0000166667 per GB-second, x86 (aws.amazon.com/lambda/pricing)",
-    "CloudFront invalidations: the first 1,000 paths a month free, then $0.005 per path; data from "
-    "CloudFront to an origin (upload bodies) $0.020/GB in the United States "
-    "(aws.amazon.com/cloudfront/pricing, 'Invalidation requests' and 'Regional Data Transfer Out to "
-    "Origin'; the stored copy of the page read today breaks off before the origin row, so that figure is "
-    "the page's published US rate, not re-read today)",
-    "Lambda function URLs: no charge beyond the function's requests and duration "
+    "CloudFront invalidations: the first 1,000 paths a month free, then $0.005 per path; a path "
+    "ending in * counts as one (aws.amazon.com/cloudfront/pricing; developer guide, 'Pay for file "
+    "invalidation')",
+    "data from CloudFront to an origin (upload bodies) $0.020/GB in the United States "
+    "(aws.amazon.com/cloudfront/pricing, 'Regional Data Transfer Out to Origin'; the stored copy of the "
+    "page read today breaks off before that row, so the figure is the page's published US rate, not "
+    "re-read today); Lambda function URLs: no charge beyond the function's requests and duration "
     "(aws.amazon.com/lambda/pricing)",
     "CodeArtifact $0.05/GB-month, $0.05 per 10,000 requests (aws.amazon.com/codeartifact/pricing; AWS price "
     "list, effective 2021-04-01), data out to the internet at AWS's $0.09/GB for the first 10 TB",
@@ -71,13 +69,12 @@ class Load:
     cache_hit_ratio: float = 0.9  # CloudFront hits; a miss costs one S3 GET
     cold_fraction: float = 0.01  # requests that land on a new edge container (slow hash)
     indexer_seconds: float = 1.0  # per upload event, at 512 MB (moto times are not AWS times)
-    # Publishing through the upload endpoint (twine, uv, poetry -> POST /legacy/):
-    endpoint_share: float = 1.0  # of uploads (CI publishes with twine/uv; the CLI goes to S3)
-    upload_mb: float = 2.0  # mean distribution size sent through CloudFront to the function
-    upload_function_seconds: float = 1.0  # per upload at UPLOAD_MEMORY_GB (validate, hash, PUT)
-    invalidation_paths_per_upload: int = 2  # the project page's path and the root's, if invalidated
-    trusted_publish_jobs: int = 200  # CI jobs a month that mint a token (GET audience + POST mint)
-    mint_seconds: float = 0.3  # per mint at UPLOAD_MEMORY_GB (verify the OIDC token, sign)
+    files_per_release: int = 5  # wheels + sdist of one version, published by one CI job
+    upload_seconds: float = 2.0  # upload function per file, incl. waiting for the page refresh
+    endpoint_share: float = 1.0  # of uploads through /legacy/ (CI with twine/uv); the rest via S3
+    upload_mb: float = 2.0  # mean distribution size, sent through CloudFront to the function
+    trusted_publish_jobs: int = 100  # CI release jobs a month that mint a token (= releases)
+    mint_seconds: float = 0.3  # upload function per mint (verify the OIDC token, issue one)
 
     @property
     def installs(self) -> int:
@@ -92,12 +89,16 @@ class Load:
             f"{self.uploads} uploads a month; {self.stored_gb:g} GB stored; CloudFront cache hit ratio "
             f"{self.cache_hit_ratio:.0%} (a miss is one S3 GET); {self.cold_fraction:.0%} of requests pay a "
             f"cold verification; {self.indexer_seconds:g} s of indexer Lambda per upload; "
-            f"{self.endpoint_share:.0%} of uploads through the upload endpoint (POST /legacy/), "
-            f"{self.upload_mb:g} MB each, {self.upload_function_seconds:g} s of upload function each at "
-            f"{UPLOAD_MEMORY_GB * 1024:.0f} MB; {self.invalidation_paths_per_upload} CloudFront invalidation "
-            f"paths per upload; {self.trusted_publish_jobs} trusted-publishing jobs a month, each one "
-            f"audience GET and one mint POST through the edge and {self.mint_seconds:g} s of upload function"
+            f"{self.files_per_release} files per release; {self.upload_seconds:g} s of upload function per "
+            f"file through /legacy/ at {UPLOAD_MEMORY_GB * 1024:.0f} MB; {self.endpoint_share:.0%} of files "
+            f"through /legacy/, {self.upload_mb:g} MB each; {self.trusted_publish_jobs} trusted-publishing "
+            f"jobs a month, each one audience GET and one mint POST through the edge and "
+            f"{self.mint_seconds:g} s of upload function"
         )
+
+    @property
+    def releases(self) -> int:
+        return math.ceil(self.uploads / self.files_per_release)
 
 
 @dataclass(frozen=True)
@@ -159,28 +160,6 @@ def ours_monthly(
     )
 
 
-def invalidation_dollars(paths: int) -> float:
-    """CloudFront invalidation paths in a month: the first 1,000 free, then per path."""
-    return max(0, paths - CLOUDFRONT_FREE_INVALIDATION_PATHS) * CLOUDFRONT_INVALIDATION_PATH
-
-
-def endpoint_monthly(warm_us: float, cold_us: float, load: Load) -> float:
-    """What the write side adds: each upload through /legacy/ is one viewer request (edge +
-    CloudFront fee), its body sent to the origin, one upload-function invocation; each
-    trusted-publishing job two viewer requests and one mint invocation; invalidations per upload."""
-    edge = edge_request_dollars(warm_us, cold_us, load.cold_fraction)
-    uploads = load.uploads * load.endpoint_share
-    per_upload = (
-        edge
-        + load.upload_mb * 1e6 / GB * CLOUDFRONT_GB_TO_ORIGIN
-        + LAMBDA_REQUEST
-        + load.upload_function_seconds * UPLOAD_MEMORY_GB * LAMBDA_GB_SECOND
-    )
-    per_mint = 2 * edge + LAMBDA_REQUEST + load.mint_seconds * UPLOAD_MEMORY_GB * LAMBDA_GB_SECOND
-    invalidations = invalidation_dollars(load.uploads * load.invalidation_paths_per_upload)
-    return uploads * per_upload + load.trusted_publish_jobs * per_mint + invalidations
-
-
 def codeartifact_monthly(install: Install, load: Load) -> Monthly:
     """CodeArtifact for the same installs and uploads: requests, bytes out, storage."""
     return Monthly(
@@ -190,3 +169,56 @@ def codeartifact_monthly(install: Install, load: Load) -> Monthly:
         publishing=0.0,  # no indexing step: what publishing costs is its API requests
         endpoint=load.uploads * CODEARTIFACT_REQUEST,
     )
+
+
+# --- freshness: CloudFront invalidations (indexer/invalidate.py) ------------------------------
+
+
+def invalidation_paths(load: Load, *, via_endpoint: bool) -> int:
+    """Invalidation paths a month (counted in tests/test_indexer_invalidate.py: one rebuild sends
+    `/<project>/*`, plus `/index.*` when the root entry moved, i.e. once per new version).
+
+    Through S3 (CLI, aws s3 cp) a release's files arrive in one indexer batch: 2 paths a release.
+    Through /legacy/ every file is rebuilt before its upload returns (1 path each, +1 for the
+    root with the release's first file), and the S3 events then rebuild once more (1 path).
+    """
+    if via_endpoint:
+        return load.uploads + 2 * load.releases
+    return 2 * load.releases
+
+
+def invalidation_dollars(paths: int) -> float:
+    return max(0, paths - FREE_INVALIDATION_PATHS) * CLOUDFRONT_INVALIDATION_PATH
+
+
+def upload_endpoint_per_file(load: Load) -> float:
+    """$ per file published through /legacy/: CloudFront and Lambda@Edge for the POST, the
+    upload function (billed while it waits for the synchronous refresh), and that extra indexer
+    run (the S3 event's run is in `ours_monthly` already)."""
+    return (
+        CLOUDFRONT_HTTPS_REQUEST
+        + LAMBDA_EDGE_REQUEST
+        + LAMBDA_REQUEST
+        + load.upload_seconds * UPLOAD_MEMORY_GB * LAMBDA_GB_SECOND
+        + LAMBDA_REQUEST
+        + load.indexer_seconds * INDEXER_MEMORY_GB * LAMBDA_GB_SECOND
+    )
+
+
+def endpoint_monthly(warm_us: float, cold_us: float, load: Load) -> float:
+    """What the write side adds in a month: the files published through /legacy/
+    (`upload_endpoint_per_file`, with the edge's measured duration and the body's trip to the
+    origin), the invalidation paths of all releases beyond the free 1,000 (`invalidation_paths`),
+    and trusted publishing: per job two viewer requests and one mint invocation."""
+    edge = edge_request_dollars(warm_us, cold_us, load.cold_fraction)
+    edge_duration = edge - LAMBDA_EDGE_REQUEST - CLOUDFRONT_HTTPS_REQUEST  # per_file has those two
+    via_endpoint = load.uploads * load.endpoint_share
+    per_file = (
+        upload_endpoint_per_file(load) + edge_duration + load.upload_mb * 1e6 / GB * CLOUDFRONT_GB_TO_ORIGIN
+    )
+    paths = round(
+        load.endpoint_share * invalidation_paths(load, via_endpoint=True)
+        + (1 - load.endpoint_share) * invalidation_paths(load, via_endpoint=False)
+    )
+    per_mint = 2 * edge + LAMBDA_REQUEST + load.mint_seconds * UPLOAD_MEMORY_GB * LAMBDA_GB_SECOND
+    return via_endpoint * per_file + invalidation_dollars(paths) + load.trusted_publish_jobs * per_mint

@@ -60,11 +60,9 @@ Decisions a reviewer should know:
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import sys
-from base64 import b64decode
 from functools import lru_cache
 from urllib.parse import quote, unquote, unquote_to_bytes
 
@@ -80,10 +78,22 @@ DEFAULT_REALM = "pypi-edge"
 # most 1024 bytes, and a key is never longer than the URI that names it.
 MAX_URI_BYTES = 1024
 MAX_QUERY_BYTES = 1024
-# Longer Authorization values are refused before any work (no real password is this long).
-MAX_AUTHORIZATION_BYTES = 4096
-# Verified header values kept per container; entries are evicted oldest first.
-CACHE_SIZE = 256
+MAX_AUTHORIZATION_BYTES = _credentials.MAX_AUTHORIZATION_BYTES
+
+# The upload endpoint (SPEC.md): its own CloudFront behaviours, origin = the upload function's URL.
+UPLOAD_PATH = "/legacy/"
+OIDC_PREFIX = "/_/oidc/"
+ORIGIN_SECRET_HEADER = "x-pypi-edge-origin-secret"  # set by CloudFront for the upload origin only
+# The largest upload request body (multipart form, as Content-Length counts it) the function URL
+# can take.  A function URL passes the request to Lambda as a synchronous Invoke, whose payload
+# (the whole JSON event) is at most 6 MB (Lambda Developer Guide, "Lambda quotas": invocation
+# payload 6 MB; "Invoking Lambda function URLs": a binary body arrives base64-encoded).  Counted
+# as 6,000,000 bytes, not 6 MiB, to stay on the safe side; minus room for the rest of the event:
+# the forwarded headers (CloudFront caps all request headers at 20,480 bytes, "Quotas on
+# headers", CloudFront Developer Guide) and 2,048 bytes for requestContext and the JSON keys.
+# Base64 turns 3 bytes into 4.  (6,000,000 - 20,480 - 2,048) * 3 // 4 = 4,483,104 bytes.
+MAX_UPLOAD_BODY_BYTES = (6_000_000 - 20_480 - 2_048) * 3 // 4
+CACHE_SIZE = _credentials.CACHE_SIZE
 
 # Headers a Lambda@Edge function must not add to a generated viewer-request response:
 # CloudFront's disallowed headers and the read-only ones for viewer-request events (CloudFront
@@ -118,50 +128,28 @@ FORBIDDEN_HEADER_PREFIXES = ("x-amz-cf-", "x-amzn-", "x-edge-")
 Response = dict  # a CloudFront generated response: {"status", "statusDescription", "headers", ...}
 
 # --------------------------------------------------------------------------------------------
-# Credentials state (module globals: the fastest lookups on the hot path)
+# Credentials state: one Verifier (edge.credentials), its caches exposed for the tests.
 
-_users: dict[str, _credentials.Entry] = {}
-_dummy: _credentials.Entry | None = None
+_verifier = _credentials.Verifier(CACHE_SIZE)
+_cache = _verifier.cache  # digests of header values that verified
+_rejected = _verifier.rejected  # digests of well-formed header values that did not
 _realm = DEFAULT_REALM
 _www_authenticate = ""
-_cache: dict[bytes, None] = {}  # digests of header values that verified
-_rejected: dict[bytes, None] = {}  # digests of well-formed header values that did not
-_sha256 = hashlib.sha256
-
-
-def _quoted_string(value: str) -> str:
-    """RFC 9110 section 5.6.4 quoted-string: escape backslash and double quote, drop controls."""
-    value = "".join(c for c in value if " " <= c != "\x7f")
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def configure(raw: bytes | str | None) -> None:
     """Install the credentials file `raw` (the output of `credentials.render_file`).
 
     ``None`` removes every user, so all requests get 401.  Invalid content raises
-    `ValueError` and also leaves the function with no users (fail closed).  Clears the cache.
+    `ValueError` and also leaves the function with no users (fail closed).  Clears the caches.
     """
-    global _users, _dummy, _realm, _www_authenticate
-    _cache.clear()
-    _rejected.clear()
-    _users, _dummy, _realm = {}, None, DEFAULT_REALM
-    if raw is not None:
-        try:
-            realm, users = _credentials.load(raw)
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ValueError(f"invalid credentials file: {exc}") from None
-        if users:
-            # The stand-in for unknown users costs what a real user's check costs; that holds
-            # only if every user's check costs the same (render_file writes one count).
-            counts = {entry.iterations for entry in users.values()}
-            if len(counts) != 1:
-                raise ValueError(f"invalid credentials file: mixed iteration counts {sorted(counts)}")
-            iterations = counts.pop()
-            _dummy = _credentials.Entry(os.urandom(16), os.urandom(32), iterations)
-        _users, _realm = users, realm or DEFAULT_REALM
-    # RFC 7617 section 2.1: the charset parameter tells browsers to send UTF-8.
-    _www_authenticate = f'Basic realm={_quoted_string(_realm)}, charset="UTF-8"'
-    _cache.clear()
+    global _realm, _www_authenticate
+    _realm = DEFAULT_REALM
+    try:
+        _verifier.configure(raw)
+    finally:
+        _realm = _verifier.realm or DEFAULT_REALM
+        _www_authenticate = _credentials.challenge(_realm)
 
 
 def credentials_path() -> str:
@@ -182,92 +170,40 @@ def reload() -> bool:
     except (OSError, ValueError) as exc:
         configure(None)
         print(f"pypi-edge: no usable credentials at {path} ({exc}); every request gets 401", file=sys.stderr)
-    return bool(_users)
+    return bool(_verifier.users or _verifier.tokens)
 
 
 # --------------------------------------------------------------------------------------------
 # Authentication (RFC 7617)
 
 
-def parse_basic_auth(value: str | None) -> tuple[str, str] | None:
-    """``(user, password)`` from an ``Authorization`` value, or None if it is not valid Basic.
-
-    RFC 7617: the scheme name is case-insensitive (RFC 9110 section 11.1); the token68 is
-    standard base64 of ``user-id ":" password`` in UTF-8 (we announce ``charset="UTF-8"``);
-    the user-id cannot contain a colon, so the split is on the *first* colon and the password
-    may contain more.
-    """
-    if not value or len(value) > MAX_AUTHORIZATION_BYTES or not value.isascii():
-        return None
-    scheme, _, token = value.strip(" \t").partition(" ")  # OWS, RFC 9110 section 5.5
-    if scheme.lower() != "basic":
-        return None
-    token = token.lstrip(" ")  # RFC 9110 section 11.4: 1*SP between scheme and credentials
-    if not token:
-        return None
-    try:
-        decoded = b64decode(token, validate=True).decode("utf-8")
-    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
-        return None
-    user, colon, password = decoded.partition(":")
-    if not colon or not user:
-        return None
-    return user, password
+parse_basic_auth = _credentials.parse_basic_auth
 
 
 def verify(value: str | None) -> bool:
-    """Whether `value` (an ``Authorization`` header value) carries valid credentials.
+    """Whether `value` (an ``Authorization`` header value) proves a reader (every principal reads).
 
-    Warm path: one SHA-256 of the header and a dict lookup.  Cold path: one slow hash
-    (`credentials.check`, constant-time comparison with `hmac.compare_digest`), also for
-    unknown users (against a dummy entry), so timing does not tell whether a user exists.
+    `credentials.Verifier.verify`: warm path one SHA-256 and a dict lookup; cold path one slow
+    hash, also for unknown users.  Minted trusted-publishing tokens only publish, so they are
+    refused here (no minted verifier is passed).
     """
-    if not value or not _users or len(value) > MAX_AUTHORIZATION_BYTES or not value.isascii():
-        return False
-    key = _sha256(value.encode("ascii")).digest()
-    if key in _cache:
-        return True
-    if key in _rejected:
-        # A client retrying the same wrong credentials (a CI job with a rotated password) costs
-        # one slow hash per container, not one per request.  Known and unknown users alike.
-        return False
-    parsed = parse_basic_auth(value)
-    if parsed is None:
-        return False
-    user, password = parsed
-    entry = _users.get(user)
-    if entry is None:
-        _credentials.check(_dummy, password)  # type: ignore[arg-type]  # same cost, result ignored
-        _remember(_rejected, key)
-        return False
-    if not _credentials.check(entry, password):
-        _remember(_rejected, key)
-        return False
-    _remember(_cache, key)
-    return True
-
-
-def _remember(cache: dict[bytes, None], key: bytes) -> None:
-    """Insert into a bounded FIFO (dicts keep insertion order)."""
-    if len(cache) >= CACHE_SIZE:
-        try:
-            del cache[next(iter(cache))]
-        except (KeyError, RuntimeError, StopIteration):  # a concurrent caller (local stack) got there
-            cache.clear()
-    cache[key] = None
+    return _verifier.verify(value) is not None
 
 
 # --------------------------------------------------------------------------------------------
 # Generated responses
 
 _HTML = "text/html; charset=utf-8"
+_TEXT = "text/plain; charset=utf-8"  # upload clients (twine --verbose, uv) print the body as is
 
 
-def _response(status: int, description: str, headers: dict[str, str], body: str = "") -> Response:
+def _response(
+    status: int, description: str, headers: dict[str, str], body: str = "", content_type: str = _HTML
+) -> Response:
     """A CloudFront generated response; never caches (generated at viewer-request anyway)."""
     all_headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", **headers}
     if body:
-        all_headers["Content-Type"] = _HTML
+        all_headers["Content-Type"] = content_type
     response: Response = {
         "status": str(status),
         "statusDescription": description,
@@ -309,6 +245,75 @@ def _method_not_allowed() -> Response:
         {"Allow": "GET, HEAD"},
         _page("405 Method Not Allowed", "This index is read-only: use GET or HEAD."),
     )
+
+
+def _too_large(length: int) -> Response:
+    return _response(
+        413,
+        "Payload Too Large",
+        {},
+        f"413 This upload is {length:,} bytes; the upload endpoint takes at most "
+        f"{MAX_UPLOAD_BODY_BYTES:,} bytes per request (file plus form fields). Publish large files "
+        "with `pypi-edge upload` (straight to S3, up to 5 GiB).\n",
+        _TEXT,
+    )
+
+
+def _length_required() -> Response:
+    return _response(
+        411, "Length Required", {}, "411 Uploads must send Content-Length (twine, uv and poetry do).\n", _TEXT
+    )
+
+
+def _upload_bad_request() -> Response:
+    return _response(400, "Bad Request", {}, "400 Malformed Content-Length.\n", _TEXT)
+
+
+def _upload_method_not_allowed() -> Response:
+    return _response(
+        405,
+        "Method Not Allowed",
+        {"Allow": "POST"},
+        "405 The upload endpoint takes POST (twine upload, uv publish, poetry publish).\n",
+        _TEXT,
+    )
+
+
+def upload_request(request: dict) -> dict:
+    """``/legacy/`` and ``/_/oidc/*``: check the size, then forward to the upload function untouched.
+
+    The request keeps its ``Authorization`` header: the upload function verifies it with the
+    same credentials model (and the same file) as this function.  Why not 401 here as well?
+    The function must check anyway (a function URL with AuthType NONE trusts nothing but its
+    secret origin header), short-lived trusted-publishing tokens can only be verified there
+    (their key is not in this bundle, and Lambda@Edge has no environment), and
+    ``POST /_/oidc/mint-token`` carries an OIDC token instead of Basic credentials.  Checking
+    here too would make every cold upload pay the slow hash twice for no gain in safety.  What
+    the edge does instead is refuse a too-large body before one byte reaches the function:
+    it sees ``Content-Length`` (CloudFront does not pass the body to viewer-request functions
+    unless asked), and answers 413 with the way forward.
+    """
+    headers = request["headers"]
+    # CloudFront overwrites a viewer-supplied custom origin header (CloudFront Developer Guide,
+    # "Adding custom headers to origin requests"); dropping it here as well costs nothing.
+    headers.pop(ORIGIN_SECRET_HEADER, None)
+    method = request["method"]
+    if request["uri"].startswith(UPLOAD_PATH) and method != "POST":
+        return _upload_method_not_allowed()
+    if method in ("POST", "PUT", "PATCH"):
+        length = _header(headers, "content-length")
+        if length is None:
+            return _length_required()
+        if not length.isdigit() or len(length) > 15:
+            return _upload_bad_request()
+        if int(length) > MAX_UPLOAD_BODY_BYTES:
+            return _too_large(int(length))
+    return request
+
+
+def is_upload_path(uri: str) -> bool:
+    """Whether a request goes to the upload function (CloudFront behaviours /legacy/*, /_/oidc/*)."""
+    return uri.__class__ is str and uri.startswith((UPLOAD_PATH, OIDC_PREFIX))
 
 
 def _not_acceptable() -> Response:
@@ -566,24 +571,32 @@ def handler(event: dict, context: object = None) -> dict:
     authenticated = False
     try:
         request = event["Records"][0]["cf"]["request"]
-        headers = request["headers"]
-        authorization = headers.get("authorization")
-        # Exactly one Authorization header; several would be ambiguous (RFC 9110 section 5.3).
-        authenticated = bool(authorization) and len(authorization) == 1 and verify(authorization[0]["value"])
-        if not authenticated:
-            result = unauthorized()
-        else:
-            result = route(
-                request["method"],
-                request["uri"],
-                request.get("querystring") or "",
-                _header(headers, "accept"),
-            )
-            if result.__class__ is str:
-                del headers["authorization"]  # the origin (S3 via OAC) must never see the password
-                request["uri"] = result
-                request["querystring"] = ""
+        if is_upload_path(request["uri"]):
+            authenticated = True  # the upload function authenticates (see upload_request)
+            result = upload_request(request)
+            if result is request:
                 return request
+        else:
+            headers = request["headers"]
+            authorization = headers.get("authorization")
+            # Exactly one Authorization header; several would be ambiguous (RFC 9110 section 5.3).
+            authenticated = (
+                bool(authorization) and len(authorization) == 1 and verify(authorization[0]["value"])
+            )
+            if not authenticated:
+                result = unauthorized()
+            else:
+                result = route(
+                    request["method"],
+                    request["uri"],
+                    request.get("querystring") or "",
+                    _header(headers, "accept"),
+                )
+                if result.__class__ is str:
+                    del headers["authorization"]  # the origin (S3 via OAC) must never see the password
+                    request["uri"] = result
+                    request["querystring"] = ""
+                    return request
     except Exception:  # a malformed event: fail closed, never a 500
         result = _bad_request() if authenticated else unauthorized()
     if request.__class__ is dict and request.get("method") == "HEAD":

@@ -21,6 +21,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.config import Config
 
+from indexer import invalidate
 from indexer.build import Indexer, Rebuilt, project_for_key
 from indexer.log import logger
 from indexer.store import PAGE_CACHE_SECONDS_DEFAULT, Bucket
@@ -80,20 +81,36 @@ class _OncePerProject:
             raise outcome
         return outcome
 
+    def invalidate(self) -> None:
+        """One CloudFront invalidation for every page this invocation rewrote (indexer/invalidate.py)."""
+        rebuilt = [r for r in self._done.values() if isinstance(r, Rebuilt)]
+        invalidate.invalidate(
+            invalidate.paths((r.project for r in rebuilt), any(r.root_changed for r in rebuilt))
+        )
+
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     rebuild = _OncePerProject(make_indexer)
     records = event.get("Records") or []
     if records and records[0].get("eventSource") == "aws:s3":
         # Invoked directly by S3 (no queue): all or nothing, Lambda's async retry does the rest.
-        for bucket, project in s3_targets(event):
-            rebuild(bucket, project)
+        try:
+            for bucket, project in s3_targets(event):
+                rebuild(bucket, project)
+        finally:
+            rebuild.invalidate()  # also the projects rebuilt before one failed
         return {"batchItemFailures": []}
 
     def record_handler(record: SQSRecord) -> None:
         for bucket, project in s3_targets(json.loads(record.body)):
             rebuild(bucket, project)
 
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=BatchProcessor(EventType.SQS), context=context
-    )
+    try:
+        return process_partial_response(
+            event=event,
+            record_handler=record_handler,
+            processor=BatchProcessor(EventType.SQS),
+            context=context,
+        )
+    finally:
+        rebuild.invalidate()

@@ -38,6 +38,15 @@ PRECOMPRESSED = frozenset({JSON})
 GZIP = "gzip"
 
 
+def page_cache_control(edge_seconds: int) -> str:
+    """Cache-Control of generated pages: clients revalidate on every use (a 304 on the ETag when
+    nothing changed), CloudFront keeps the page `edge_seconds` (`s-maxage` wins over `max-age`
+    for CloudFront, CloudFront developer guide "Manage how long content stays in the cache"),
+    and the indexer invalidates it the moment it changes (indexer/invalidate.py).  So
+    `edge_seconds` only bounds staleness when an invalidation is lost."""
+    return f"public, max-age=0, must-revalidate, s-maxage={edge_seconds}"
+
+
 class PreconditionFailed(Exception):
     """A conditional write lost the race (HTTP 412): someone wrote the object since we read it."""
 
@@ -78,7 +87,7 @@ class Bucket:
     def __init__(self, client: Any, name: str, page_cache_seconds: int = PAGE_CACHE_SECONDS_DEFAULT) -> None:
         self.client = client
         self.name = name
-        self.page_cache_control = f"public, max-age={page_cache_seconds}"
+        self.page_cache_control = page_cache_control(page_cache_seconds)
 
     # --- reading -------------------------------------------------------------------------
 

@@ -266,11 +266,56 @@ def build_indexer_bundle(
     deps = install_dependencies(
         requirements or source_root / INDEXER_REQUIREMENTS, deps_dir or out_dir / "deps"
     )
-    files = indexer_files(deps, source_root)
+    return _write_lambda_zip(indexer_files(deps, source_root), out_dir / name, "indexer")
+
+
+def _write_lambda_zip(files: list[tuple[str, bytes]], path: Path, what: str) -> Bundle:
+    """A regional Lambda's zip, within Lambda's deployment package quotas."""
     unzipped = sum(len(body) for _, body in files)
     if unzipped >= LAMBDA_MAX_UNZIPPED_BYTES:
-        raise ValueError(f"indexer bundle unzips to {unzipped} bytes; Lambda allows 250 MB unzipped")
+        raise ValueError(f"{what} bundle unzips to {unzipped} bytes; Lambda allows 250 MB unzipped")
     data = _zipped(files)
     if len(data) >= LAMBDA_MAX_BYTES:
-        raise ValueError(f"indexer bundle is {len(data)} bytes; a direct Lambda upload allows 50 MB")
-    return write_bundle(data, out_dir / name)
+        raise ValueError(f"{what} bundle is {len(data)} bytes; a direct Lambda upload allows 50 MB")
+    return write_bundle(data, path)
+
+
+# --- the upload function ------------------------------------------------------------------
+
+
+def upload_files(
+    deps: Path, credentials_json: bytes, source_root: Path = REPO_ROOT
+) -> list[tuple[str, bytes]]:
+    """The files `upload.BUNDLE_SOURCES` names (upload/, edge/credentials.py and the publishing
+    core in indexer/, at their repository paths), the same credentials file the edge bundle
+    carries (salted hashes only) at the zip root, and the dependencies."""
+    from edge import credentials  # the one writer of the format
+    from upload import BUNDLE_SOURCES  # the upload function's own list of what it imports
+
+    files = [(name, (source_root / name).read_bytes()) for name in BUNDLE_SOURCES]
+    files.append((credentials.FILE_NAME, credentials_json))
+    return files + _dependency_files(deps)
+
+
+def upload_requirements(source_root: Path = REPO_ROOT) -> bytes:
+    """The indexer's pinned runtime (the publishing core's packaging, and boto3 with the
+    conditional writes) followed by the upload function's own pins (upload/requirements.txt)."""
+    return b"\n".join(
+        (source_root / req).read_bytes()
+        for req in (INDEXER_REQUIREMENTS, Path("upload") / "requirements.txt")
+    )
+
+
+def build_upload_bundle(
+    credentials_json: bytes,
+    out_dir: Path = DEFAULT_BUNDLE_DIR,
+    name: str = "upload.zip",
+    source_root: Path = REPO_ROOT,
+    deps_dir: Path | None = None,
+) -> Bundle:
+    requirements = out_dir / "upload-requirements.txt"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if not requirements.exists() or requirements.read_bytes() != upload_requirements(source_root):
+        requirements.write_bytes(upload_requirements(source_root))
+    deps = install_dependencies(requirements, deps_dir or out_dir / "deps")
+    return _write_lambda_zip(upload_files(deps, credentials_json, source_root), out_dir / name, "upload")

@@ -37,7 +37,9 @@ from urllib.parse import quote
 import pulumi
 import pulumi_aws as aws
 
+from edge import credentials
 from infra import bundle, wiring
+from infra.upload import UploadEndpoint, UploadEndpointArgs, allow_invalidations, function_name
 
 TYPE_TOKEN = "pypi-edge:index:PrivateIndex"
 
@@ -67,7 +69,7 @@ INDEXER_SERVICE_NAME = "pypi-edge-indexer"
 ONE_YEAR_SECONDS = 365 * 24 * 3600
 ALLOWED_METHODS = list(wiring.VIEWER_METHODS)
 # A 403/404 may be a page the indexer is writing right now: do not let CloudFront keep it.
-ERROR_CACHING_SECONDS = {403: 5, 404: 5, 500: 0, 502: 0, 503: 0, 504: 0}
+ERROR_CACHING_SECONDS = wiring.ERROR_CACHING_SECONDS  # shared with the local stand-in's cache
 HSTS_SECONDS = 2 * ONE_YEAR_SECONDS
 ORIGIN_ID = "packages"
 
@@ -78,11 +80,21 @@ LOG_RETENTION_DAYS = frozenset(
 )
 
 
+def example_user(users: Mapping[str, Any]) -> str:
+    """The user name shown in the `pipInstall` output: the first person, never `__token__`.
+
+    API tokens live under the `__token__` key of the same config (edge/credentials.py); with
+    only tokens configured, `__token__` is what a client would send as user name.
+    """
+    people = sorted(name for name in users if name != credentials.TOKEN_USER)
+    return quote(people[0] if people else credentials.TOKEN_USER, safe="")
+
+
 @dataclass
 class PrivateIndexArgs:
     """Everything a stack can configure; defaults match the `config:` block of Pulumi.yaml."""
 
-    users: pulumi.Input[Mapping[str, str]]
+    users: pulumi.Input[Mapping[str, Any]]
     """user → password (keep it a secret Output).  Only salted PBKDF2 hashes leave this program."""
     realm: str = "pypi-edge"
     """The Basic-auth realm shown by browsers and pip."""
@@ -92,7 +104,8 @@ class PrivateIndexArgs:
     """ACM certificate for `domain`, in us-east-1 (a CloudFront requirement)."""
     price_class: str = "PriceClass_100"
     index_cache_seconds: int = 60
-    """Cache-Control max-age the indexer writes on index pages; the CDN default TTL."""
+    """Cache-Control s-maxage the indexer writes on index pages (CloudFront's time; clients
+    revalidate), and the CDN default TTL; changed pages are invalidated at once."""
     retain_bucket_on_delete: bool = True
     """Keep the bucket (and its versioning, encryption, public-access block) on `pulumi destroy`."""
     log_retention_days: int = 30
@@ -348,9 +361,18 @@ class PrivateIndex(pulumi.ComponentResource):
         )
 
         # --- the indexer Lambda --------------------------------------------------------------
+        # A dependency cycle to break: distribution → upload origin (function URL) → upload
+        # function → the indexer it invokes → the distribution id the indexer invalidates.
+        # (1) The indexer gets an explicit, predictable name, and the upload function receives
+        # that plain string (INDEXER_FUNCTION, and its IAM ARN), not the indexer's Output, so the
+        # upload function does not depend on the indexer resource.  (2) The indexer's
+        # PYPI_EDGE_DISTRIBUTION_ID is a deferred Output, resolved once the distribution exists
+        # below: the indexer is created after the distribution, nothing waits on the indexer.
+        indexer_name = function_name(project, stack, name, "indexer")
+        distribution_id, resolve_distribution_id = pulumi.deferred_output()
         indexer_logs = aws.cloudwatch.LogGroup(
             f"{name}-indexer-logs",
-            name=f"/aws/lambda/{_joined(project, stack, name, 'indexer')}",
+            name=f"/aws/lambda/{indexer_name}",
             retention_in_days=args.log_retention_days,
             opts=child,
         )
@@ -404,6 +426,7 @@ class PrivateIndex(pulumi.ComponentResource):
         indexer_bundle = bundle.build_indexer_bundle(out_dir=bundle_dir, source_root=args.source_root)
         self.indexer_function = aws.lambda_.Function(
             f"{name}-indexer",
+            name=indexer_name,
             description="pypi-edge indexer: S3 events in, static PEP 503/691/658 pages out",
             runtime=INDEXER_RUNTIME,
             architectures=[INDEXER_ARCHITECTURE],
@@ -417,6 +440,7 @@ class PrivateIndex(pulumi.ComponentResource):
                 variables={
                     "PYPI_EDGE_BUCKET": self.bucket.bucket,
                     "PYPI_EDGE_INDEX_CACHE_SECONDS": str(args.index_cache_seconds),
+                    "PYPI_EDGE_DISTRIBUTION_ID": distribution_id,  # indexer/invalidate.py
                     "POWERTOOLS_SERVICE_NAME": INDEXER_SERVICE_NAME,
                 }
             ),
@@ -447,7 +471,7 @@ class PrivateIndex(pulumi.ComponentResource):
         realm = args.realm
         edge_zip_name = f"{_joined('edge', stack, name)}.zip"
 
-        def build_edge(users: Mapping[str, str]) -> bundle.Bundle:
+        def build_edge(users: Mapping[str, Any]) -> bundle.Bundle:
             return bundle.build_edge_bundle(
                 dict(users), realm, seed, out_dir=bundle_dir, name=edge_zip_name, source_root=args.source_root
             )
@@ -501,9 +525,10 @@ class PrivateIndex(pulumi.ComponentResource):
         cache_policy = aws.cloudfront.CachePolicy(
             f"{name}-cache",
             comment="pypi-edge: honour the objects' Cache-Control; key = URI",
-            min_ttl=0,
+            # The numbers the local stand-in's cache uses too (infra.wiring, with the TTL rules).
+            min_ttl=wiring.CACHE_MIN_TTL_SECONDS,
             default_ttl=args.index_cache_seconds,
-            max_ttl=ONE_YEAR_SECONDS,
+            max_ttl=wiring.CACHE_MAX_TTL_SECONDS,
             parameters_in_cache_key_and_forwarded_to_origin=aws.cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginArgs(
                 cookies_config=aws.cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginCookiesConfigArgs(
                     cookie_behavior="none"
@@ -539,6 +564,33 @@ class PrivateIndex(pulumi.ComponentResource):
                     referrer_policy="no-referrer", override=True
                 ),
             ),
+            # Vary: Accept (infra.wiring.RESPONSE_HEADERS says why).
+            custom_headers_config=aws.cloudfront.ResponseHeadersPolicyCustomHeadersConfigArgs(
+                items=[
+                    aws.cloudfront.ResponseHeadersPolicyCustomHeadersConfigItemArgs(
+                        header=header, value=value, override=True
+                    )
+                    for header, value in wiring.RESPONSE_HEADERS.items()
+                ]
+            ),
+            opts=child,
+        )
+        self.upload = UploadEndpoint(
+            f"{name}-upload",
+            UploadEndpointArgs(
+                bucket_name=self.bucket.bucket,
+                bucket_arn=self.bucket.arn,
+                users=args.users,
+                realm=realm,
+                credentials_seed=seed,
+                indexer_function_name=indexer_name,
+                edge_function_arn=self.edge_function.qualified_arn,
+                function_name=function_name(project, stack, name, "upload"),
+                response_headers_policy_id=headers_policy.id,
+                log_retention_days=args.log_retention_days,
+                source_root=args.source_root,
+                bundle_dir=bundle_dir,
+            ),
             opts=child,
         )
         if args.domain:
@@ -564,8 +616,10 @@ class PrivateIndex(pulumi.ComponentResource):
                     origin_id=ORIGIN_ID,
                     domain_name=self.bucket.bucket_regional_domain_name,
                     origin_access_control_id=oac.id,
-                )
+                ),
+                self.upload.origin,
             ],
+            ordered_cache_behaviors=self.upload.cache_behaviors,
             default_cache_behavior=aws.cloudfront.DistributionDefaultCacheBehaviorArgs(
                 target_origin_id=ORIGIN_ID,
                 viewer_protocol_policy="redirect-to-https",
@@ -594,6 +648,9 @@ class PrivateIndex(pulumi.ComponentResource):
             viewer_certificate=certificate,
             opts=child,
         )
+
+        resolve_distribution_id(self.distribution.id)
+        allow_invalidations(name, indexer_role, self.distribution, child)
 
         # --- who may read the bucket: this distribution, over TLS -----------------------------
         objects = pulumi.Output.concat(self.bucket.arn, "/*")
@@ -636,9 +693,7 @@ class PrivateIndex(pulumi.ComponentResource):
         self.host = pulumi.Output.from_input(args.domain) if args.domain else self.distribution.domain_name
         self.index_url = pulumi.Output.concat("https://", self.host, "/simple/")
         # The first user name (not secret once alone; the password never leaves the config).
-        first_user = pulumi.Output.unsecret(
-            pulumi.Output.from_input(args.users).apply(lambda users: quote(sorted(users)[0], safe=""))
-        )
+        first_user = pulumi.Output.unsecret(pulumi.Output.from_input(args.users).apply(example_user))
         self.pip_install = pulumi.Output.concat(
             "pip install --extra-index-url https://", first_user, "@", self.host, "/simple/ <package>"
         )
@@ -657,6 +712,7 @@ class PrivateIndex(pulumi.ComponentResource):
                 "edge_function_version_arn": self.edge_function_version_arn,
                 "edge_function_name": self.edge_function_name,
                 "indexer_function_name": self.indexer_function.name,
+                "upload_function_name": self.upload.function.name,
                 "queue_url": self.queue.url,
                 "dead_letter_queue_url": self.dead_letter_queue.url,
             }

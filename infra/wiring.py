@@ -18,6 +18,9 @@ WATCHED_SUFFIXES: tuple[str, ...] = (".whl", ".tar.gz", ".zip", ".yanked")
 # and project pages and PEP 658 metadata.  Distributions and .yanked markers are not among them.
 GENERATED_KEYS: tuple[str, ...] = ("index.html", "index.json", "*/index.html", "*/index.json", "*.metadata")
 
+# Keys of distribution files (IAM resource patterns): what the upload function may write.
+DISTRIBUTION_KEYS: tuple[str, ...] = ("*.whl", "*.tar.gz", "*.zip")
+
 # Methods CloudFront lets through to the viewer-request function; any other gets CloudFront's
 # own 403 (the local stack's CloudFront stand-in does the same).
 VIEWER_METHODS: tuple[str, ...] = ("GET", "HEAD")
@@ -73,3 +76,71 @@ def queue_configurations(queue_arn: str) -> list[dict[str, Any]]:
         }
         for suffix in WATCHED_SUFFIXES
     ]
+
+
+# --- the CloudFront cache (shared by the cache policy and the local stand-in, local/cache.py) ---
+#
+# How CloudFront combines an object's Cache-Control with the cache policy (CloudFront developer
+# guide, "Manage how long content stays in the cache (expiration)", table for Minimum TTL = 0):
+#   - `s-maxage` present: CloudFront keeps the object for min(s-maxage, Maximum TTL); browsers
+#     follow `max-age`;
+#   - only `max-age`: min(max-age, Maximum TTL);
+#   - `no-cache`, `no-store` or `private` (and Minimum TTL 0): CloudFront respects them, i.e. does
+#     not keep the object;
+#   - neither: Default TTL.
+# With a Minimum TTL above 0 CloudFront caches for at least that long *even with no-cache*
+# (CachePolicyConfig, API reference), which is why the minimum stays 0: the pages say
+# `max-age=0, must-revalidate, s-maxage=N` (clients revalidate every time, a cheap 304 on the
+# ETag; CloudFront keeps them N seconds) and the indexer invalidates them when they change.
+CACHE_MIN_TTL_SECONDS = 0
+CACHE_MAX_TTL_SECONDS = 365 * 24 * 3600  # distributions say max-age=1 year, immutable
+
+# Response headers the distribution's response headers policy adds to every response of the
+# default behaviour (the local stand-in adds the same).  `Vary: Accept`: /simple/<p>/ is HTML or
+# PEP 691 JSON by the request's Accept header, so a browser's or pip's HTTP cache must key on it.
+# CloudFront's own cache needs no Vary: the viewer-request function has already rewritten the URI
+# to index.html or index.json when the cache is consulted, so the cache key differs.  S3 object
+# metadata cannot carry a Vary header (only Cache-Control, Content-Type, Content-Encoding,
+# Content-Disposition, Content-Language, Expires and x-amz-meta-*), so the policy adds it;
+# CloudFront's guide names Vary among the response headers a policy manages ("Add or remove HTTP
+# headers in CloudFront responses with a policy").
+RESPONSE_HEADERS: dict[str, str] = {"Vary": "Accept"}
+
+# How long CloudFront keeps an error from the origin (custom error responses' ErrorCachingMinTTL).
+# A 403/404 may be a page the indexer is writing right now: do not let CloudFront keep it long.
+ERROR_CACHING_SECONDS: dict[int, int] = {403: 5, 404: 5, 500: 0, 502: 0, 503: 0, 504: 0}
+
+
+def _directives(cache_control: str | None) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for part in (cache_control or "").split(","):
+        name, sep, value = part.strip().partition("=")
+        if name:
+            out[name.lower()] = value.strip().strip('"') if sep else None
+    return out
+
+
+def _seconds(value: str | None) -> int | None:
+    return int(value) if value is not None and value.isdigit() else None
+
+
+def edge_ttl(
+    cache_control: str | None,
+    default_ttl: int,
+    *,
+    min_ttl: int = CACHE_MIN_TTL_SECONDS,
+    max_ttl: int = CACHE_MAX_TTL_SECONDS,
+) -> int:
+    """Seconds CloudFront keeps an object with this Cache-Control under a cache policy.
+
+    The expiration table cited above (Expires is not used by this project and is ignored).
+    0 means "not cached".
+    """
+    d = _directives(cache_control)
+    if {"no-cache", "no-store", "private"} & d.keys():
+        return min_ttl
+    s_maxage, max_age = _seconds(d.get("s-maxage")), _seconds(d.get("max-age"))
+    origin = s_maxage if s_maxage is not None else max_age
+    if origin is None:
+        return max(min_ttl, default_ttl)
+    return min(max_ttl, max(min_ttl, origin))

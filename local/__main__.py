@@ -7,8 +7,10 @@ import logging
 import signal
 import sys
 import threading
+from urllib.parse import quote
 
-from local.stack import DEFAULT_USER, LocalStack, PortInUse
+from edge import credentials
+from local.stack import DEFAULT_USER, DEFAULT_USERS, LocalStack, PortInUse, password_of
 
 
 def parse_user(value: str) -> tuple[str, str]:
@@ -16,6 +18,40 @@ def parse_user(value: str) -> tuple[str, str]:
     if not sep or not user or not password:
         raise argparse.ArgumentTypeError("expected USER:PASSWORD (the password may contain ':')")
     return user, password
+
+
+def parse_pair(value: str) -> tuple[str, str]:
+    name, sep, rest = value.partition("=")
+    if not sep or not name or not rest:
+        raise argparse.ArgumentTypeError("expected NAME=VALUE")
+    return name, rest
+
+
+def users_config(
+    users: list[tuple[str, str]] | None,
+    publish: list[tuple[str, str]] | None,
+    tokens: list[tuple[str, str]] | None,
+) -> dict[str, object]:
+    """The same `users` config Pulumi takes (edge.credentials), from the command line."""
+    if not users and not tokens:
+        if publish:
+            raise SystemExit("error: --publish needs the --user or --token it names")
+        return dict(DEFAULT_USERS)
+    globs: dict[str, list[str]] = {}
+    for name, glob in publish or []:
+        globs.setdefault(name, []).append(glob)
+    config: dict[str, object] = {}
+    for user, password in users or []:
+        config[user] = {"password": password, "publish": globs.pop(user, [])}
+    token_entries = {
+        name: {"sha256": credentials.token_digest(token), "publish": globs.pop(name, [])}
+        for name, token in tokens or []
+    }
+    if token_entries:
+        config[credentials.TOKEN_USER] = token_entries
+    if globs:
+        raise SystemExit(f"error: --publish names no --user or --token: {', '.join(sorted(globs))}")
+    return config
 
 
 def stop_on_signals(stop: threading.Event) -> None:
@@ -41,6 +77,21 @@ def main(argv: list[str] | None = None) -> int:
         metavar="USER:PASSWORD",
         help=f"a user of the index; repeat for more (default {DEFAULT_USER[0]}:{DEFAULT_USER[1]})",
     )
+    parser.add_argument(
+        "--publish",
+        action="append",
+        type=parse_pair,
+        metavar="NAME=GLOB",
+        help="let user (or token) NAME publish projects matching GLOB, e.g. 'ci=acme-*' (repeatable); "
+        "users without --publish only read",
+    )
+    parser.add_argument(
+        "--token",
+        action="append",
+        type=parse_pair,
+        metavar="NAME=TOKEN",
+        help="an API token (user __token__), e.g. from `pypi-edge token new`; rights via --publish NAME=GLOB",
+    )
     parser.add_argument("--batch-window", type=float, default=0.5, help="indexer batch window, seconds (0.5)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no access log")
     args = parser.parse_args(argv)
@@ -52,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     logging.getLogger("botocore").setLevel(logging.WARNING)
-    users = dict(args.user or [DEFAULT_USER])
+    users = users_config(args.user, args.publish, args.token)
     stop = threading.Event()
     stop_on_signals(stop)  # before start: a Ctrl-C while starting stops right after
     stack = LocalStack(
@@ -65,21 +116,33 @@ def main(argv: list[str] | None = None) -> int:
         stack.stop()
         return 1
 
-    user, password = next(iter(users.items()))
+    people = {u: spec for u, spec in users.items() if u != credentials.TOKEN_USER}
+    publishers = [u for u, spec in people.items() if not isinstance(spec, str) and spec.get("publish")]
+    user = (publishers or list(people) or [DEFAULT_USER[0]])[0]
+    password = password_of(people[user]) if user in people else "PASSWORD"
     host = f"{stack.host}:{stack.port}"
+    userinfo = f"{quote(user, safe='')}:{quote(password, safe='')}"
+    legacy = f"{stack.url}/legacy/"
+    default = (
+        " (default password: pypi; may publish every project)" if not args.user and not args.token else ""
+    )
     print(
         f"""pypi-edge local stack is up.
 
   index      {stack.url}/simple/   (browser: {stack.url}/)
-  users      {", ".join(users)}{"  (default password: " + password + ")" if not args.user else ""}
+  upload     {legacy}
+  users      {", ".join(people) or "(tokens only)"}{default}
   S3 + SQS   {stack.s3_endpoint}   bucket {stack.bucket}
 
-Publish (the local S3 takes any credentials):
+Publish with twine, uv or poetry (as {user}):
+  twine upload --repository-url {legacy} -u {user} -p '{password}' dist/*
+  uv publish --publish-url {legacy} --check-url http://{userinfo}@{host}/simple/ \\
+             --username {user} --password '{password}' dist/*
+Or straight to S3 (big files; the local S3 takes any credentials):
   export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
   .venv/bin/pypi-edge upload --bucket {stack.bucket} --endpoint-url {stack.s3_endpoint} dist/*
-  aws --endpoint-url {stack.s3_endpoint} s3 cp dist/NAME-1.0-py3-none-any.whl s3://{stack.bucket}/NAME/
 Install:
-  pip install --index-url http://{user}:{password}@{host}/simple/ NAME
+  pip install --index-url http://{userinfo}@{host}/simple/ NAME
 
 Ctrl-C stops.""",
         flush=True,

@@ -1,10 +1,19 @@
-"""A CloudFront stand-in: viewer-request function, then the S3 origin, over plain HTTP.
+"""A CloudFront stand-in: viewer-request function, then the S3 origin or the upload function.
 
 For every request it builds the documented Lambda@Edge viewer-request event, calls
-`edge.handler.handler`, and answers either the function's generated response or the object at
-the rewritten URI, read from S3 with a signed request (as Origin Access Control does).  The URI
-becomes a key the way S3 makes it one: percent-decoded, and a literal "+" read as a space, so an
-edge function that forgets to encode "+" as %2B fails here as it would in AWS.
+`edge.handler.handler`, and answers either the function's generated response or the origin's:
+
+* the default behaviour: the object at the rewritten URI, read from S3 with a signed request
+  (as Origin Access Control does).  The URI becomes a key the way S3 makes it one:
+  percent-decoded, and a literal "+" read as a space, so an edge function that forgets to
+  encode "+" as %2B fails here as it would in AWS.
+* the behaviours ``/legacy/*`` and ``/_/oidc/*`` (all methods, no cache): the upload function,
+  called in-process with the event a Lambda function URL builds (`function_url_event`), the
+  viewer's headers as the edge left them, and the secret origin header CloudFront adds.  A
+  viewer-supplied header of that name is never passed on (CloudFront overwrites it).
+
+The request path is `_serve` -> `viewer_request` -> `upload_origin` or `s3_origin`, each a
+method, so a cache can wrap the origin calls.
 """
 
 from __future__ import annotations
@@ -13,13 +22,14 @@ import base64
 import http.server
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
 from email.utils import format_datetime
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import parse_qsl, unquote_plus
 
 from botocore.exceptions import ClientError
 
@@ -48,6 +58,15 @@ class Access:
     origin_uri: str | None
     status: int
     bytes_sent: int
+    cache: str | None = None  # X-Cache state (Hit, Miss, RefreshHit, Error) when the cache answered
+
+
+# CloudFront behaviours whose origin is the upload function (path patterns /legacy/* and
+# /_/oidc/*), with every method allowed; the default behaviour allows wiring.VIEWER_METHODS.
+UPLOAD_PATTERNS = ("/legacy/", "/_/oidc/")
+UPLOAD_METHODS = ("GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE")
+ORIGIN_SECRET_HEADER = "x-pypi-edge-origin-secret"
+FUNCTION_URL_HOST = "localupload0000000000000000000000.lambda-url.us-east-1.on.aws"
 
 
 def viewer_request_event(method: str, raw_path: str, headers: list[tuple[str, str]], client_ip: str) -> dict:
@@ -79,9 +98,82 @@ def viewer_request_event(method: str, raw_path: str, headers: list[tuple[str, st
     }
 
 
+# Content types whose body a function URL passes as text; every other body arrives base64-encoded
+# (Lambda Developer Guide, "Invoking Lambda function URLs": isBase64Encoded).
+_TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript")
+
+
+def function_url_event(
+    method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes, client_ip: str
+) -> dict:
+    """The event a Lambda function URL hands its function: payload format version 2.0.
+
+    Header names lower-cased, repeated headers joined with ",", cookies split out, the body
+    base64-encoded unless it is text (Lambda Developer Guide, "Invoking Lambda function URLs",
+    "Request payload format").
+    """
+    path, _, query = raw_path.partition("?")
+    joined: dict[str, str] = {}
+    cookies: list[str] = []
+    for name, value in headers:
+        lname = name.lower()
+        if lname == "cookie":
+            cookies.extend(c.strip() for c in value.split(";") if c.strip())
+            continue
+        joined[lname] = f"{joined[lname]},{value}" if lname in joined else value
+    url_id = "localupload0000000000000000000000"
+    now = time.time()
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path or "/",
+        "rawQueryString": query,
+        "headers": joined,
+        "requestContext": {
+            "accountId": "anonymous",
+            "apiId": url_id,
+            "domainName": f"{url_id}.lambda-url.us-east-1.on.aws",
+            "domainPrefix": url_id,
+            "http": {
+                "method": method,
+                "path": path or "/",
+                "protocol": "HTTP/1.1",
+                "sourceIp": client_ip,
+                "userAgent": joined.get("user-agent", ""),
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "timeEpoch": int(now * 1000),
+        },
+        "isBase64Encoded": False,
+    }
+    if cookies:
+        event["cookies"] = cookies
+    if query:
+        event["queryStringParameters"] = dict(parse_qsl(query, keep_blank_values=True))
+    if body:
+        if joined.get("content-type", "").lower().startswith(_TEXT_TYPES):
+            event["body"] = body.decode("utf-8", "replace")
+        else:
+            event["body"] = base64.b64encode(body).decode("ascii")
+            event["isBase64Encoded"] = True
+    return event
+
+
 def key_for_uri(uri: str) -> str:
     """How S3 turns a request path into a key (see module docstring)."""
     return unquote_plus(uri[1:] if uri.startswith("/") else uri)
+
+
+def origin_headers(resp: dict[str, Any]) -> dict[str, str]:
+    """The headers of an S3 GetObject/HeadObject response that reach the viewer."""
+    headers = {name: resp[k] for name, k in ((h, h.replace("-", "")) for h in _PASSED) if resp.get(k)}
+    headers["Content-Length"] = str(resp["ContentLength"])
+    headers["Accept-Ranges"] = "bytes"
+    headers["Last-Modified"] = format_datetime(resp["LastModified"].astimezone(UTC), usegmt=True)
+    return headers
 
 
 class CDN(http.server.ThreadingHTTPServer):
@@ -89,12 +181,22 @@ class CDN(http.server.ThreadingHTTPServer):
     allow_reuse_address = True  # TIME_WAIT reuse only; Linux still refuses a second listener
 
     def __init__(
-        self, address: tuple[str, int], s3: Any, bucket: str, edge: Callable[[dict, Any], dict]
+        self,
+        address: tuple[str, int],
+        s3: Any,
+        bucket: str,
+        edge: Callable[[dict, Any], dict],
+        upload: Callable[[dict, Any], dict] | None = None,
+        origin_secret: str = "",
+        cache: Any = None,
     ) -> None:
         super().__init__(address, _Handler)
         self.s3 = s3
         self.bucket = bucket
         self.edge = edge
+        self.upload = upload
+        self.origin_secret = origin_secret
+        self.cache = cache  # local.cache.EdgeCache: CloudFront's cache, per the deployed cache policy
         self.access_log: list[Access] = []
         self._lock = threading.Lock()
 
@@ -123,17 +225,28 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send(400, {"Content-Type": "text/plain"}, b"bad request framing\n")
             self._log(None, 400, 0)
             return
-        if int(length):
-            self.rfile.read(int(length))  # drained, so the connection stays usable
-        if self.command not in wiring.VIEWER_METHODS:
+        body = self.rfile.read(int(length)) if int(length) else b""  # read whole: the connection stays usable
+        path = self.path.partition("?")[0]
+        to_upload = self.server.upload is not None and path.startswith(UPLOAD_PATTERNS)
+        if self.command not in (UPLOAD_METHODS if to_upload else wiring.VIEWER_METHODS):
             # CloudFront refuses methods the behaviour does not allow before any function runs.
             body = b"This distribution is not configured to allow the HTTP request method.\n"
             self._send(403, {"Content-Type": "text/plain"}, body)
             self._log(None, 403, 0)
             return
-        event = viewer_request_event(
-            self.command, self.path, list(self.headers.items()), self.client_address[0]
-        )
+        request = self.viewer_request()
+        if request is None:
+            return
+        if to_upload:
+            self.upload_origin(request, body)
+        else:
+            self.s3_origin(request["uri"])
+
+    def viewer_request(self) -> dict | None:
+        """Run the viewer-request function: the request to forward, or None once it answered."""
+        # CloudFront overwrites a custom origin header the viewer sent; it never reaches an origin.
+        headers = [(k, v) for k, v in self.headers.items() if k.lower() != ORIGIN_SECRET_HEADER]
+        event = viewer_request_event(self.command, self.path, headers, self.client_address[0])
         try:
             result = self.server.edge(event, None)
         except Exception:
@@ -141,7 +254,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             # CloudFront answers 502/503 when the function fails; never the origin.
             self._send(503, {"Content-Type": "text/plain"}, b"viewer-request function error\n")
             self._log(None, 503, 0)
-            return
+            return None
         if "status" in result:
             body = result.get("body", "") or ""
             data = base64.b64decode(body) if result.get("bodyEncoding") == "base64" else body.encode("utf-8")
@@ -149,10 +262,33 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             status = int(result["status"])
             self._send(status, headers, data)
             self._log(None, status, len(data))
-            return
-        self._origin(result["uri"])
+            return None
+        return result
 
-    def _origin(self, uri: str) -> None:
+    def upload_origin(self, request: dict, body: bytes) -> None:
+        """The upload function behind its function URL, called as CloudFront's origin request."""
+        headers = [(h["key"], h["value"]) for values in request["headers"].values() for h in values]
+        headers = [(k, v) for k, v in headers if k.lower() not in ("host", ORIGIN_SECRET_HEADER)]
+        headers += [("Host", FUNCTION_URL_HOST), (ORIGIN_SECRET_HEADER, self.server.origin_secret)]
+        query = request.get("querystring") or ""
+        target = request["uri"] + (f"?{query}" if query else "")
+        event = function_url_event(request["method"], target, headers, body, self.client_address[0])
+        try:
+            resp = self.server.upload(event, None)  # type: ignore[misc]
+            status = int(resp["statusCode"])
+            data = resp.get("body") or ""
+            data = base64.b64decode(data) if resp.get("isBase64Encoded") else data.encode("utf-8")
+            out = {str(k): str(v) for k, v in (resp.get("headers") or {}).items()}
+        except Exception:
+            # A function error: the function URL answers 502, and so does CloudFront.
+            log.exception("upload function raised")
+            status, out, data = 502, {"Content-Type": "text/plain"}, b"upload function error\n"
+        self._send(status, out, data)
+        self._log(request["uri"], status, len(data))
+
+    def s3_origin(self, uri: str) -> None:
+        if self.server.cache is not None and self.server.cache.serve(self, uri):
+            return
         key = key_for_uri(uri)
         args: dict[str, Any] = {"Bucket": self.server.bucket, "Key": key}
         if self.headers.get("Range") and self.command == "GET":
@@ -177,10 +313,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self._send(status, {"Content-Type": "text/plain; charset=utf-8"}, b"404 Not Found\n")
             self._log(uri, status, 0)
             return
-        headers = {name: resp[k] for name, k in ((h, h.replace("-", "")) for h in _PASSED) if resp.get(k)}
-        headers["Content-Length"] = str(resp["ContentLength"])
-        headers["Accept-Ranges"] = "bytes"
-        headers["Last-Modified"] = format_datetime(resp["LastModified"].astimezone(UTC), usegmt=True)
+        headers = {**origin_headers(resp), **wiring.RESPONSE_HEADERS}
         status = 206 if "ContentRange" in resp else 200
         self.send_response(status)
         for name, value in headers.items():
@@ -204,8 +337,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def _log(self, origin_uri: str | None, status: int, sent: int) -> None:
-        self.server.record(Access(self.command, self.path, origin_uri, status, sent))
+    def _log(self, origin_uri: str | None, status: int, sent: int, cache: str | None = None) -> None:
+        self.server.record(Access(self.command, self.path, origin_uri, status, sent, cache))
         log.info(
             '%s "%s %s" -> %s %d %d',
             self.client_address[0],

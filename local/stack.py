@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import secrets
 import socket
 import tempfile
 import threading
@@ -14,12 +15,30 @@ from typing import Any
 from moto.server import ThreadedMotoServer
 
 from edge import credentials
+from indexer.store import PAGE_CACHE_SECONDS_DEFAULT
 from local import aws
+from local.cache import CachePolicy, EdgeCache, InvalidationAPI
 from local.cdn import CDN
 from local.worker import Worker
 
 DEFAULT_USER = ("pypi", "pypi")
+# `make serve`'s user may publish every project, so the twine/uv commands in the banner work.
+DEFAULT_USERS: dict[str, Any] = {DEFAULT_USER[0]: {"password": DEFAULT_USER[1], "publish": ["*"]}}
 REALM = "pypi-edge (local)"
+DISTRIBUTION_ID = "LOCAL"  # the id the viewer-request events name, too
+
+
+def password_of(spec: Any) -> str:
+    """A user's password from its config entry (a string, or {"password": ..., "publish": [...]})."""
+    return spec if isinstance(spec, str) else spec["password"]
+
+
+def local_refresher(bucket: str, key: str) -> None:
+    """What the deployed upload function does with the indexer function, in-process."""
+    from indexer.handler import handler as indexer_handler
+    from upload.handler import s3_event
+
+    indexer_handler(s3_event(bucket, key, 0), None)
 
 
 class PortInUse(RuntimeError):
@@ -50,7 +69,9 @@ class LocalStack:
     port: int = 8080
     s3_port: int = 9000
     bucket: str = "pypi-local"
-    users: dict[str, str] = field(default_factory=lambda: dict([DEFAULT_USER]))
+    # The credentials config, exactly as Pulumi's `users` (edge.credentials): readers, publishers
+    # and `__token__` entries.
+    users: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_USERS))
     host: str = "127.0.0.1"
     batch_window: float = 0.5  # AWS waits up to wiring.BATCH_WINDOW_SECONDS; locally we are impatient
     _threads: list[threading.Thread] = field(default_factory=list, init=False)
@@ -66,7 +87,8 @@ class LocalStack:
 
     def index_url(self, user: str | None = None, password: str | None = None) -> str:
         if user is None:
-            user, password = next(iter(self.users.items()))
+            user, spec = next((u, s) for u, s in self.users.items() if u != credentials.TOKEN_USER)
+            password = password_of(spec)
         return f"http://{user}:{password}@{self.host}:{self.port}/simple/"
 
     def start(self) -> LocalStack:
@@ -76,7 +98,8 @@ class LocalStack:
         # local stack into a private temp dir, with the same function.
         self._tmp = tempfile.TemporaryDirectory(prefix="pypi-edge-local-")
         cred_path = Path(self._tmp.name) / credentials.FILE_NAME
-        cred_path.write_bytes(credentials.render_file(self.users, REALM, seed="local"))
+        raw = credentials.render_file(self.users, REALM, seed="local")
+        cred_path.write_bytes(raw)
         os.environ["PYPI_EDGE_CREDENTIALS"] = str(cred_path)
         # The indexer's boto3 client finds the local S3 through the standard endpoint variable.
         os.environ["AWS_ENDPOINT_URL_S3"] = self.s3_endpoint
@@ -87,6 +110,11 @@ class LocalStack:
         os.environ.pop("AWS_PROFILE", None)
         os.environ.pop("AWS_SESSION_TOKEN", None)
 
+        # The indexer keeps one S3 client per process: a stack started earlier in this process
+        # (tests, the bench) left one bound to its own, stopped, endpoint.
+        from indexer import handler as indexer_handler
+
+        indexer_handler.s3_client.cache_clear()
         self.moto = ThreadedMotoServer(ip_address=self.host, port=self.s3_port, verbose=False)
         self.moto.start()
         self.resources = aws.provision(self.s3_endpoint, self.bucket)
@@ -95,8 +123,40 @@ class LocalStack:
 
         edge_handler.reload()  # it may have been imported before the variable was set
 
+        from upload import handler as upload_handler
+
+        # The upload function as deployed: same credentials file, a secret only the CDN knows,
+        # and the indexer called in-process where AWS would invoke the indexer function.
+        origin_secret = secrets.token_urlsafe(16)
+        verifier = credentials.Verifier()
+        verifier.configure(raw)
+        upload_handler.configure(
+            upload_handler.Config(
+                bucket=self.bucket,
+                origin_secret=origin_secret,
+                s3=aws.client("s3", self.s3_endpoint),
+                refresher=local_refresher,
+                verifier=verifier,
+            )
+        )
+        # CloudFront's cache, per the deployed cache policy, emptied by the indexer's invalidations
+        # through the CloudFront API call it makes in AWS (endpoint: the stand-in's, on a free port).
+        self.cache = EdgeCache(CachePolicy(default_ttl=PAGE_CACHE_SECONDS_DEFAULT))
+        self.cloudfront_api = InvalidationAPI((self.host, 0), self.cache, DISTRIBUTION_ID)
+        os.environ["AWS_ENDPOINT_URL_CLOUDFRONT"] = self.cloudfront_api.url
+        os.environ["PYPI_EDGE_DISTRIBUTION_ID"] = DISTRIBUTION_ID
+        api_thread = threading.Thread(
+            target=self.cloudfront_api.serve_forever, name="cloudfront-api", daemon=True
+        )
+        api_thread.start()
         self.cdn = CDN(
-            (self.host, self.port), aws.client("s3", self.s3_endpoint), self.bucket, edge_handler.handler
+            (self.host, self.port),
+            aws.client("s3", self.s3_endpoint),
+            self.bucket,
+            edge_handler.handler,
+            upload=upload_handler.handler,
+            origin_secret=origin_secret,
+            cache=self.cache,
         )
         cdn_thread = threading.Thread(target=self.cdn.serve_forever, name="cdn", daemon=True)
         cdn_thread.start()
@@ -108,7 +168,7 @@ class LocalStack:
             region=aws.REGION,
         )
         self.worker.start()
-        self._threads = [cdn_thread, self.worker]
+        self._threads = [api_thread, cdn_thread, self.worker]
         return self
 
     def stop(self) -> None:
@@ -117,6 +177,13 @@ class LocalStack:
         if getattr(self, "cdn", None):
             self.cdn.shutdown()
             self.cdn.server_close()
+        if getattr(self, "cloudfront_api", None):
+            self.cloudfront_api.shutdown()
+            self.cloudfront_api.server_close()
+            # Later work in this process must not send invalidations to a stopped stand-in.
+            if os.environ.get("AWS_ENDPOINT_URL_CLOUDFRONT") == self.cloudfront_api.url:
+                os.environ.pop("AWS_ENDPOINT_URL_CLOUDFRONT", None)
+                os.environ.pop("PYPI_EDGE_DISTRIBUTION_ID", None)
         for t in self._threads:
             t.join(timeout=5)
         if getattr(self, "moto", None):

@@ -67,6 +67,8 @@ class Stack:
         default_factory=lambda: {"alice": "correct:horse:battery", "bob": "hunter2"}
     )
     bucket: str = "pypi-e2e"
+    publish: dict[str, list[str]] = field(default_factory=dict)  # user or token name -> globs
+    tokens: dict[str, str] = field(default_factory=dict)  # token name -> token
 
     def start(self) -> Stack:
         self.port, self.s3_port = free_port(), free_port()
@@ -87,6 +89,10 @@ class Stack:
         ]
         for user, password in self.users.items():
             cmd += ["--user", f"{user}:{password}"]
+        for name, token in self.tokens.items():
+            cmd += ["--token", f"{name}={token}"]
+        for name, globs in self.publish.items():
+            cmd += [arg for glob in globs for arg in ("--publish", f"{name}={glob}")]
         self.proc = subprocess.Popen(
             cmd, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, env=clean_env()
         )

@@ -32,6 +32,7 @@ ACCOUNT = "123456789012"
 STACK_REGION = "eu-west-1"
 DISTRIBUTION_ID = "E2MOCKDISTRIB"
 DISTRIBUTION_DOMAIN = "d111111abcdef8.cloudfront.net"
+ORIGIN_SECRET = "mock-origin-secret-0123456789abcdefghijklmnopqrstuvwxyzABCD"
 
 
 @dataclass
@@ -47,6 +48,7 @@ class Registered:
     protect: bool
     dependencies: list[str]
     custom: bool
+    secrets: frozenset[str] = frozenset()  # top-level inputs the engine receives as secrets
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
@@ -70,6 +72,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 "userId": "AIDAMOCK",
                 "id": ACCOUNT,
             }, []
+        if args.token == "aws:index/getRegion:getRegion":
+            return {"name": STACK_REGION, "region": STACK_REGION, "id": STACK_REGION}, []
         raise NotImplementedError(f"unexpected invoke {args.token}")
 
     def new_resource(self, args: MockResourceArgs):
@@ -106,6 +110,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
             gname = inputs.get("name") or f"{name}-0a1b2c3"
             rid = gname
             state.update(name=gname, arn=f"arn:aws:logs:{region}:{ACCOUNT}:log-group:{gname}")
+        elif typ == "aws:lambda/functionUrl:FunctionUrl":
+            state.update(
+                functionUrl=f"https://{name}-url0123.lambda-url.{region}.on.aws/", urlId=f"{name}-url0123"
+            )
+        elif typ == "random:index/randomPassword:RandomPassword":
+            state.update(result=ORIGIN_SECRET)
         elif typ == "aws:cloudfront/distribution:Distribution":
             rid = DISTRIBUTION_ID
             state.update(
@@ -128,6 +138,9 @@ class RecordingMonitor(MockMonitor):
             return response
         urn = response.urn
         inputs = pulumi.runtime.rpc.deserialize_properties(request.object)
+        # A secret input arrives wrapped in Pulumi's secret sentinel: record which, then unwrap.
+        secrets = frozenset(k for k, v in inputs.items() if _is_secret(v))
+        inputs = {k: v["value"] if k in secrets else v for k, v in inputs.items()}
         if request.type.startswith("pulumi:providers:"):
             self.recording.provider_regions[f"{urn}::{response.id}"] = inputs.get("region", STACK_REGION)
         self.recording.registered.append(
@@ -143,6 +156,7 @@ class RecordingMonitor(MockMonitor):
                 protect=bool(request.protect),
                 dependencies=list(request.dependencies),
                 custom=request.custom,
+                secrets=secrets,
             )
         )
         return response
@@ -151,6 +165,13 @@ class RecordingMonitor(MockMonitor):
         outputs = pulumi.runtime.rpc.deserialize_properties(request.outputs)
         self.recording.registered_outputs[request.urn] = outputs
         return super().RegisterResourceOutputs(request)
+
+
+def _is_secret(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and value.get(pulumi.runtime.rpc._special_sig_key) == pulumi.runtime.rpc._special_secret_sig
+    )
 
 
 @dataclass

@@ -181,11 +181,12 @@ def test_invalidations_are_free_up_to_1000_paths_a_month_then_half_a_cent_each()
 
 
 def test_the_write_side_costs_grow_with_uploads_and_trusted_publishing_jobs():
-    base = cost.Load(uploads=400, trusted_publish_jobs=0, invalidation_paths_per_upload=0)
-    more_uploads = dataclasses.replace(base, uploads=800)
+    base = cost.Load(uploads=400, trusted_publish_jobs=0)  # 560 invalidation paths: free
+    more_uploads = dataclasses.replace(base, uploads=800)  # 1,120 paths: 120 paid
     with_mints = dataclasses.replace(base, trusted_publish_jobs=100)
     one = cost.endpoint_monthly(5, 30_000, base)
-    assert cost.endpoint_monthly(5, 30_000, more_uploads) == pytest.approx(2 * one)
+    assert cost.invalidation_paths(base, via_endpoint=True) == 560
+    assert cost.endpoint_monthly(5, 30_000, more_uploads) == pytest.approx(2 * one + 120 * 0.005)
     per_mint = (cost.endpoint_monthly(5, 30_000, with_mints) - one) / 100
     assert per_mint == pytest.approx(
         2 * cost.edge_request_dollars(5, 30_000, base.cold_fraction)

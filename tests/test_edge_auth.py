@@ -217,7 +217,7 @@ def test_cache_holds_digests_not_header_values():
 
 
 def test_cache_is_bounded(monkeypatch, slow_hash_calls):
-    monkeypatch.setattr(edge, "CACHE_SIZE", 4)
+    monkeypatch.setattr(edge._verifier, "cache_size", 4)
     users = {f"user{i}": f"pw{i}" for i in range(10)}
     edge.configure(credentials.render_file(users, "r", "s", iterations=100))
     for user, password in users.items():

@@ -152,7 +152,10 @@ def test_pages_have_content_type_and_short_cache_control(s3):
         ("index.json", "application/vnd.pypi.simple.v1+json"),
     ]:
         head = s3.head_object(Bucket=BUCKET, Key=key)
-        assert (head["ContentType"], head["CacheControl"]) == (ctype, "public, max-age=30")
+        assert (head["ContentType"], head["CacheControl"]) == (
+            ctype,
+            "public, max-age=0, must-revalidate, s-maxage=30",
+        )
 
 
 def test_user_text_is_html_escaped(s3):

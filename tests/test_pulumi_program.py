@@ -23,7 +23,7 @@ import yaml
 
 from edge import credentials
 from infra import wiring
-from infra.component import TYPE_TOKEN, PrivateIndexArgs
+from infra.component import TYPE_TOKEN, PrivateIndexArgs, example_user
 from tests.pulumi_helpers import (
     ACCOUNT,
     DISTRIBUTION_DOMAIN,
@@ -155,10 +155,12 @@ def test_project_file_declares_runtime_and_every_setting_once() -> None:
 def test_everything_is_a_child_of_the_private_index_component(run: ProgramRun) -> None:
     component = run.one(TYPE_TOKEN)
     assert component.custom is False
+    upload = run.one("pypi-edge:index:UploadEndpoint")  # a component of its own, inside this one
     children = [r for r in run.resources if r is not component]
     assert children
     for r in children:
-        assert r.parent == component.urn, r.name
+        assert r.parent in {component.urn, upload.urn}, r.name
+    assert upload.parent == component.urn
     outputs = run.mocks.registered_outputs[component.urn]
     assert {"bucket_name", "distribution_id", "index_url", "pip_install", "edge_function_version_arn"} <= set(
         outputs
@@ -308,7 +310,7 @@ def test_every_regional_resource_type_can_be_placed_by_region(run: ProgramRun) -
     import pulumi_aws
 
     global_services = {"iam", "cloudfront"}
-    for typ in sorted({r.type for r in run.resources if r.custom}):
+    for typ in sorted({r.type for r in run.resources if r.custom and r.type.startswith("aws:")}):
         _, module, name = typ.split(":")
         service = module.split("/")[0]
         cls_name = name[0].upper() + name[1:]
@@ -460,7 +462,7 @@ def test_distribution_serves_get_and_head_over_https_http3_ipv6(run: ProgramRun)
 
 def test_origin_is_the_bucket_through_origin_access_control(run: ProgramRun) -> None:
     d = run.one(T_DISTRIBUTION).inputs
-    [origin] = d["origins"]
+    [origin] = [o for o in d["origins"] if o["originId"] == d["defaultCacheBehavior"]["targetOriginId"]]
     bucket = run.one(T_BUCKET)
     assert origin["domainName"] == bucket.state["bucketRegionalDomainName"]
     assert d["defaultCacheBehavior"]["targetOriginId"] == origin["originId"]
@@ -601,6 +603,7 @@ def test_indexer_function(run: ProgramRun) -> None:
     assert env == {
         "PYPI_EDGE_BUCKET": run.one(T_BUCKET).state["bucket"],
         "PYPI_EDGE_INDEX_CACHE_SECONDS": "60",
+        "PYPI_EDGE_DISTRIBUTION_ID": run.one(T_DISTRIBUTION).state.get("id", "E2MOCKDISTRIB"),
         "POWERTOOLS_SERVICE_NAME": "pypi-edge-indexer",
     }
     logs = run.one("aws:cloudwatch/logGroup:LogGroup", "-indexer-logs")
@@ -784,3 +787,17 @@ def test_a_wrong_assertion_inside_a_runtime_test_fails(mocked_default_config) ->
 
 def _assert_equal(actual: Any, expected: Any) -> None:
     assert actual == expected
+
+
+@pytest.mark.parametrize(
+    ("users", "shown"),
+    [
+        ({"bob": "pw", "alice": {"password": "pw", "publish": ["*"]}}, "alice"),
+        # "__token__" sorts before every lower-case name: it must still never be the example.
+        ({"__token__": {"ci": {"sha256": "0" * 64, "publish": []}}, "zoe": "pw"}, "zoe"),
+        ({"__token__": {"ci": {"sha256": "0" * 64, "publish": []}}}, "__token__"),
+        ({"dev@example.com": "pw"}, "dev%40example.com"),
+    ],
+)
+def test_pip_install_output_names_a_person_not_the_token_entry(users: dict, shown: str) -> None:
+    assert example_user(users) == shown

@@ -1,0 +1,253 @@
+"""The upload endpoint's Pulumi resources (`infra.upload.UploadEndpoint`), run under Pulumi's mocks,
+and the pieces of the freshness work that live in the program (invalidation rights, Vary, TTLs)."""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+
+from edge import credentials
+from infra import upload, wiring
+from infra.component import TYPE_TOKEN
+from tests.pulumi_helpers import (
+    ACCOUNT,
+    ORIGIN_SECRET,
+    REPO,
+    STACK_REGION,
+    ProgramRun,
+    run_program,
+    zip_members,
+)
+from tests.test_pulumi_program import USERS, as_list, mocked_default_config, statements  # noqa: F401
+from upload import BUNDLE_SOURCES
+
+T_FUNCTION = "aws:lambda/function:Function"
+T_ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+T_DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*deprecated in favor of:DeprecationWarning")
+
+
+@pytest.fixture(scope="module")
+def run() -> ProgramRun:
+    return run_program({"users": USERS})
+
+
+def upload_function(r: ProgramRun):
+    return r.one(T_FUNCTION, "-upload-function")
+
+
+def granted(policy_json: str) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for s in statements(policy_json):
+        assert s["Effect"] == "Allow"
+        assert "NotAction" not in s and "NotResource" not in s
+        for action in as_list(s["Action"]):
+            out.setdefault(action, set()).update(as_list(s["Resource"]))
+    return out
+
+
+def test_upload_endpoint_is_a_component_inside_the_private_index(run):
+    component = run.one(upload.TYPE_TOKEN)
+    assert component.custom is False
+    assert component.parent == run.one(TYPE_TOKEN).urn
+    mine = [r for r in run.resources if r.parent == component.urn]
+    assert {r.type for r in mine} >= {
+        T_FUNCTION,
+        "aws:lambda/functionUrl:FunctionUrl",
+        "aws:iam/role:Role",
+        T_ROLE_POLICY,
+        "random:index/randomPassword:RandomPassword",
+        "aws:cloudwatch/logGroup:LogGroup",
+    }
+    outputs = run.mocks.registered_outputs[component.urn]
+    assert set(outputs) == {"function_name", "function_arn", "function_url", "role_arn"}
+    assert outputs["function_name"] == "pypi-edge-dev-upload"
+
+
+def test_legacy_and_oidc_behaviours_take_every_method_uncached(run):
+    d = run.one(T_DISTRIBUTION).inputs
+    behaviours = {b["pathPattern"]: b for b in d["orderedCacheBehaviors"]}
+    assert set(behaviours) == {"/legacy/*", "/_/oidc/*"}
+    edge_arn = run.one(T_FUNCTION, "-edge").state["qualifiedArn"]
+    for b in behaviours.values():
+        assert b["targetOriginId"] == upload.ORIGIN_ID
+        assert sorted(b["allowedMethods"]) == sorted(
+            ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
+        )
+        assert sorted(b["cachedMethods"]) == ["GET", "HEAD"]
+        assert b["cachePolicyId"] == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # Managed-CachingDisabled
+        assert (
+            b["originRequestPolicyId"] == "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+        )  # AllViewerExceptHostHeader
+        assert b["viewerProtocolPolicy"] == "https-only"  # a redirect would stop twine
+        assert b["compress"] is False
+        [association] = b["lambdaFunctionAssociations"]
+        assert association == {"eventType": "viewer-request", "lambdaArn": edge_arn, "includeBody": False}
+    # The default behaviour still serves the bucket, GET and HEAD only.
+    assert d["defaultCacheBehavior"]["targetOriginId"] != upload.ORIGIN_ID
+
+
+def test_the_upload_origin_is_the_function_url_with_the_secret_header(run):
+    d = run.one(T_DISTRIBUTION).inputs
+    [origin] = [o for o in d["origins"] if o["originId"] == upload.ORIGIN_ID]
+    url = run.one("aws:lambda/functionUrl:FunctionUrl").state["functionUrl"]
+    assert origin["domainName"] == url.removeprefix("https://").rstrip("/")
+    config = origin["customOriginConfig"]
+    assert config["originProtocolPolicy"] == "https-only"
+    assert config["originSslProtocols"] == ["TLSv1.2"]
+    assert config["originReadTimeout"] == upload.ORIGIN_READ_TIMEOUT_SECONDS
+    assert origin["customHeaders"] == [{"name": "x-pypi-edge-origin-secret", "value": ORIGIN_SECRET}]
+    assert "origins" in run.one(T_DISTRIBUTION).secrets  # the engine stores it encrypted
+    assert "originAccessControlId" not in origin
+
+
+def test_the_secret_is_random_per_stack_and_reaches_the_function(run):
+    secret = run.one("random:index/randomPassword:RandomPassword")
+    assert secret.inputs["length"] >= 32 and secret.inputs["special"] is False
+    env = upload_function(run).inputs["environment"]["variables"]
+    assert env["ORIGIN_SECRET"] == ORIGIN_SECRET
+    assert "environment" in upload_function(run).secrets
+
+
+def test_function_url_is_public_auth_type_none_and_buffered(run):
+    url = run.one("aws:lambda/functionUrl:FunctionUrl").inputs
+    assert url["authorizationType"] == "NONE"
+    assert url["invokeMode"] == "BUFFERED"
+    assert url["functionName"] == upload_function(run).state["name"]
+    perms = {p.inputs["action"]: p.inputs for p in run.of_type("aws:lambda/permission:Permission")}
+    assert set(perms) == {"lambda:InvokeFunctionUrl", "lambda:InvokeFunction"}
+    assert perms["lambda:InvokeFunctionUrl"]["principal"] == "*"
+    assert perms["lambda:InvokeFunctionUrl"]["functionUrlAuthType"] == "NONE"
+    assert perms["lambda:InvokeFunction"]["principal"] == "*"
+    assert perms["lambda:InvokeFunction"]["invokedViaFunctionUrl"] is True
+
+
+def test_upload_function(run):
+    fn = upload_function(run)
+    i = fn.inputs
+    assert i["name"] == "pypi-edge-dev-upload"
+    assert i["runtime"] == "python3.13" and i["architectures"] == ["arm64"]
+    assert i["handler"] == "upload.handler.handler"
+    assert i["timeout"] < upload.ORIGIN_READ_TIMEOUT_SECONDS  # answer before CloudFront gives up
+    assert run.provider_region(fn) == STACK_REGION
+    indexer = run.one(T_FUNCTION, "-indexer")
+    assert i["environment"]["variables"] == {
+        "BUCKET": run.one("aws:s3/bucket:Bucket").state["bucket"],
+        "PYPI_EDGE_CREDENTIALS": "/var/task/credentials.json",
+        "ORIGIN_SECRET": ORIGIN_SECRET,
+        "INDEXER_FUNCTION": indexer.state["name"],
+        "POWERTOOLS_SERVICE_NAME": "pypi-edge-upload",
+    }
+    logs = run.one("aws:cloudwatch/logGroup:LogGroup", "-upload-logs")
+    assert logs.inputs["name"] == "/aws/lambda/pypi-edge-dev-upload"
+    assert i["loggingConfig"]["logGroup"] == logs.state["name"]
+
+
+def test_upload_role_writes_distributions_and_invokes_the_indexer_only(run):
+    role = run.one("aws:iam/role:Role", "-upload-role")
+    [trust] = statements(role.inputs["assumeRolePolicy"])
+    assert trust["Principal"] == {"Service": ["lambda.amazonaws.com"]}
+    policy = run.one(T_ROLE_POLICY, "-upload-policy")
+    assert policy.inputs["role"] == role.state["name"]
+    bucket = run.one("aws:s3/bucket:Bucket").state["arn"]
+    logs = run.one("aws:cloudwatch/logGroup:LogGroup", "-upload-logs").state["arn"]
+    indexer = run.one(T_FUNCTION, "-indexer").state["name"]
+    distributions = {f"{bucket}/*.whl", f"{bucket}/*.tar.gz", f"{bucket}/*.zip"}
+    assert granted(policy.inputs["policy"]) == {
+        "s3:PutObject": distributions,
+        "s3:GetObject": distributions,
+        "lambda:InvokeFunction": {f"arn:aws:lambda:{STACK_REGION}:{ACCOUNT}:function:{indexer}"},
+        "logs:CreateLogStream": {f"{logs}:*"},
+        "logs:PutLogEvents": {f"{logs}:*"},
+    }
+    # No page, metadata, marker or listing is writable by the endpoint strangers can reach.
+    for generated in wiring.GENERATED_KEYS:
+        assert not any(r.endswith(generated) for r in distributions)
+
+
+def test_indexer_may_invalidate_this_distribution_only(run):
+    policy = run.one(T_ROLE_POLICY, "-indexer-invalidate")
+    assert policy.inputs["role"] == run.one("aws:iam/role:Role", "-indexer-role").state["name"]
+    distribution = run.one(T_DISTRIBUTION)
+    assert granted(policy.inputs["policy"]) == {"cloudfront:CreateInvalidation": {distribution.state["arn"]}}
+    env = run.one(T_FUNCTION, "-indexer").inputs["environment"]["variables"]
+    assert env["PYPI_EDGE_DISTRIBUTION_ID"] == distribution.state.get("id", "E2MOCKDISTRIB")
+
+
+def test_the_dependency_cycle_is_broken_by_the_indexers_predictable_name(run):
+    indexer = run.one(T_FUNCTION, "-indexer")
+    assert indexer.inputs["name"] == "pypi-edge-dev-indexer"
+    # The upload side names the indexer by that string, so nothing of it waits for the indexer...
+    up = [r for r in run.resources if r.parent == run.one(upload.TYPE_TOKEN).urn]
+    assert all(indexer.urn not in r.dependencies for r in up)
+    # ...and the indexer waits for the distribution, whose id it carries.
+    assert run.one(T_DISTRIBUTION).urn in indexer.dependencies
+
+
+def test_function_names_stay_within_lambdas_limit():
+    assert upload.function_name("pypi-edge", "dev", "pypi-edge", "indexer") == "pypi-edge-dev-indexer"
+    assert upload.function_name("a b", "c/d") == "a-b-c-d"
+    with pytest.raises(ValueError, match="64"):
+        upload.function_name("pypi-edge", "s" * 60, "upload")
+
+
+def test_upload_bundle_has_the_shared_code_and_hashes_only(run):
+    i = upload_function(run).inputs
+    path = Path(i["code"].path)
+    assert not path.is_absolute() and path.parts[0] == ".bundles"
+    names = zip_members(REPO / path)
+    own = {n for n in names if n.split("/", 1)[0] in {"upload", "edge", "indexer"}}
+    assert own == set(BUNDLE_SOURCES)  # exactly what the upload function says it imports
+    for name in BUNDLE_SOURCES:
+        assert names[name] == (REPO / name).read_bytes()
+    assert "upload/handler.py" in names and "indexer/publish.py" in names
+    for top in ("packaging/", "multipart", "boto3/"):  # pinned: the core's, the parser, the SDK
+        assert any(n.startswith(top) for n in names), top
+    edge_zip = zip_members(REPO / Path(run.one(T_FUNCTION, "-edge").inputs["code"].path))
+    # The same hashes as the edge function: one credentials model, one rendering.
+    assert names["credentials.json"] == edge_zip[credentials.FILE_NAME]
+    blob = b"".join(names.values())
+    assert not [p for p in USERS.values() if p.encode() in blob]
+
+
+def test_negotiated_pages_get_vary_accept_from_the_response_headers_policy(run):
+    policy = run.one("aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy")
+    items = policy.inputs["customHeadersConfig"]["items"]
+    assert items == [{"header": "Vary", "value": "Accept", "override": True}]
+
+
+def test_cache_policy_ttls_are_the_shared_numbers(run):
+    p = run.one("aws:cloudfront/cachePolicy:CachePolicy").inputs
+    assert (p["minTtl"], p["maxTtl"]) == (wiring.CACHE_MIN_TTL_SECONDS, wiring.CACHE_MAX_TTL_SECONDS)
+    assert run.one(T_DISTRIBUTION).inputs["customErrorResponses"] == [
+        {"errorCode": code, "errorCachingMinTtl": ttl} for code, ttl in wiring.ERROR_CACHING_SECONDS.items()
+    ]
+
+
+@pulumi.runtime.test
+def test_the_origin_secret_stays_secret_in_the_program(mocked_default_config, monkeypatch):  # noqa: F811
+    environments: list[Any] = []
+    real = upload.aws.lambda_.Function
+
+    def recording(resource_name: str, *args: Any, **kwargs: Any) -> Any:
+        if resource_name.endswith("-upload-function"):
+            environments.append(kwargs["environment"].variables)
+        return real(resource_name, *args, **kwargs)
+
+    monkeypatch.setattr(upload.aws.lambda_, "Function", recording)
+    index = runpy.run_path(str(REPO / "__main__.py"), run_name="__main__")["index"]
+    header = index.upload.origin.custom_headers[0]
+
+    async def check() -> None:
+        [env] = environments
+        assert await env["ORIGIN_SECRET"].is_secret()
+        assert await pulumi.Output.from_input(header.value).is_secret()
+        assert not await pulumi.Output.from_input(env["INDEXER_FUNCTION"]).is_secret()
+
+    # Returned, so the test wrapper awaits it and the assertions run.
+    return pulumi.Output.from_input(check())

@@ -1,0 +1,71 @@
+"""pypi-edge upload function: the legacy upload API (twine, uv, poetry) behind a Lambda function URL.
+
+What the deployment (infra/upload.py) needs to know, in one place:
+
+Handler
+    ``upload.handler.handler`` (Python 3.11+ runtime; payload format 2.0 of a function URL with
+    ``AuthType NONE``, invoke mode BUFFERED).  The zip keeps the packages as folders: the handler
+    imports ``upload``, ``edge.credentials`` and ``indexer.publish`` by their package names.
+
+Files in the bundle (`BUNDLE_SOURCES`, paths relative to the repository root, same paths in the zip)
+    upload/__init__.py, upload/handler.py, edge/__init__.py, edge/credentials.py,
+    indexer/__init__.py, indexer/publish.py, indexer/metadata.py, indexer/model.py, indexer/store.py;
+    plus ``credentials.json`` at the zip root, written by ``edge.credentials.render_file(users, realm,
+    seed)`` with the SAME users, realm and seed as the edge bundle (the one renderer; tokens are
+    the ``users.__token__`` entries).  Nothing else from indexer/ is imported (no jinja2, no
+    Powertools).  tests/test_upload_bundle.py imports the handler from exactly these files.
+
+Pip packages (for the Lambda platform, as the indexer's bundle)
+    ``-r indexer/requirements.txt -r upload/requirements.txt`` (`REQUIREMENTS`): the handler
+    imports ``packaging``, ``multipart`` and boto3/botocore.  botocore must be bundled, not taken
+    from the runtime, for the same reason as in the indexer (conditional PUTs need
+    botocore >= 1.35.69; see indexer/requirements.txt).  The indexer's other packages (jinja2,
+    Powertools, tqdm) are never imported here; leaving them out saves ~3 MB but needs a second
+    pinned list, so the bundle may simply take both files.
+
+Environment
+    BUCKET            the index bucket (distributions are written to ``<project>/<file>``)
+    ORIGIN_SECRET     the value CloudFront sends in the custom origin header
+                      ``x-pypi-edge-origin-secret`` (`handler.ORIGIN_HEADER`); empty = refuse all
+    INDEXER_FUNCTION  name or ARN of the indexer function, invoked synchronously after each new
+                      file so the pages are fresh before the upload returns (optional: without it
+                      the S3 event indexes the file within seconds)
+    PYPI_EDGE_CREDENTIALS  optional path of the credentials file (default: the bundled one)
+
+IAM (least privilege: write distributions, nothing else)
+    s3:PutObject and s3:GetObject on ``arn:aws:s3:::BUCKET/*`` (the conditional PUT, and the HEAD/GET
+    that compares an existing file's SHA-256 after a 412); lambda:InvokeFunction on the indexer
+    function; the basic execution role's logs:CreateLogStream / logs:PutLogEvents.  No
+    s3:DeleteObject, no s3:ListBucket.  Memory: a request holds the body, its base64 form and the
+    parsed file at once (~3 x 6 MB); 512 MB leaves ample room and more CPU for the hashes.
+    Timeout: the indexer call dominates; 30 s.
+
+CloudFront (what the function relies on)
+    Behaviours ``/legacy/*`` and ``/_/oidc/*``: all methods, managed cache policy CachingDisabled,
+    origin request policy AllViewerExceptHostHeader (with caching disabled it forwards
+    ``Authorization``; AWS re:Post knowledge center "cloudfront-authorization-header"), origin =
+    the function URL's domain with the custom header ``x-pypi-edge-origin-secret: <ORIGIN_SECRET>``
+    (CloudFront overwrites a viewer's header of that name).  The edge function stays associated
+    with these behaviours (viewer-request): it answers 413 above
+    `edge.handler.MAX_UPLOAD_BODY_BYTES` (4,483,104) and 411 without Content-Length, and passes
+    everything else through with its Authorization header (it does not authenticate uploads).
+
+Routes: `handler.ROUTES` maps rawPath to a route; trusted publishing adds ``/_/oidc/audience``
+and ``/_/oidc/mint-token`` there and plugs its minted-token verifier into `handler.Config.minted`.
+"""
+
+from __future__ import annotations
+
+BUNDLE_SOURCES = (
+    "upload/__init__.py",
+    "upload/handler.py",
+    "edge/__init__.py",
+    "edge/credentials.py",
+    "indexer/__init__.py",
+    "indexer/publish.py",
+    "indexer/metadata.py",
+    "indexer/model.py",
+    "indexer/store.py",
+)
+HANDLER = "upload.handler.handler"
+REQUIREMENTS = ("indexer/requirements.txt", "upload/requirements.txt")

@@ -1,0 +1,437 @@
+"""The upload function: the legacy upload API (twine, uv, poetry) behind a Lambda function URL.
+
+CloudFront sends ``/legacy/`` (its own behaviour, no cache, viewer headers forwarded) to a
+regional function URL with ``AuthType NONE``.  Why NONE: CloudFront's Origin Access Control for
+Lambda function URLs needs the viewer to send ``x-amz-content-sha256`` with a POST body, which
+twine and uv do not ("Restricting access to an AWS Lambda function URL origin", CloudFront
+Developer Guide).  So CloudFront adds a secret custom origin header, and this function answers
+403 to anything without it before it looks at anything else.
+
+The event is the function URL's payload format 2.0 (Lambda Developer Guide, "Invoking Lambda
+function URLs", request and response payloads): lower-cased ``headers`` (repeated headers
+joined with commas), ``requestContext.http.method``, ``rawPath``, and a ``body`` that is
+base64-encoded when ``isBase64Encoded`` (always, for a multipart body).  The response is
+``{"statusCode", "headers", "body"}``; a function URL cannot set a custom reason phrase (there is
+no field for it, and CloudFront speaks HTTP/2 to most viewers, which has none), so every message
+is in the body: ``text/plain``, or PyPI's JSON error shape (``{"message", "code", "title"}``) when
+the client prefers JSON, as uv does (it shows ``code``).
+
+Order, each step answering on its own: secret origin header (403) -> route (404/405) -> Basic
+credentials through `edge.credentials` (401 with a challenge) -> multipart form (400) -> publish
+right on the file's project (403) -> the publishing core `indexer.publish` (400 invalid,
+200 created, 200 identical, 409 different bytes) -> the project's pages rebuilt through the
+`Refresher` before answering.  Bad input never raises out of the handler; S3 trouble is a 503
+(twine retries 5xx); nothing is written unless the whole file validated, and S3 writes an
+object whole or not at all.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import io
+import json
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote_plus
+
+from botocore.exceptions import BotoCoreError, ClientError
+from multipart import MultipartError, MultipartParser, parse_options_header
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from edge import credentials
+from indexer import publish
+from indexer.model import BadFilename, parse_filename
+
+logger = logging.getLogger("pypi_edge.upload")
+
+ORIGIN_HEADER = "x-pypi-edge-origin-secret"
+ENV_ORIGIN_SECRET = "ORIGIN_SECRET"
+ENV_BUCKET = "BUCKET"
+ENV_INDEXER = "INDEXER_FUNCTION"
+ENV_CREDENTIALS = "PYPI_EDGE_CREDENTIALS"
+REALM = "pypi-edge"
+
+# The request body never exceeds what a function URL accepts (6 MB of event, base64 inflates the
+# body by 4/3; the edge answers 413 before that, see edge.handler.MAX_UPLOAD_BODY_BYTES).  The
+# parser's limits are safeguards: the counts a real upload needs, with room to spare.
+MAX_PARTS = 2048  # twine/uv send one field per classifier, requirement and project URL
+MAX_BODY_BYTES = 8 * 1024 * 1024
+
+# The fields that must appear at most once (repeatable ones: classifiers, requires_dist, ...).
+SINGLE_FIELDS = (
+    ":action",
+    "protocol_version",
+    "name",
+    "version",
+    "filetype",
+    "pyversion",
+    "sha256_digest",
+    "blake2_256_digest",
+    "md5_digest",
+    "attestations",
+)
+FILETYPES = {"bdist_wheel": "wheel", "sdist": "sdist"}
+
+
+# --- responses ---------------------------------------------------------------------------------
+
+_TITLES = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    413: "Payload Too Large",
+    503: "Service Unavailable",
+}
+
+
+def respond(status: int, message: str, accept: str = "", headers: dict[str, str] | None = None) -> dict:
+    """A function URL response; JSON (PyPI's error shape) when the client prefers it, else text."""
+    message = " ".join(message.split())  # one line, whatever went in
+    out = {"cache-control": "no-store", "x-content-type-options": "nosniff", **(headers or {})}
+    if _prefers_json(accept):
+        out["content-type"] = "application/json"
+        body = json.dumps({"message": message, "code": f"{status} {message}", "title": _TITLES[status]})
+    else:
+        out["content-type"] = "text/plain; charset=utf-8"
+        body = f"{status} {message}\n"
+    return {"statusCode": status, "headers": out, "body": body, "isBase64Encoded": False}
+
+
+def _prefers_json(accept: str) -> bool:
+    # uv: "application/json;q=0.9, text/plain;q=0.8, text/html;q=0.7"; twine and poetry send
+    # requests' default "*/*".  A full negotiation is not needed for two offers.
+    return "application/json" in accept.lower()
+
+
+# --- the request -------------------------------------------------------------------------------
+
+
+class BadRequest(Exception):
+    """400 with this one-line reason."""
+
+
+@dataclass
+class Form:
+    fields: dict[str, list[str]] = field(default_factory=dict)
+    filename: str = ""
+    content: bytes = b""
+
+    def one(self, name: str) -> str | None:
+        values = self.fields.get(name)
+        return values[0] if values else None
+
+
+def parse_form(headers: dict[str, str], body: bytes) -> Form:
+    """The legacy upload form (`multipart` parser, RFC 7578), or BadRequest."""
+    ctype, options = parse_options_header(headers.get("content-type", ""))
+    if ctype.lower() != "multipart/form-data" or not options.get("boundary"):
+        raise BadRequest("expected a multipart/form-data body with a boundary (the legacy upload API)")
+    parser = MultipartParser(
+        io.BytesIO(body),
+        options["boundary"],
+        content_length=len(body),
+        part_limit=MAX_PARTS,
+        spool_limit=MAX_BODY_BYTES,  # everything in memory: no temporary files in the function
+        memory_limit=MAX_BODY_BYTES,
+    )
+    form = Form()
+    try:
+        for part in parser:
+            if part.name == "content":
+                if form.filename:
+                    raise BadRequest("more than one 'content' file in one request")
+                if not part.filename:
+                    raise BadRequest("the 'content' part has no filename")
+                form.filename, form.content = part.filename, part.raw
+            elif part.filename:
+                raise BadRequest(f"unexpected file in field {part.name!r}")
+            else:
+                form.fields.setdefault(part.name, []).append(part.value)
+    except MultipartError as exc:
+        raise BadRequest(f"malformed multipart body: {exc}") from None
+    except UnicodeDecodeError:
+        raise BadRequest("a form field is not valid UTF-8") from None
+    for name in SINGLE_FIELDS:
+        if len(form.fields.get(name, ())) > 1:
+            raise BadRequest(f"field {name!r} given more than once")
+    return form
+
+
+def check_form(form: Form) -> None:
+    """The protocol fields (PyPI's upload API docs, and what twine/uv/poetry send)."""
+    action = form.one(":action")
+    if action != "file_upload":
+        raise BadRequest(f"unsupported :action {action!r}: only file_upload is supported")
+    if form.one("protocol_version") != "1":
+        raise BadRequest("unsupported protocol_version: expected 1")
+    if not form.filename:
+        raise BadRequest("no file: the 'content' field is missing")
+    for name in ("name", "version"):
+        if not (form.one(name) or "").strip():
+            raise BadRequest(f"missing field {name!r}")
+    if not form.one("sha256_digest") and not form.one("blake2_256_digest"):
+        raise BadRequest("missing sha256_digest (or blake2_256_digest)")
+    attestations = form.one("attestations")
+    if attestations is not None:
+        try:
+            parsed = json.loads(attestations)
+        except ValueError:
+            raise BadRequest("attestations is not valid JSON") from None
+        if not isinstance(parsed, list) or not all(isinstance(a, dict) for a in parsed):
+            raise BadRequest("attestations must be a JSON array of attestation objects (PEP 740)")
+
+
+def check_fields_match(form: Form, dist: publish.Dist) -> None:
+    """The form's name, version and filetype agree with the (validated) file."""
+    name, version = form.one("name") or "", form.one("version") or ""
+    if canonicalize_name(name) != dist.name.project:
+        raise BadRequest(f"name mismatch: the form says {name!r}, the file is {dist.name.project!r}")
+    try:
+        if Version(version) != dist.name.version:
+            raise BadRequest(f"version mismatch: the form says {version!r}, the file is {dist.name.version}")
+    except InvalidVersion:
+        raise BadRequest(f"invalid version {version!r} (PEP 440)") from None
+    filetype = form.one("filetype")
+    if filetype is not None and FILETYPES.get(filetype) != dist.name.kind:
+        raise BadRequest(f"filetype {filetype!r} does not match the file {dist.filename!r}")
+
+
+# --- refreshing the pages ----------------------------------------------------------------------
+
+Refresher = Callable[[str, str], None]  # (bucket, key) -> None; raises when the rebuild failed
+
+
+def s3_event(bucket: str, key: str, size: int) -> dict:
+    """The direct S3 notification the indexer accepts (keys URL-encoded, "+" for space, as S3 sends)."""
+    return {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Put",
+                "s3": {
+                    "bucket": {"name": bucket},
+                    "object": {"key": quote_plus(key, safe="/"), "size": size},
+                },
+            }
+        ]
+    }
+
+
+class LambdaRefresher:
+    """Invokes the indexer function synchronously (RequestResponse) with a direct S3 event."""
+
+    def __init__(self, function_name: str, client: Any = None) -> None:
+        self.function_name = function_name
+        self._client = client
+
+    def __call__(self, bucket: str, key: str) -> None:
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client("lambda")
+        resp = self._client.invoke(
+            FunctionName=self.function_name,
+            InvocationType="RequestResponse",
+            Payload=json.dumps(s3_event(bucket, key, 0)).encode(),
+        )
+        if resp.get("FunctionError"):
+            detail = resp["Payload"].read()[:500].decode("utf-8", "replace")
+            raise RuntimeError(f"indexer {self.function_name} failed: {resp['FunctionError']}: {detail}")
+
+
+# --- configuration (module state, set once per container) --------------------------------------
+
+
+@dataclass
+class Config:
+    bucket: str = ""
+    origin_secret: str = ""
+    s3: Any = None
+    refresher: Refresher | None = None
+    minted: credentials.MintedVerifier | None = None  # trusted publishing (upload/oidc.py) plugs in here
+    verifier: credentials.Verifier = field(default_factory=credentials.Verifier)
+
+
+_config: Config | None = None
+
+
+def configure(config: Config | None) -> None:
+    """Install a configuration (tests, the local stack); None: read the environment on next use."""
+    global _config
+    _config = config
+
+
+def credentials_path() -> str:
+    """``$PYPI_EDGE_CREDENTIALS``, else ``credentials.json`` at the bundle root (next to upload/)."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return os.environ.get(ENV_CREDENTIALS) or os.path.join(here, credentials.FILE_NAME)
+
+
+def from_environment() -> Config:
+    """The deployed configuration: env vars and the bundled credentials file (fail closed)."""
+    config = Config(
+        bucket=os.environ.get(ENV_BUCKET, ""), origin_secret=os.environ.get(ENV_ORIGIN_SECRET, "")
+    )
+    path = credentials_path()
+    try:
+        with open(path, "rb") as f:
+            config.verifier.configure(f.read())
+    except (OSError, ValueError) as exc:
+        logger.error("no usable credentials at %s (%s): every upload gets 401", path, exc)
+    if os.environ.get(ENV_INDEXER):
+        config.refresher = LambdaRefresher(os.environ[ENV_INDEXER])
+    return config
+
+
+def current() -> Config:
+    global _config
+    if _config is None:
+        _config = from_environment()
+    if _config.s3 is None:
+        import boto3
+
+        _config.s3 = boto3.client("s3")
+    return _config
+
+
+# --- routes ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    headers: dict[str, str]
+    event: dict
+    config: Config
+
+    @property
+    def accept(self) -> str:
+        return self.headers.get("accept", "")
+
+    def body(self) -> bytes:
+        raw = self.event.get("body") or ""
+        if not isinstance(raw, str):
+            raise BadRequest("malformed request body")
+        if self.event.get("isBase64Encoded"):
+            try:
+                return base64.b64decode(raw, validate=True)
+            except (binascii.Error, ValueError):
+                raise BadRequest("the request body is not valid base64") from None
+        return raw.encode("utf-8", "surrogateescape")
+
+
+def file_upload(req: Request) -> dict:
+    """POST /legacy/: one distribution per request, as twine, uv and poetry send them."""
+    config = req.config
+    if req.method != "POST":
+        return respond(405, "the upload endpoint takes POST", req.accept, {"allow": "POST"})
+    principal = config.verifier.verify(req.headers.get("authorization"), minted=config.minted)
+    if principal is None:
+        return respond(
+            401,
+            "invalid or missing credentials: use your index user and password, or __token__ and a token",
+            req.accept,
+            {"www-authenticate": credentials.challenge(config.verifier.realm or REALM)},
+        )
+    try:
+        form = parse_form(req.headers, req.body())
+        check_form(form)
+        try:
+            project = parse_filename(form.filename).project
+        except BadFilename as exc:
+            raise BadRequest(f"{form.filename}: not a valid distribution file name ({exc})") from None
+        if not principal.can_publish(project):
+            logger.info("refused: no publish right", extra={"principal": principal.name, "project": project})
+            return respond(403, f"{principal.name!r} may not publish to project {project!r}", req.accept)
+        try:
+            dist = publish.validate_bytes(form.filename, form.content)
+            publish.check_digests(
+                dist,
+                sha256_digest=form.one("sha256_digest"),
+                blake2_256_digest=form.one("blake2_256_digest"),
+            )
+        except publish.InvalidDistribution as exc:
+            raise BadRequest(str(exc)) from None
+        check_fields_match(form, dist)
+    except BadRequest as exc:
+        return respond(400, str(exc), req.accept)
+    try:
+        outcome = publish.Uploader(config.s3, config.bucket, progress=False).upload(dist)
+    except publish.Busy as exc:
+        return respond(503, str(exc), req.accept, {"retry-after": "1"})
+    extra = {"principal": principal.name, "key": dist.key, "sha256": dist.sha256, "outcome": outcome}
+    logger.info("upload", extra=extra)
+    if outcome == publish.CONFLICT:
+        # twine (--skip-existing, older releases), uv and poetry all read 409 as "exists".
+        return respond(
+            409,
+            f"File already exists: {dist.filename} is published with different contents; "
+            "a published file never changes, so bump the version",
+            req.accept,
+        )
+    if outcome == publish.PRESENT:
+        return respond(200, f"{dist.filename} is already published with identical contents", req.accept)
+    refresh(config, dist)
+    return respond(200, f"published {dist.key}", req.accept)
+
+
+def refresh(config: Config, dist: publish.Dist) -> None:
+    """Rebuild the project's pages before answering, so the next `pip install` sees the file.
+
+    A failure here does not fail the upload: the file is in the bucket, and its S3 event runs
+    the indexer anyway (idempotently), within seconds.
+    """
+    if config.refresher is None:
+        return
+    try:
+        config.refresher(config.bucket, dist.key)
+    except Exception:
+        logger.exception("page refresh failed; the S3 event will index it", extra={"key": dist.key})
+
+
+# The dispatch table: rawPath -> route.  Trusted publishing adds "/_/oidc/audience" and
+# "/_/oidc/mint-token" here (upload/oidc.py); each route checks its own method.
+ROUTES: dict[str, Callable[[Request], dict]] = {"/legacy/": file_upload, "/legacy": file_upload}
+
+
+def handler(event: dict, context: object = None) -> dict:
+    """Function URL entry point (payload format 2.0)."""
+    raw_headers = event.get("headers") if isinstance(event, dict) else None
+    # Function URLs send lower-cased string headers; anything else is dropped, never trusted.
+    headers = {
+        k.lower(): v
+        for k, v in (raw_headers.items() if isinstance(raw_headers, dict) else ())
+        if isinstance(k, str) and isinstance(v, str)
+    }
+    accept = headers.get("accept", "")
+    try:
+        config = current()
+        supplied = headers.get(ORIGIN_HEADER)
+        # Constant time; an unset secret fails closed.  Nothing else is looked at before this.
+        if not (
+            config.origin_secret
+            and isinstance(supplied, str)
+            and hmac.compare_digest(supplied.encode(), config.origin_secret.encode())
+        ):
+            return respond(403, "forbidden: requests must come through the index's CDN", accept)
+        http = (event.get("requestContext") or {}).get("http") or {}
+        path = event.get("rawPath") or http.get("path") or "/"
+        route = ROUTES.get(path)
+        if route is None:
+            return respond(404, "no such endpoint: upload to /legacy/", accept)
+        request = Request(str(http.get("method", "")).upper(), path, headers, event, config)
+        return route(request)
+    except (ClientError, BotoCoreError):
+        logger.exception("S3 or Lambda call failed")
+        return respond(503, "storage is unavailable; try again", accept, {"retry-after": "1"})
