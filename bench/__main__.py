@@ -453,7 +453,8 @@ def notes(r: Results, m: CostModel) -> list[str]:
         "then one more upload, rebuilt (S3 requests exact, wall time on moto in this process). Roots of N "
         "projects written as the indexer writes them; then a new project appears and the root is "
         "read-modified-written. The pages those rebuilds wrote (bodies and headers) are copied into a "
-        "local stack and fetched through the edge function and the link, each fetch on a new connection.",
+        "local stack and fetched through the edge function and the link, each fetch on a new connection; "
+        "the first fetch fills the stand-in's CloudFront cache, so the median is a cache hit.",
         f"Cost model: {r.sizes.load.describe()}. One install = the measured `pip install` of the synthetic "
         "tree (ours: page + metadata + wheel per package); CodeArtifact is assumed to serve no PEP 658 "
         "metadata, like pypiserver (reported for pip in github.com/pypa/pip/issues/12827, 2024), so an "

@@ -123,6 +123,9 @@ def fetch_times(pages: Sequence[Page], links: Sequence[Shape], runs: int) -> lis
             for page in pages:  # one at a time: the roots share their keys
                 for key, (body, headers) in page.objects.items():
                     s3.put_object(Bucket=stack.bucket, Key=key, Body=body, **headers)
+                cache = getattr(stack, "cache", None)  # the CloudFront stand-in's cache, if any
+                if cache is not None:
+                    cache.invalidate(["/*"])  # as the indexer does after writing pages
                 for link in links:
                     proxy.set_shape(link)
                     for fmt, accept in ACCEPT.items():
