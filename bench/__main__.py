@@ -394,7 +394,8 @@ def notes(r: Results, m: CostModel) -> list[str]:
         f"Run on {r.date}, {r.machine}; `make bench` took {seconds(r.seconds)}; {load} (other work shared "
         "the "
         "2 cores: times are noisy, counts are not). Ratios are the compared figure ÷ pypi-edge's. Counts "
-        "(requests, bytes) are exact and identical on every run (the bench fails otherwise); times are "
+        "(requests, bytes) are exact and identical on every run (the bench fails otherwise, wherever a case "
+        "runs more than once); times are "
         f"medians: {z.upload_runs} runs per upload case, {z.reindex_runs} per reindex, {w.runs} per client, "
         f"index and link, {z.publish_runs} per way of publishing, {z.fetch_runs} per page fetch, "
         f"{z.edge_calls:,} edge calls.",
