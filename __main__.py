@@ -28,6 +28,8 @@ index = PrivateIndex(
             retain_bucket_on_delete=config.get_bool("retainBucketOnDelete"),
             log_retention_days=config.get_int("logRetentionDays"),
             noncurrent_version_expiry_days=config.get_int("noncurrentVersionExpiryDays"),
+            fallback_index_url=config.get("fallbackIndexUrl"),
+            fallback_cache_seconds=config.get_int("fallbackCacheSeconds"),
         ),
     ),
 )

@@ -37,12 +37,14 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import IO
 
 from botocore.exceptions import ClientError
 from packaging.utils import InvalidName, canonicalize_name
 
 from indexer import render
+from indexer import status as project_status
 from indexer.log import logger
 from indexer.metadata import (
     MetadataError,
@@ -65,6 +67,7 @@ from indexer.model import (
     is_distribution,
     parse_filename,
     sort_files,
+    yank_reason,
 )
 from indexer.store import (
     HTML,
@@ -103,7 +106,7 @@ def project_for_key(key: str) -> str | None:
     if not sep or not folder or "/" in name or name in GENERATED_NAMES or name.endswith(METADATA_SUFFIX):
         return None
     name = name.removesuffix(YANKED_SUFFIX)
-    if not is_distribution(name):
+    if not is_distribution(name) and name != project_status.STATUS_NAME:
         return None
     try:
         project = canonicalize_name(folder, validate=True)  # PEP 508 names: ASCII letters, digits, -_.
@@ -154,6 +157,10 @@ class Indexer:
         # (a slow rebuild that listed first never outranks one that listed later).
         serial = _serial(prev_serial)
         previous_entry = render.project_root_entry(prev_doc)
+        status, status_memory = self._project_status(
+            objects.get(prefix + project_status.STATUS_NAME), prev_doc
+        )
+        since = datetime.fromisoformat(status_memory["since"]) if "since" in status_memory else None
 
         files: list[File] = []
         for key, obj in objects.items():
@@ -172,6 +179,16 @@ class Indexer:
                     belongs_to=dist.project,
                 )
                 continue
+            if since is not None and obj.last_modified > since:
+                # PEP 792: an archived or quarantined project takes no new distributions; one
+                # written straight into the bucket (not through the CLI) stays off the pages.
+                logger.warning(
+                    "distribution written after the project stopped accepting uploads; left out",
+                    key=key,
+                    status=status.status,
+                    since=status_memory["since"],
+                )
+                continue
             described = self._describe(
                 obj,
                 dist,
@@ -185,11 +202,24 @@ class Indexer:
         if not files:
             self._remove_pages(project, prev_etag, objects)
             return _Outcome(project, None, serial, previous_entry)
-        detail = ProjectDetail(canonicalize_name(project), sort_files(files), serial)
+        offered, held = (files, []) if status.offers_files else ([], files)
+        detail = ProjectDetail(
+            canonicalize_name(project),
+            sort_files(offered),
+            serial,
+            status=status.status,
+            status_reason=status.reason,
+            held=sort_files(held),
+        )
         self.bucket.put(
             prefix + "index.html", render.project_html(detail), HTML, self.bucket.page_cache_control
         )
-        self.bucket.put_page(prefix + "index.json", render.project_json(detail), JSON, etag=prev_etag)
+        self.bucket.put_page(
+            prefix + "index.json",
+            render.project_json(detail, status_memory=status_memory),
+            JSON,
+            etag=prev_etag,
+        )
         if prev_etag is None and _distributions(self.bucket.list(prefix)) != _distributions(objects.values()):
             # If-None-Match cannot tell "there never was a page" from "there was one, and it was
             # removed after we listed" (ABA).  A first write is therefore checked against a fresh
@@ -201,6 +231,33 @@ class Indexer:
             if key.endswith(METADATA_SUFFIX) and key not in live:
                 self.bucket.delete(key)
         return _Outcome(project, detail, serial, previous_entry)
+
+    def _project_status(
+        self, marker: ObjectInfo | None, prev_doc: dict | None
+    ) -> tuple[project_status.ProjectStatus, dict[str, str]]:
+        """The project's PEP 792 status, and what the page remembers of its marker.
+
+        The marker is read only when its ETag differs from the one the previous page was built
+        from, so a project without a marker (or with an unchanged one) costs no extra request.
+        """
+        if marker is None:
+            return project_status.ACTIVE, {}
+        previous = render.page_status(prev_doc)
+        if previous is not None and previous[2].get("etag") == marker.etag:
+            status, reason, memory = previous
+            return project_status.ProjectStatus(status, reason, memory.get("since")), memory
+        got = self.bucket.get_bytes(marker.key, max_bytes=project_status.MAX_MARKER_BYTES)
+        if got is None:  # removed between LIST and GET: its removal event rebuilds again
+            return project_status.ACTIVE, {}
+        body, etag = got
+        status = project_status.parse(body)
+        if status.reason == project_status.UNREADABLE:
+            logger.warning("unreadable project status marker; the project is quarantined", key=marker.key)
+        memory = {"etag": etag}
+        since = status.since_time(marker.last_modified) if status.refuses_uploads else None
+        if since is not None:
+            memory["since"] = since.isoformat()
+        return status, memory
 
     def _remove_pages(self, project: str, prev_etag: str | None, objects: dict[str, ObjectInfo]) -> None:
         """No distribution left: remove the pages and metadata, the JSON last and conditionally.
@@ -279,8 +336,8 @@ class Indexer:
         if got is None:  # removed between LIST and GET: treat as not yanked this time
             return None, ""
         body, etag = got
-        # PEP 592: the reason is free text; an empty marker still yanks.
-        reason = " ".join(body.decode("utf-8", "replace").split())
+        # PEP 592: the reason is free text, kept as written; an empty marker still yanks.
+        reason = yank_reason(body.decode("utf-8", "replace"))
         return reason, etag
 
     def _read(self, obj: ObjectInfo, dist: DistName) -> tuple[str, bytes | None]:

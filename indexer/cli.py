@@ -3,6 +3,8 @@
     upload DIST...                      wheels and sdists; validated first, never overwritten
     yank PROJECT VERSION [--reason T]   write the `<file>.yanked` markers (PEP 592)
     unyank PROJECT VERSION              remove them
+    status PROJECT STATUS [--reason T]  PEP 792: active, archived, deprecated or quarantined
+    mirror REQ... --from URL [--deps]   copy vetted packages in from an upstream index
     delete PROJECT VERSION [--yes]      remove a version's files, markers and metadata
     reindex [--project P ...]           rebuild pages directly from the bucket (no queue)
     list [PROJECT]                      what is published, read from the index JSON
@@ -40,6 +42,7 @@ from indexer.model import (
     BadFilename,
     is_distribution,
     parse_filename,
+    yank_reason,
 )
 from indexer.publish import Dist, Uploader, progress_bar
 from indexer.store import (
@@ -204,6 +207,10 @@ def cmd_upload(args: argparse.Namespace, client_factory: Callable[[], Any]) -> i
     dists = validate_all(expand(args.dists))
     client = client_factory()
     uploader = Uploader(client, args.bucket, force=args.force, progress=not args.no_progress)
+    # PEP 792: nothing is sent when any of the projects is archived or quarantined.
+    refusals = [r for r in map(uploader.refusal, sorted({d.name.project for d in dists})) if r]
+    if refusals:
+        raise CliError("; ".join(refusals) + "; nothing was uploaded")
     outcomes: dict[str, list[Dist]] = {"uploaded": [], "replaced": [], "present": [], "conflict": []}
     for dist in dists:
         try:
@@ -308,24 +315,141 @@ def find_release(client: Any, bucket: str, project_arg: str, version_arg: str) -
 def cmd_yank(args: argparse.Namespace, client_factory: Callable[[], Any]) -> int:
     client = client_factory()
     release = find_release(client, args.bucket, args.project, args.version)
-    reason = " ".join((args.reason or "").split())
+    reason = yank_reason(args.reason or "")
     bucket = Bucket(client, args.bucket)
     changed = 0
     for key in release.files:
         marker = release.marker(key)
         if marker in release.others:
             got = bucket.get_bytes(marker)
-            if got is not None and got[0].decode("utf-8", "replace").strip() == reason:
+            if got is not None and yank_reason(got[0].decode("utf-8", "replace")) == reason:
                 _out(f"already yanked   {key}")
                 continue
         bucket.put(marker, reason.encode("utf-8"), MARKER_CONTENT_TYPE, bucket.page_cache_control)
         changed += 1
         _out(f"yanked           {key}")
-    why = f" (reason: {reason})" if reason else ""
+    why = f" (reason: {reason!r})" if reason else ""
     _out(f"Yanked {release}: {len(release.files)} file(s){why}.")
     if changed:
         _finish(args, client, {release.project})
     return EXIT_OK
+
+
+# --- PEP 792 project status ------------------------------------------------------------------
+
+
+def cmd_status(args: argparse.Namespace, client_factory: Callable[[], Any]) -> int:
+    from indexer import status as project_status
+
+    project = canonicalize_name(args.project)
+    reason = yank_reason(args.reason or "")
+    if args.status == "active" and reason:
+        raise CliError("a reason goes with archived, deprecated or quarantined, not active", EXIT_USAGE)
+    client = client_factory()
+    bucket = Bucket(client, args.bucket)
+    if not any(is_distribution(o.key[len(project) + 1 :]) for o in bucket.list(f"{project}/")):
+        raise CliError(f"no project {project!r} in bucket {args.bucket!r}")
+    key = project_status.marker_key(project)
+    previous, written = project_status.read(bucket, project)
+    if (previous.status, previous.reason) == (args.status, reason):
+        _out(f"{project} is already {args.status}; nothing to do.")
+        return EXIT_OK
+    # "active" is written too rather than the marker deleted: a write is an ObjectCreated event
+    # everywhere (moto sends none for a delete marker in a versioned bucket), and bucket
+    # versioning keeps the project's status history.
+    marker = project_status.next_marker(previous, written, args.status, reason)
+    bucket.put(key, project_status.render(marker), project_status.CONTENT_TYPE, bucket.page_cache_control)
+    why = f" (reason: {reason!r})" if reason else ""
+    _out(f"{project}: {previous.status} -> {args.status}{why}")
+    if args.status == "quarantined":
+        _out("Its pages will list no files; they stay in the bucket and return when it is set active.")
+    elif args.status == "archived":
+        _out("New uploads to it are refused; its files stay installable.")
+    _finish(args, client, {project})
+    return EXIT_OK
+
+
+# --- mirror ----------------------------------------------------------------------------------
+
+
+def cmd_mirror(args: argparse.Namespace, client_factory: Callable[[], Any]) -> int:
+    import tempfile
+
+    from indexer import mirror
+
+    if not args.from_url.startswith(("https://", "http://")):
+        raise CliError(f"--from must be the upstream's simple index URL, got {args.from_url!r}", EXIT_USAGE)
+    try:
+        picks = mirror.resolve(
+            args.requirements,
+            args.from_url,
+            deps=args.deps,
+            python_version=args.python,
+            platforms=args.platform,
+        )
+        picks = mirror.with_yanks(picks, args.from_url)
+    except mirror.MirrorError as exc:
+        raise CliError(str(exc)) from exc
+    client = client_factory()
+    bucket = Bucket(client, args.bucket)
+    uploader = Uploader(client, args.bucket, progress=False)
+    counts = {"mirrored": 0, "present": 0, "failed": 0}
+    changed: set[str] = set()
+    with (
+        tempfile.TemporaryDirectory(prefix="pypi-edge-mirror-") as tmp,
+        progress_bar(len(picks), "mirror", unit=" file", show=not args.no_progress) as bar,
+    ):
+        for pick in picks:
+            target = f"s3://{args.bucket}/{pick.key}"
+            try:
+                outcome = _mirror_one(pick, uploader, Path(tmp))
+            except (mirror.MirrorError, publish.PublishError) as exc:
+                counts["failed"] += 1
+                _err(f"error: {exc}")
+                bar.update(1)
+                continue
+            if outcome == publish.UPLOADED:
+                counts["mirrored"] += 1
+                changed.add(pick.project)
+                _out(f"mirrored         {target} (sha256 {pick.sha256[:12]}… verified)")
+            else:
+                counts["present"] += 1
+                _out(f"already present  {target}")
+            marker = mirror.yank_marker(pick)
+            if marker is not None:
+                got = bucket.get_bytes(marker[0])
+                if got is None or yank_reason(got[0].decode("utf-8", "replace")) != pick.yanked:
+                    bucket.put(marker[0], marker[1], MARKER_CONTENT_TYPE, bucket.page_cache_control)
+                    changed.add(pick.project)
+                    why = f" (reason: {pick.yanked!r})" if pick.yanked else ""
+                    _out(f"yanked           {target}, as upstream{why}")
+            bar.update(1)
+    _out(f"{len(picks)} file(s): " + ", ".join(f"{n} {k}" for k, n in counts.items() if n) + ".")
+    if changed:
+        _finish(args, client, changed)
+    return EXIT_CONFLICT if counts["failed"] else EXIT_OK
+
+
+def _mirror_one(pick: Any, uploader: Uploader, tmp: Path) -> str:
+    """UPLOADED or PRESENT; raises MirrorError / PublishError with a one-line reason."""
+    from indexer import mirror
+
+    existing = uploader.existing_sha256(pick.key)
+    if existing is not None:
+        if existing[0] == pick.sha256:
+            return publish.PRESENT  # nothing downloaded, nothing written
+        raise mirror.MirrorError(
+            f"{pick.filename}: a different file with this name is already published at "
+            f"{pick.key} (sha256 {existing[0][:12]}…, upstream {pick.sha256[:12]}…); not replaced"
+        )
+    path = mirror.download(pick, tmp)
+    try:
+        outcome = uploader.upload(publish.validate(path))
+    finally:
+        path.unlink(missing_ok=True)
+    if outcome == publish.CONFLICT:  # written by someone else since we looked
+        raise mirror.MirrorError(f"{pick.filename}: a different file with this name was published meanwhile")
+    return outcome
 
 
 def cmd_unyank(args: argparse.Namespace, client_factory: Callable[[], Any]) -> int:
@@ -541,6 +665,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("version")
     p.add_argument("--reason", default="", help="why; shown by pip when it installs a yanked version")
     p.set_defaults(func=cmd_yank)
+
+    p = sub.add_parser(
+        "status",
+        parents=[common, notify],
+        help="set a project's status (PEP 792)",
+        description="archived and quarantined projects take no new uploads; a quarantined project "
+        "offers no files (they come back when it is set active); deprecated is informational.",
+    )
+    p.add_argument("project")
+    p.add_argument("status", choices=["active", "archived", "deprecated", "quarantined"])
+    p.add_argument("--reason", default="", help="free text shown to installers and on the project page")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser(
+        "mirror",
+        parents=[common, notify],
+        help="copy packages (with --deps, their dependencies too) from an upstream index",
+        description="Resolve the requirements with pip against --from only, verify every file "
+        "against the upstream sha256, and publish it here (never overwriting); upstream yanks "
+        "are kept. Re-running is a no-op.",
+    )
+    p.add_argument(
+        "requirements", nargs="+", metavar="REQUIREMENT", help="e.g. 'requests==2.32.3' 'numpy>=2'"
+    )
+    p.add_argument("--from", dest="from_url", required=True, metavar="URL", help="upstream simple index URL")
+    p.add_argument("--deps", action="store_true", help="also mirror the dependencies pip resolves")
+    p.add_argument("--python", metavar="X.Y", help="target Python version (wheels only)")
+    p.add_argument(
+        "--platform",
+        action="append",
+        default=[],
+        metavar="TAG",
+        help="target platform tag (repeatable; wheels only)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_mirror)
 
     p = sub.add_parser("unyank", parents=[common, notify], help="undo a yank")
     p.add_argument("project")

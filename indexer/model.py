@@ -32,6 +32,16 @@ DIST_SUFFIXES = (".whl", *SDIST_SUFFIXES)
 _LEGACY_SPLIT = re.compile(r"-(?=\d)")
 
 
+def yank_reason(text: str) -> str:
+    """A yank reason as written (PEP 592: free text), minus the one newline `echo` adds.
+
+    Nothing else is touched: PyPI's reasons keep their inner and trailing spaces
+    ("Yanked due to conflicts with CVE-2024-35195 mitigation "), and pages escape the text
+    where they render it (HTML autoescape; JSON strings as is).
+    """
+    return text[:-1] if text.endswith("\n") else text
+
+
 class BadFilename(ValueError):
     """The key does not name a distribution we can place in the index."""
 
@@ -104,28 +114,41 @@ class File:
 
 @dataclass(frozen=True)
 class ProjectDetail:
-    """A project page: PEP 691's project detail, with PEP 700's versions."""
+    """A project page: PEP 691's project detail, with PEP 700's versions and PEP 792's status."""
 
     name: NormalizedName
-    files: tuple[File, ...]
+    files: tuple[File, ...]  # the files the page offers
     serial: int = 0
+    status: str = "active"  # PEP 792
+    status_reason: str = ""
+    # Files in the bucket the page does not offer (a quarantined project's, or written after
+    # the project stopped accepting uploads); kept in the page's private memory.
+    held: tuple[File, ...] = ()
 
     @property
     def versions(self) -> tuple[Version, ...]:
-        return tuple(sorted({f.version for f in self.files}))
+        # A quarantined project still lists its versions, as PEP 792's example page does.
+        shown = self.files + self.held if self.status == "quarantined" else self.files
+        return tuple(sorted({f.version for f in shown}))
+
+    @property
+    def _described(self) -> tuple[File, ...]:
+        # What the project is known for: its offered files, or a quarantined project's held ones.
+        return self.files or (self.held if self.status == "quarantined" else ())
 
     @property
     def latest(self) -> Version | None:
         """Newest version that is not a pre-release and not fully yanked; else the newest."""
-        live = [f.version for f in self.files if f.yanked is None]
+        files = self._described
+        live = [f.version for f in files if f.yanked is None]
         final = [v for v in live if not v.is_prerelease]
-        pool = final or live or [f.version for f in self.files]
+        pool = final or live or [f.version for f in files]
         return max(pool) if pool else None
 
     @property
     def summary(self) -> str | None:
         latest = self.latest
-        for f in self.files:
+        for f in self._described:
             if f.version == latest and f.summary:
                 return f.summary
         return None
@@ -147,6 +170,7 @@ class ProjectDetail:
             latest=str(latest) if latest is not None else "",
             summary=self.summary or "",
             serial=self.serial,
+            status="" if self.status == "active" else self.status,
         )
 
 
@@ -168,13 +192,15 @@ class ProjectEntry:
     summary: str = ""
     serial: int = 0
     removed: bool = False
+    status: str = ""  # PEP 792 status when not active (shown to people on the root page)
 
     def same_listing(self, other: ProjectEntry | None) -> bool:
         return (
             other is not None
             and not other.removed
             and not self.removed
-            and (self.name, self.latest, self.summary) == (other.name, other.latest, other.summary)
+            and (self.name, self.latest, self.summary, self.status)
+            == (other.name, other.latest, other.summary, other.status)
         )
 
 

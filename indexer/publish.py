@@ -72,6 +72,10 @@ class InvalidDistribution(PublishError):
     """Not a distribution, or one whose metadata, name, version or digests do not agree."""
 
 
+class ProjectClosed(PublishError):
+    """PEP 792: the project is archived or quarantined, so it takes no new distributions."""
+
+
 class Busy(PublishError):
     """The object kept changing while we tried to write it (several concurrent writers)."""
 
@@ -304,9 +308,33 @@ class Uploader:
         self.bucket = bucket
         self.force = force
         self.progress = progress
+        self._refusals: dict[str, str | None] = {}
+
+    def refusal(self, project: str) -> str | None:
+        """Why `project` takes no uploads now (PEP 792 status), or None; read once per Uploader."""
+        if project not in self._refusals:
+            from indexer.status import upload_refusal
+            from indexer.store import Bucket
+
+            try:
+                self._refusals[project] = upload_refusal(Bucket(self.client, self.bucket), project)
+            except ClientError as exc:
+                if not is_denied(exc):
+                    raise
+                # An identity that may only PutObject cannot read the marker; the indexer still
+                # leaves files written after the project closed off its pages (indexer.status).
+                self._refusals[project] = None
+        return self._refusals[project]
 
     def upload(self, dist: Dist) -> str:
-        """Send one file; returns UPLOADED, PRESENT, REPLACED or CONFLICT."""
+        """Send one file; returns UPLOADED, PRESENT, REPLACED or CONFLICT.
+
+        Raises ProjectClosed for an archived or quarantined project (every publishing path
+        comes through here, so this is the one place that rule lives).
+        """
+        refused = self.refusal(dist.name.project)
+        if refused:
+            raise ProjectClosed(refused)
         if_match: str | None = None  # None: only if absent; an ETag: only over exactly that object
         if dist.size >= HEAD_FIRST_BYTES:
             # Not for safety (the conditional PUT is what decides) but to spare re-sending a large

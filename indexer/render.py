@@ -19,8 +19,9 @@ from packaging.version import InvalidVersion, Version
 
 from indexer.model import File, ProjectDetail, ProjectEntry, ProjectList
 
-# PEP 700 (versions, size, upload-time) is API version 1.1; PEP 629 puts it in the HTML too.
-API_VERSION = "1.1"
+# PEP 700 (versions, size, upload-time) is API version 1.1; PEP 792 (project status markers)
+# defines 1.4, which every page declares (PEP 629 puts it in the HTML too).
+API_VERSION = "1.4"
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # PEP 700: ISO 8601, UTC, "Z"
 
 
@@ -80,38 +81,51 @@ def _yanked_json(f: File) -> bool | str:
     return f.yanked or True
 
 
-def project_json(detail: ProjectDetail) -> bytes:
-    files = []
-    for f in detail.files:
-        entry: dict[str, Any] = {
-            "filename": f.filename,
-            "url": urlquote(f.filename),
-            "hashes": {"sha256": f.sha256},
-        }
-        if f.requires_python:
-            entry["requires-python"] = f.requires_python
-        # PEP 714: JSON carries only "core-metadata" (never "dist-info-metadata").
-        entry["core-metadata"] = {"sha256": f.metadata_sha256} if f.metadata_sha256 else False
-        entry["yanked"] = _yanked_json(f)
-        entry["size"] = f.size
-        entry["upload-time"] = isotime(f.upload_time)
-        entry["_etag"] = f.etag
-        if f.summary:
-            entry["_summary"] = f.summary
-        if f.yanked_etag:
-            entry["_yanked_etag"] = f.yanked_etag
-        if f.metadata_etag:
-            entry["_metadata_etag"] = f.metadata_etag
-        files.append(entry)
+def _file_json(f: File) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "filename": f.filename,
+        "url": urlquote(f.filename),
+        "hashes": {"sha256": f.sha256},
+    }
+    if f.requires_python:
+        entry["requires-python"] = f.requires_python
+    # PEP 714: JSON carries only "core-metadata" (never "dist-info-metadata").
+    entry["core-metadata"] = {"sha256": f.metadata_sha256} if f.metadata_sha256 else False
+    entry["yanked"] = _yanked_json(f)
+    entry["size"] = f.size
+    entry["upload-time"] = isotime(f.upload_time)
+    entry["_etag"] = f.etag
+    if f.summary:
+        entry["_summary"] = f.summary
+    if f.yanked_etag:
+        entry["_yanked_etag"] = f.yanked_etag
+    if f.metadata_etag:
+        entry["_metadata_etag"] = f.metadata_etag
+    return entry
+
+
+def project_json(detail: ProjectDetail, *, status_memory: dict[str, str] | None = None) -> bytes:
     root = detail.root_entry()
-    doc = {
+    # PEP 792 (JSON index): a top-level "project-status" object with "status" and an optional
+    # free-text "reason" -- the shape of the PEP's example, PyPI's pages and uv's parser.
+    project_status: dict[str, str] = {"status": detail.status}
+    if detail.status_reason:
+        project_status["reason"] = detail.status_reason
+    doc: dict[str, Any] = {
         "meta": {"api-version": API_VERSION},
         "name": detail.name,
+        "project-status": project_status,
         "versions": [str(v) for v in detail.versions],
-        "files": files,
+        "files": [_file_json(f) for f in detail.files],
         "_serial": detail.serial,
-        "_root": {"latest": root.latest, "summary": root.summary},
+        "_root": {"latest": root.latest, "summary": root.summary, "status": root.status},
     }
+    if detail.held:
+        # Private memory (PEP 691 "_" keys) of files the page does not offer, so a project that
+        # comes back from quarantine is rebuilt without reading its files again.
+        doc["_held"] = [_file_json(f) for f in detail.held]
+    if status_memory:
+        doc["_status"] = status_memory  # the marker's ETag and "since": read only when it changes
     return (json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
@@ -123,8 +137,8 @@ def parse_project_json(doc: Any) -> tuple[dict[str, File], int]:
     if not isinstance(doc, dict):
         return {}, 0
     known: dict[str, File] = {}
-    files = doc.get("files")
-    for item in files if isinstance(files, list) else []:
+    files = [item for key in ("files", "_held") if isinstance(doc.get(key), list) for item in doc[key]]
+    for item in files:
         try:
             yanked = item.get("yanked", False)
             meta = item.get("core-metadata") or item.get("dist-info-metadata")
@@ -157,7 +171,20 @@ def project_root_entry(doc: Any) -> ProjectEntry | None:
     name = doc.get("name")
     if not isinstance(name, str):
         return None
-    return ProjectEntry(name=name, latest=str(root.get("latest", "")), summary=str(root.get("summary", "")))
+    return ProjectEntry(
+        name=name,
+        latest=str(root.get("latest", "")),
+        summary=str(root.get("summary", "")),
+        status=str(root.get("status", "")),
+    )
+
+
+def page_status(doc: Any) -> tuple[str, str, dict[str, str]] | None:
+    """(status, reason, marker memory) a page we wrote was built from; None when it had no marker."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("_status"), dict):
+        return None
+    ps = doc.get("project-status") if isinstance(doc.get("project-status"), dict) else {}
+    return str(ps.get("status", "active")), str(ps.get("reason", "")), doc["_status"]
 
 
 # --- the root ------------------------------------------------------------------------------
@@ -173,6 +200,7 @@ def root_json(projects: ProjectList) -> bytes:
         "meta": {"api-version": API_VERSION, "_last-serial": projects.serial},
         "projects": [
             {"name": p.name, "_latest": p.latest, "_summary": p.summary, "_serial": p.serial}
+            | ({"_status": p.status} if p.status else {})
             for p in projects.live
         ],
         # Tombstones (private, PEP 691 "_" keys): so a slow rebuild cannot bring a project back.
@@ -197,6 +225,7 @@ def parse_root_json(doc: Any) -> ProjectList:
                 summary=str(item.get("_summary", "")),
                 serial=serial if isinstance(serial, int) else 0,
                 removed=removed,
+                status=str(item.get("_status", "")),
             )
             if entry.name not in entries or entries[entry.name].serial < entry.serial:
                 entries[entry.name] = entry

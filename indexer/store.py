@@ -125,6 +125,16 @@ class Bucket:
                 body = gzip.decompress(body)
         return body, resp["ETag"]
 
+    def get_dated(self, key: str, max_bytes: int) -> tuple[bytes, datetime] | None:
+        """(at most `max_bytes` of the body, LastModified), or None when the key does not exist."""
+        try:
+            resp = self.client.get_object(Bucket=self.name, Key=key)
+        except ClientError as exc:
+            if is_not_found(exc):
+                return None
+            raise
+        return resp["Body"].read(max_bytes), resp["LastModified"]
+
     def get_json(self, key: str) -> tuple[dict[str, Any] | None, str | None]:
         got = self.get_bytes(key)
         if got is None:

@@ -39,6 +39,7 @@ import pulumi_aws as aws
 
 from edge import credentials
 from infra import bundle, wiring
+from infra import fallback as fallback_redirect
 from infra.upload import UploadEndpoint, UploadEndpointArgs, allow_invalidations, function_name
 
 TYPE_TOKEN = "pypi-edge:index:PrivateIndex"
@@ -117,6 +118,10 @@ class PrivateIndexArgs:
     """Where edge/ and indexer/ (with indexer/requirements.txt) live."""
     bundle_dir: Path | None = None
     """Where bundles are written; default <source_root>/.bundles."""
+    fallback_index_url: str | None = None
+    """Opt-in: projects this index does not have are redirected there (infra.fallback)."""
+    fallback_cache_seconds: int = 60
+    """How long a fallback redirect may be reused by CloudFront and clients."""
 
     def validate(self) -> None:
         if bool(self.domain) != bool(self.certificate_arn):
@@ -135,6 +140,12 @@ class PrivateIndexArgs:
             raise ValueError("noncurrentVersionExpiryDays must be at least 1")
         if not self.realm or '"' in self.realm:
             raise ValueError("realm must be non-empty and contain no double quote")
+        if self.fallback_index_url:
+            from edge.fallback import validate_url
+
+            self.fallback_index_url = validate_url(self.fallback_index_url)
+        if not 0 <= self.fallback_cache_seconds <= ONE_YEAR_SECONDS:
+            raise ValueError("fallbackCacheSeconds must be between 0 and one year")
 
 
 def _policy(*statements: Mapping[str, Any]) -> pulumi.Output[str]:
@@ -510,6 +521,20 @@ class PrivateIndex(pulumi.ComponentResource):
             opts=child,
         )
 
+        self.fallback = None
+        if args.fallback_index_url:
+            self.fallback = fallback_redirect.FallbackRedirect(
+                f"{name}-fallback",
+                fallback_redirect.FallbackRedirectArgs(
+                    url=args.fallback_index_url,
+                    cache_seconds=args.fallback_cache_seconds,
+                    bundle_dir=bundle_dir,
+                    bundle_name=f"{_joined('fallback', stack, name)}.zip",
+                    source_root=args.source_root,
+                ),
+                child,
+            )
+
         # --- CloudFront --------------------------------------------------------------------
         oac = aws.cloudfront.OriginAccessControl(
             f"{name}-oac",
@@ -633,7 +658,8 @@ class PrivateIndex(pulumi.ComponentResource):
                         event_type="viewer-request",
                         lambda_arn=self.edge_function.qualified_arn,
                         include_body=False,
-                    )
+                    ),
+                    *fallback_redirect.associations(self.fallback),
                 ],
             ),
             custom_error_responses=[

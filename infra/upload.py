@@ -185,6 +185,16 @@ class UploadEndpoint(pulumi.ComponentResource):
                     "Resource": distributions,
                 },
                 {
+                    # PEP 792: the publishing core reads `<project>/.project-status` and refuses
+                    # archived and quarantined projects before it writes (indexer/publish.py,
+                    # Uploader.refusal).  Without this read it would fall back on the indexer
+                    # leaving such a file off the pages, after the upload had answered 200.
+                    "Sid": "ReadProjectStatus",
+                    "Effect": "Allow",
+                    "Action": "s3:GetObject",
+                    "Resource": pulumi.Output.concat(args.bucket_arn, "/*/", wiring.STATUS_MARKER),
+                },
+                {
                     # Rebuild the project's pages before answering, so pip and uv see the file at
                     # once (Lambda Invoke, RequestResponse).
                     "Sid": "RefreshPages",

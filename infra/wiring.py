@@ -12,7 +12,10 @@ from typing import Any
 # What the indexer reacts to.  Generated outputs (index.html, index.json, *.metadata) end in
 # none of these suffixes, so the indexer's own writes never come back to it as events.
 NOTIFICATION_EVENTS: tuple[str, ...] = ("s3:ObjectCreated:*", "s3:ObjectRemoved:*")
-WATCHED_SUFFIXES: tuple[str, ...] = (".whl", ".tar.gz", ".zip", ".yanked")
+# The PEP 792 status marker's name in a project folder (indexer/status.py, STATUS_NAME: the indexer
+# bundle does not ship infra/, so a test holds the two equal).
+STATUS_MARKER = ".project-status"
+WATCHED_SUFFIXES: tuple[str, ...] = (".whl", ".tar.gz", ".zip", ".yanked", STATUS_MARKER)
 
 # Keys the indexer writes and deletes (IAM resource patterns, relative to the bucket): the root
 # and project pages and PEP 658 metadata.  Distributions and .yanked markers are not among them.

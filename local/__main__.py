@@ -6,7 +6,7 @@ import argparse
 import logging
 import signal
 import sys
-import threading
+import time
 from urllib.parse import quote
 
 from edge import credentials
@@ -54,15 +54,36 @@ def users_config(
     return config
 
 
-def stop_on_signals(stop: threading.Event) -> None:
+class StopSignal:
     """Ctrl-C (SIGINT) and SIGTERM stop the stack, however this process was started.
 
     A parent that runs us in the background (`make serve &` in a non-interactive shell, some CI
     runners) starts us with SIGINT ignored, and Python then installs no KeyboardInterrupt
     handler; an explicit handler replaces whatever disposition we inherited.
+
+    The handler only sets a flag, and the main thread polls it.  Python runs a signal handler
+    only in the main thread, between two bytecodes; a main thread blocked in an untimed
+    `threading.Event.wait()` was seen to sleep through SIGTERM (about one stop in three under
+    load; a faulthandler dump showed it in `Condition.wait`'s lock acquire with the handler never
+    run).  Polling keeps the main thread executing bytecode.  A timed `Event.wait` in a loop is
+    no cure: the handler could then run inside `Event.wait`, which holds the Event's
+    non-reentrant lock that `Event.set()` takes.
     """
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+
+    POLL_SECONDS = 0.2
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, _frame: object) -> None:
+        self.received.append(signum)  # list.append takes no lock
+
+    def wait(self) -> int:
+        while not self.received:
+            time.sleep(self.POLL_SECONDS)
+        return self.received[0]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,8 +114,21 @@ def main(argv: list[str] | None = None) -> int:
         help="an API token (user __token__), e.g. from `pypi-edge token new`; rights via --publish NAME=GLOB",
     )
     parser.add_argument("--batch-window", type=float, default=0.5, help="indexer batch window, seconds (0.5)")
+    parser.add_argument(
+        "--fallback-index-url",
+        metavar="URL",
+        help="redirect requests for projects this index does not have to the same project there "
+        "(e.g. https://pypi.org/simple/); off by default",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no access log")
     args = parser.parse_args(argv)
+    if args.fallback_index_url:
+        from edge.fallback import validate_url
+
+        try:
+            args.fallback_index_url = validate_url(args.fallback_index_url)
+        except ValueError as exc:
+            parser.error(str(exc))
 
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,
@@ -104,10 +138,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     logging.getLogger("botocore").setLevel(logging.WARNING)
     users = users_config(args.user, args.publish, args.token)
-    stop = threading.Event()
-    stop_on_signals(stop)  # before start: a Ctrl-C while starting stops right after
+    stop = StopSignal()  # before start: a Ctrl-C while starting stops right after
     stack = LocalStack(
-        port=args.port, s3_port=args.s3_port, bucket=args.bucket, users=users, batch_window=args.batch_window
+        port=args.port,
+        s3_port=args.s3_port,
+        bucket=args.bucket,
+        users=users,
+        batch_window=args.batch_window,
+        fallback_index_url=args.fallback_index_url,
     )
     try:
         stack.start()
@@ -133,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
   upload     {legacy}
   users      {", ".join(people) or "(tokens only)"}{default}
   S3 + SQS   {stack.s3_endpoint}   bucket {stack.bucket}
+  fallback   {args.fallback_index_url or "off (a project not here is a 404)"}
 
 Publish with twine, uv or poetry (as {user}):
   twine upload --repository-url {legacy} -u {user} -p '{password}' dist/*

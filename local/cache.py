@@ -142,6 +142,16 @@ class EdgeCache:
             if status == 304 and stale is not None:
                 stale.expires = now + self.policy.ttl(stale.headers.get("Cache-Control"))
                 return stale, "RefreshHit"
+            answer = handler.origin_response_answer(uri, status) if status in (403, 404) else None
+            if answer is not None:
+                # The origin-response function replaced S3's answer (the fallback redirect):
+                # CloudFront caches what the function returns, by its Cache-Control.
+                entry = Entry(answer[0], answer[1], answer[2], now, now)
+                ttl = self.policy.ttl(answer[1].get("Cache-Control"))
+                if ttl:
+                    entry.expires = now + ttl
+                    self.put(key, entry)
+                return entry, "Miss"
             # S3 says 403 for a missing key when the reader may not list; the distribution may
             # list, so a missing object is a 404 (what local.cdn answers uncached, too).
             status = 404 if status in (403, 404) else 502

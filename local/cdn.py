@@ -98,6 +98,16 @@ def viewer_request_event(method: str, raw_path: str, headers: list[tuple[str, st
     }
 
 
+def origin_response_event(method: str, uri: str, status: int) -> dict:
+    """The documented Lambda@Edge origin-response event for S3's answer `status` to `uri`."""
+    event = viewer_request_event(method, uri, [], "127.0.0.1")
+    cf = event["Records"][0]["cf"]
+    cf["config"]["eventType"] = "origin-response"
+    reason = {403: "Forbidden", 404: "Not Found"}.get(status, "")
+    cf["response"] = {"headers": {}, "status": str(status), "statusDescription": reason}
+    return event
+
+
 # Content types whose body a function URL passes as text; every other body arrives base64-encoded
 # (Lambda Developer Guide, "Invoking Lambda function URLs": isBase64Encoded).
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript")
@@ -189,6 +199,7 @@ class CDN(http.server.ThreadingHTTPServer):
         upload: Callable[[dict, Any], dict] | None = None,
         origin_secret: str = "",
         cache: Any = None,
+        origin_response: Callable[[dict, Any], dict] | None = None,
     ) -> None:
         super().__init__(address, _Handler)
         self.s3 = s3
@@ -197,6 +208,8 @@ class CDN(http.server.ThreadingHTTPServer):
         self.upload = upload
         self.origin_secret = origin_secret
         self.cache = cache  # local.cache.EdgeCache: CloudFront's cache, per the deployed cache policy
+        # The origin-response function (edge/fallback.py), when the fallback index is on.
+        self.origin_response = origin_response
         self.access_log: list[Access] = []
         self._lock = threading.Lock()
 
@@ -306,6 +319,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self._send(304, {"ETag": args.get("IfNoneMatch", "")}, b"")
             elif status == 416:
                 self._send(416, {"Content-Type": "text/plain"}, b"range not satisfiable\n")
+            elif status in (403, 404) and self._origin_response_replaced(uri, status):
+                return  # the origin-response function answered (the fallback redirect), logged
             else:
                 # S3 says 403 for a missing key when the reader may not list; we let the
                 # distribution list, so a missing object is a plain 404 (uv moves on).
@@ -326,6 +341,31 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(chunk)
                 sent += len(chunk)
         self._log(uri, status, sent)
+
+    def origin_response_answer(self, uri: str, status: int) -> tuple[int, dict[str, str], bytes] | None:
+        """Run the origin-response function on S3's error, as CloudFront does: its answer
+        (status, headers, body) when it replaced the response, else None.
+
+        Only S3's "no such key" answers are handed to it (here and in local.cache): the one
+        function there is (edge/fallback.py) passes every other response through unchanged.
+        """
+        if self.server.origin_response is None:
+            return None
+        result = self.server.origin_response(origin_response_event(self.command, uri, status), None)
+        if str(result.get("status")) == str(status):
+            return None
+        body = result.get("body", "") or ""
+        data = base64.b64decode(body) if result.get("bodyEncoding") == "base64" else body.encode("utf-8")
+        headers = {h["key"]: h["value"] for values in result.get("headers", {}).values() for h in values}
+        return int(result["status"]), headers, data
+
+    def _origin_response_replaced(self, uri: str, status: int) -> bool:
+        answer = self.origin_response_answer(uri, status)
+        if answer is None:
+            return False
+        self._send(*answer)
+        self._log(uri, answer[0], len(answer[2]))
+        return True
 
     def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
         self.send_response(status)

@@ -74,6 +74,7 @@ class LocalStack:
     users: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_USERS))
     host: str = "127.0.0.1"
     batch_window: float = 0.5  # AWS waits up to wiring.BATCH_WINDOW_SECONDS; locally we are impatient
+    fallback_index_url: str | None = None  # the opt-in fallback index (edge/fallback.py); None = off
     _threads: list[threading.Thread] = field(default_factory=list, init=False)
     _tmp: Any = field(default=None, init=False)
 
@@ -149,6 +150,17 @@ class LocalStack:
             target=self.cloudfront_api.serve_forever, name="cloudfront-api", daemon=True
         )
         api_thread.start()
+
+        origin_response = None
+        if self.fallback_index_url:
+            # Configured like the deployed function: a file beside the credentials, one writer.
+            from edge import fallback
+
+            fallback_path = Path(self._tmp.name) / fallback.FILE_NAME
+            fallback_path.write_bytes(fallback.render_file(self.fallback_index_url))
+            os.environ[fallback.ENV_VAR] = str(fallback_path)
+            fallback.reload()
+            origin_response = fallback.handler
         self.cdn = CDN(
             (self.host, self.port),
             aws.client("s3", self.s3_endpoint),
@@ -157,6 +169,7 @@ class LocalStack:
             upload=upload_handler.handler,
             origin_secret=origin_secret,
             cache=self.cache,
+            origin_response=origin_response,
         )
         cdn_thread = threading.Thread(target=self.cdn.serve_forever, name="cdn", daemon=True)
         cdn_thread.start()
@@ -188,6 +201,8 @@ class LocalStack:
             t.join(timeout=5)
         if getattr(self, "moto", None):
             self.moto.stop()
+        if self.fallback_index_url:
+            os.environ.pop("PYPI_EDGE_FALLBACK", None)
         if self._tmp is not None:
             self._tmp.cleanup()
 

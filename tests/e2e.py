@@ -69,10 +69,11 @@ class Stack:
     bucket: str = "pypi-e2e"
     publish: dict[str, list[str]] = field(default_factory=dict)  # user or token name -> globs
     tokens: dict[str, str] = field(default_factory=dict)  # token name -> token
+    extra_args: list[str] = field(default_factory=list)  # more `python -m local` options
 
     def start(self) -> Stack:
         self.port, self.s3_port = free_port(), free_port()
-        self.log_path = self.workdir / "local-stack.log"
+        self.log_path = self.workdir / f"local-stack{'-' + self.bucket if self.extra_args else ''}.log"
         self._log = self.log_path.open("w")
         cmd = [
             sys.executable,
@@ -93,6 +94,7 @@ class Stack:
             cmd += ["--token", f"{name}={token}"]
         for name, globs in self.publish.items():
             cmd += [arg for glob in globs for arg in ("--publish", f"{name}={glob}")]
+        cmd += self.extra_args
         self.proc = subprocess.Popen(
             cmd, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, env=clean_env()
         )
@@ -171,6 +173,25 @@ class Stack:
             body = gzip.decompress(body)
         return status, headers, body
 
+    def get_no_redirect(self, path: str, *, user: str | None = "alice", accept: str | None = None):
+        """(status, headers, body) of one request, redirects not followed."""
+        import http.client
+
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        headers = {"Accept": accept} if accept else {}
+        if user is not None:
+            token = base64.b64encode(f"{user}:{self.users[user]}".encode()).decode()
+            headers["Authorization"] = f"Basic {token}"
+        try:
+            conn.request("GET", path, headers=headers)
+            resp = conn.getresponse()
+            body = resp.read()
+            if resp.headers.get("Content-Encoding") == "gzip":
+                body = gzip.decompress(body)
+            return resp.status, dict(resp.headers), body
+        finally:
+            conn.close()
+
     def project_files(self, project: str) -> list[dict[str, Any]]:
         status, _, body = self.get(f"/simple/{project}/", accept="application/vnd.pypi.simple.v1+json")
         return json.loads(body)["files"] if status == 200 else []
@@ -183,6 +204,16 @@ class Stack:
                 return time.monotonic() - start
             time.sleep(0.1)
         raise AssertionError(f"{project}: not as expected after {timeout}s: {self.project_files(project)}")
+
+    def wait_for_status(self, project: str, status: str, timeout: float = FRESHNESS_SECONDS) -> float:
+        """Seconds until the project's JSON page shows the PEP 792 status; raises after `timeout`."""
+        start = time.monotonic()
+        while time.monotonic() - start < timeout:
+            code, _, body = self.get(f"/simple/{project}/", accept="application/vnd.pypi.simple.v1+json")
+            if code == 200 and json.loads(body).get("project-status", {}).get("status") == status:
+                return time.monotonic() - start
+            time.sleep(0.1)
+        raise AssertionError(f"{project}: status not {status} after {timeout}s")
 
     def wait_for_file(self, project: str, filename: str, timeout: float = FRESHNESS_SECONDS) -> float:
         return self.wait_for(project, lambda files: filename in {f["filename"] for f in files}, timeout)
@@ -223,17 +254,18 @@ def installed(python: Path) -> dict[str, str]:
     }
 
 
-def poetry_consumer(stack: Stack, tmp_path: Path, dependency: str, *, user: str, priority: str):
-    """A package-less poetry project depending on `dependency` from the stack's index (source
-    "edge" with `priority`), and the environment that gives poetry `user`'s credentials."""
+def poetry_consumer(stack: Stack, tmp_path: Path, dependency: str | list[str], *, user: str, priority: str):
+    """A package-less poetry project depending on `dependency` (one or several) from the stack's
+    index (source "edge" with `priority`), and the environment that gives poetry `user`'s credentials."""
     project = tmp_path / "consumer"
     project.mkdir()
+    deps = ", ".join(json.dumps(d) for d in ([dependency] if isinstance(dependency, str) else dependency))
     (project / "pyproject.toml").write_text(
         f"""[project]
 name = "consumer"
 version = "0.1.0"
 requires-python = ">=3.11"
-dependencies = ["{dependency}"]
+dependencies = [{deps}]
 
 [tool.poetry]
 package-mode = false

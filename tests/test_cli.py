@@ -246,7 +246,7 @@ def test_upload_of_a_large_file_already_there_does_not_send_it_again(s3, tmp_pat
 
     assert run("upload", str(path)) == 0
 
-    assert calls == ["HeadObject"]
+    assert calls == ["GetObject", "HeadObject"]  # the project's PEP 792 status marker, then the file
     assert "already present" in capsys.readouterr().out
 
 
@@ -372,8 +372,44 @@ def test_yank_writes_a_marker_with_the_reason_for_every_file_of_the_version(two_
         "hello-world/hello_world-1.0-py3-none-any.whl.yanked",
         "hello-world/hello_world-1.0.tar.gz.yanked",
     }
-    assert body(s3, "hello-world/hello_world-1.0.tar.gz.yanked") == b"broken build"
+    assert body(s3, "hello-world/hello_world-1.0.tar.gz.yanked") == b"broken  build"
     assert "update within seconds" in capsys.readouterr().out
+
+
+# A real reason from PyPI (requests 2.32.0), trailing space included.
+PYPI_REASON = "Yanked due to conflicts with CVE-2024-35195 mitigation "
+
+
+def test_yank_keeps_a_real_pypi_reason_byte_for_byte(two_versions):
+    assert run("yank", "hello-world", "1.0", "--reason", PYPI_REASON) == 0
+
+    assert body(two_versions, "hello-world/hello_world-1.0.tar.gz.yanked") == PYPI_REASON.encode()
+
+
+def test_yank_strips_only_the_one_newline_echo_adds(two_versions):
+    assert run("yank", "hello-world", "1.0", "--reason", " two\nlines \n\n") == 0
+
+    assert body(two_versions, "hello-world/hello_world-1.0.tar.gz.yanked") == b" two\nlines \n"
+
+
+def test_yank_again_with_the_same_reason_is_already_yanked(two_versions, capsys):
+    run("yank", "hello-world", "1.0", "--reason", PYPI_REASON)
+    capsys.readouterr()
+
+    assert run("yank", "hello-world", "1.0", "--reason", PYPI_REASON + "\n") == 0
+
+    out = capsys.readouterr().out
+    assert out.count("already yanked") == 2
+    assert "update within seconds" not in out
+
+
+def test_yank_with_another_reason_rewrites_the_markers(two_versions, capsys):
+    run("yank", "hello-world", "1.0", "--reason", PYPI_REASON)
+
+    assert run("yank", "hello-world", "1.0", "--reason", PYPI_REASON.strip()) == 0
+
+    assert "already yanked" not in capsys.readouterr().out
+    assert body(two_versions, "hello-world/hello_world-1.0.tar.gz.yanked") == PYPI_REASON.strip().encode()
 
 
 def test_yank_without_a_reason_writes_an_empty_marker(two_versions):
@@ -599,7 +635,7 @@ def test_list_of_a_bucket_that_does_not_exist_is_an_aws_error(s3, capsys):
     assert capsys.readouterr().err.startswith("error: bucket 'no-such-bucket' does not exist")
 
 
-def _deny(operation: str, code: str = "AccessDenied") -> Any:
+def _deny(operation: str, code: str = "AccessDenied", status: int = 403) -> Any:
     """make_client, but S3 answers `operation` with a 403, as it does without the IAM permission."""
     real_client = cli.make_client
 
@@ -607,15 +643,36 @@ def _deny(operation: str, code: str = "AccessDenied") -> Any:
         client = real_client(args)
 
         def forbidden(**_: Any) -> Any:
-            return AWSResponse(f"https://s3.amazonaws.com/{BUCKET}", 403, {}, None), {
+            return AWSResponse(f"https://s3.amazonaws.com/{BUCKET}", status, {}, None), {
                 "Error": {"Code": code, "Message": "Access Denied"},
-                "ResponseMetadata": {"HTTPStatusCode": 403},
+                "ResponseMetadata": {"HTTPStatusCode": status},
             }
 
         client.meta.events.register(f"before-call.s3.{operation}", forbidden)
         return client
 
     return make_client
+
+
+def test_upload_by_an_identity_that_cannot_read_still_uploads(s3, tmp_path, monkeypatch):
+    # The PEP 792 status marker cannot be read; the indexer is the backstop for closed projects.
+    monkeypatch.setattr(cli, "make_client", _deny("GetObject"))
+    path = wheel(tmp_path)
+
+    assert run("upload", str(path), "--no-progress") == 0
+
+    assert keys(s3) == {f"hello-world/{path.name}"}
+
+
+def test_upload_when_the_status_marker_cannot_be_read_for_another_reason_is_an_aws_error(
+    s3, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setattr(cli, "make_client", _deny("GetObject", code="InternalError", status=500))
+
+    assert run("upload", str(wheel(tmp_path)), "--no-progress") == cli.EXIT_AWS
+
+    assert "error: S3 GetObject failed: InternalError" in capsys.readouterr().err
+    assert keys(s3) == set()
 
 
 def test_upload_without_put_permission_is_an_aws_error(s3, tmp_path, monkeypatch, capsys):

@@ -106,7 +106,7 @@ def test_json_has_pep_700_versions_size_and_upload_time(s3):
     put(s3, f"demo/{fn2}", sdist)
     indexer(s3).rebuild("demo")
     doc = json.loads(get(s3, "demo/index.json"))
-    assert doc["meta"]["api-version"] == "1.1"
+    assert doc["meta"]["api-version"] == "1.4"
     assert doc["versions"] == ["1.0", "2.0"]
     assert [f["size"] for f in doc["files"]] == [len(data), len(sdist)]
     assert all(f["upload-time"].endswith("Z") for f in doc["files"])
@@ -116,7 +116,7 @@ def test_html_declares_repository_version_and_uv_size_and_upload_time(s3):
     _, data, _ = upload_wheel(s3, "demo", "1.0")
     indexer(s3).rebuild("demo")
     html = get(s3, "demo/index.html").decode()
-    assert '<meta name="pypi:repository-version" content="1.1">' in html
+    assert '<meta name="pypi:repository-version" content="1.4">' in html
     assert f'data-size="{len(data)}"' in html
     assert "data-upload-time=" in html
 
@@ -225,6 +225,31 @@ def test_yank_marker_makes_the_file_yanked_with_its_text_as_reason(s3):
     for page in project_pages(s3, "demo"):
         assert page.packages[0].is_yanked
         assert page.packages[0].yanked_reason == "security issue: CVE-2024-0001"
+
+
+PYPI_REASON = "Yanked due to conflicts with CVE-2024-35195 mitigation "  # requests 2.32.0, as on PyPI
+
+
+def test_yank_reason_is_kept_as_written_in_both_formats(s3):
+    filename, _, _ = upload_wheel(s3, "demo", "1.0")
+    put(s3, f"demo/{filename}.yanked", PYPI_REASON.encode() + b"\n")  # `echo reason | aws s3 cp - ...`
+    indexer(s3).rebuild("demo")
+    assert json.loads(get(s3, "demo/index.json"))["files"][0]["yanked"] == PYPI_REASON
+    for page in project_pages(s3, "demo"):
+        assert page.packages[0].yanked_reason == PYPI_REASON
+
+
+def test_yank_reason_keeps_inner_whitespace_and_is_escaped_in_html(s3):
+    reason = 'use  2.0 <script>alert("x")</script> & "quotes"\n\tsecond line'
+    filename, _, _ = upload_wheel(s3, "demo", "1.0")
+    put(s3, f"demo/{filename}.yanked", reason.encode())
+    indexer(s3).rebuild("demo")
+    html = get(s3, "demo/index.html").decode()
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(&#34;x&#34;)" in html
+    assert json.loads(get(s3, "demo/index.json"))["files"][0]["yanked"] == reason
+    for page in project_pages(s3, "demo"):
+        assert page.packages[0].yanked_reason == reason
 
 
 def test_empty_yank_marker_still_yanks(s3):

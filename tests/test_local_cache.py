@@ -19,7 +19,7 @@ from indexer import invalidate
 from indexer.store import IMMUTABLE, page_cache_control
 from infra import wiring
 from local.cache import CachePolicy, accept_encoding_key, path_matches
-from local.stack import LocalStack, free_port
+from local.stack import LocalStack, free_port, password_of
 from tests.distributions import make_wheel
 
 JSON = "application/vnd.pypi.simple.v1+json"
@@ -105,8 +105,8 @@ def clock(stack: LocalStack) -> Iterator[Clock]:
 
 
 def get(stack: LocalStack, path: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
-    user, password = next(iter(stack.users.items()))
-    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    user, spec = next(iter(stack.users.items()))
+    token = base64.b64encode(f"{user}:{password_of(spec)}".encode()).decode()
     conn = http.client.HTTPConnection(stack.host, stack.port, timeout=10)
     try:
         conn.request("GET", path, headers={"Authorization": f"Basic {token}", **headers})

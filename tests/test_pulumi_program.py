@@ -123,6 +123,8 @@ def test_project_file_declares_runtime_and_every_setting_once() -> None:
         "retainBucketOnDelete",
         "logRetentionDays",
         "noncurrentVersionExpiryDays",
+        "fallbackIndexUrl",
+        "fallbackCacheSeconds",
     }
     for key, decl in config.items():
         assert decl.get("description"), key
@@ -139,6 +141,8 @@ def test_project_file_declares_runtime_and_every_setting_once() -> None:
         "retainBucketOnDelete": "retain_bucket_on_delete",
         "logRetentionDays": "log_retention_days",
         "noncurrentVersionExpiryDays": "noncurrent_version_expiry_days",
+        "fallbackIndexUrl": "fallback_index_url",
+        "fallbackCacheSeconds": "fallback_cache_seconds",
     }
     python_type = {"string": str, "integer": int, "boolean": bool}
     for key, field_name in snake.items():
@@ -386,7 +390,8 @@ def test_edge_bundle_holds_the_edge_code_and_hashes_only(run: ProgramRun) -> Non
     assert len(data) < 1024 * 1024
     assert fn["sourceCodeHash"] == base64.b64encode(hashlib.sha256(data).digest()).decode()
     members = zip_members(REPO / path)
-    expected = {p.name for p in (REPO / "edge").glob("*.py")} | {credentials.FILE_NAME}
+    # fallback.py ships in its own bundle (infra.fallback), only when the fallback is on.
+    expected = {p.name for p in (REPO / "edge").glob("*.py")} - {"fallback.py"} | {credentials.FILE_NAME}
     assert set(members) == expected
     realm, users = credentials.load(members[credentials.FILE_NAME])
     assert realm == "pypi-edge"
@@ -587,7 +592,7 @@ def test_bucket_notification_is_the_shared_wiring_after_the_queue_policy(run: Pr
     ]
     assert notification.inputs["queues"] == expected
     suffixes = {q["filterSuffix"] for q in notification.inputs["queues"]}
-    assert {".whl", ".tar.gz", ".yanked"} <= suffixes
+    assert {".whl", ".tar.gz", ".yanked", ".project-status"} <= suffixes
     assert run.one("aws:sqs/queuePolicy:QueuePolicy").urn in notification.dependencies
 
 

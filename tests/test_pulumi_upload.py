@@ -160,7 +160,8 @@ def test_upload_role_writes_distributions_and_invokes_the_indexer_only(run):
     distributions = {f"{bucket}/*.whl", f"{bucket}/*.tar.gz", f"{bucket}/*.zip"}
     assert granted(policy.inputs["policy"]) == {
         "s3:PutObject": distributions,
-        "s3:GetObject": distributions,
+        # Distributions for the conflict check; the PEP 792 marker so closed projects are refused.
+        "s3:GetObject": distributions | {f"{bucket}/*/.project-status"},
         "lambda:InvokeFunction": {f"arn:aws:lambda:{STACK_REGION}:{ACCOUNT}:function:{indexer}"},
         "logs:CreateLogStream": {f"{logs}:*"},
         "logs:PutLogEvents": {f"{logs}:*"},
@@ -251,3 +252,9 @@ def test_the_origin_secret_stays_secret_in_the_program(mocked_default_config, mo
 
     # Returned, so the test wrapper awaits it and the assertions run.
     return pulumi.Output.from_input(check())
+
+
+def test_the_status_marker_the_role_may_read_is_the_one_the_indexer_writes():
+    from indexer.status import STATUS_NAME
+
+    assert wiring.STATUS_MARKER == STATUS_NAME

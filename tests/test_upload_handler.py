@@ -202,6 +202,19 @@ def test_different_bytes_under_a_published_name_are_409_file_already_exists(conf
     assert s3.get_object(Bucket=BUCKET, Key=f"acme-widgets/{filename}")["Body"].read() == data
 
 
+@pytest.mark.parametrize("status", ["archived", "quarantined"])
+def test_an_archived_or_quarantined_project_refuses_the_upload_with_400(config, s3, status):
+    # PEP 792 "MUST NOT allow uploads"; 400 with the reason, as PyPI answers refusals.
+    s3.put_object(Bucket=BUCKET, Key="acme-widgets/.project-status", Body=json.dumps({"status": status}))
+    filename, data = wheel()
+
+    resp = upload.handler(upload_event(filename, data, "acme-widgets", "1.0", auth=CI))
+
+    assert resp["statusCode"] == 400
+    assert f"acme-widgets is {status}: PEP 792 forbids new uploads to it" in body_of(resp)
+    assert keys(s3) == ["acme-widgets/.project-status"]
+
+
 def test_json_errors_follow_pypis_shape_for_uv(config, s3):
     # uv sends this Accept and shows the JSON body's "code" (uv-publish, extract_error_message).
     filename, data = wheel()

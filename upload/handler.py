@@ -370,6 +370,9 @@ def file_upload(req: Request) -> dict:
         outcome = publish.Uploader(config.s3, config.bucket, progress=False).upload(dist)
     except publish.Busy as exc:
         return respond(503, str(exc), req.accept, {"retry-after": "1"})
+    except publish.ProjectClosed as exc:  # PEP 792: archived or quarantined
+        logger.info("refused: project closed", extra={"principal": principal.name, "project": project})
+        return respond(400, str(exc), req.accept)
     extra = {"principal": principal.name, "key": dist.key, "sha256": dist.sha256, "outcome": outcome}
     logger.info("upload", extra=extra)
     if outcome == publish.CONFLICT:
