@@ -10,14 +10,17 @@ import datetime
 import os
 import platform
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import clients, cost, indexing
+from bench import clients, cost, indexing, large, publish
 from bench.edge import edge_timings
-from bench.report import Row, count, dollars, ratio, render, seconds, size
+from bench.link import LOOPBACK, WAN, Shape
+from bench.report import Row, Table, count, dollars, ratio, render, seconds, size
+from bench.servers import CONFIG, DEVPI, OURS, PEERS, PYPISERVER
 
 RESULTS = Path(__file__).resolve().parent / "results.md"
 Format = Callable[[float], str]
@@ -30,10 +33,17 @@ class Sizes:
     upload_runs: int = 5
     reindex_files: int = 2_000
     reindex_versions: int = 5
-    reindex_runs: int = 3
+    reindex_runs: int = 2
     packages: int = 30
     payload_bytes: int = 2 * 2**20
-    client_runs: int = 3
+    real_tree: bool = True  # requests + Jinja2 from PyPI (downloaded once; tests leave it out)
+    links: tuple[Shape, ...] = (LOOPBACK, WAN)
+    work_runs: int = 1  # 2 cores, < 15 minutes: one run per client, tree, index and link
+    publish_runs: int = 3
+    large_files: int = 2_000
+    large_roots: tuple[int, ...] = (10_000, 50_000)
+    large_runs: int = 3
+    fetch_runs: int = 5
     edge_calls: int = 20_000
     edge_cold_runs: int = 7
     edge_import_runs: int = 9
@@ -48,7 +58,14 @@ QUICK = Sizes(
     reindex_runs=1,
     packages=4,
     payload_bytes=64 * 1024,
-    client_runs=1,
+    real_tree=False,
+    links=(LOOPBACK, Shape("5 ms RTT, 1 Gbit/s", rtt=0.005, bits_per_second=1e9)),
+    work_runs=1,
+    publish_runs=1,
+    large_files=20,
+    large_roots=(30, 300),
+    large_runs=1,
+    fetch_runs=1,
     edge_calls=200,
     edge_cold_runs=1,
     edge_import_runs=1,
@@ -60,11 +77,14 @@ class Results:
     sizes: Sizes
     uploads: list[indexing.UploadCosts]
     reindex: indexing.ReindexCosts
-    clients: clients.ClientBench
+    work: clients.Work
+    publishing: list[publish.Latency]
+    large: large.Large
     edge: dict
     seconds: float
     date: str
     machine: str
+    load_average: tuple[float, float]  # the machine's 1-minute load before and after the run
 
 
 def machine() -> str:
@@ -81,9 +101,10 @@ def machine() -> str:
 
 def run(sizes: Sizes, log=lambda message: None) -> Results:
     """Measure everything. Order matters: the moto benches first (they need no endpoint
-    variables), then the local stack, then the edge function (after the stack has stopped,
+    variables), then the local stacks, then the edge function (after the stacks have stopped,
     so the handler's credentials are the bench's own)."""
     start = time.perf_counter()
+    load_before = os.getloadavg()[0]
     uploads = []
     for n in sizes.projects:
         log(f"indexer: one upload with {n:,} projects")
@@ -92,26 +113,36 @@ def run(sizes: Sizes, log=lambda message: None) -> Results:
     reindex = indexing.reindex_costs(
         sizes.reindex_files, versions=sizes.reindex_versions, runs=sizes.reindex_runs
     )
-    log(f"clients: pip and uv, {sizes.packages} packages")
-    bench = clients.resolutions(sizes.packages, sizes.payload_bytes, sizes.client_runs)
+    log(f"large: a {sizes.large_files:,}-file project, roots of {sizes.large_roots}")
+    big = large.large(sizes.large_files, sizes.large_roots, sizes.links, sizes.large_runs, sizes.fetch_runs)
+    trees = [clients.synthetic_tree(sizes.packages, sizes.payload_bytes)]
+    if sizes.real_tree:
+        log("real tree: requests + Jinja2 (downloaded once into ~/.cache/pypi-edge-bench)")
+        trees.append(clients.real_tree())
+    work = clients.work(trees, sizes.links, sizes.work_runs, log=lambda m: log(f"clients: {m}"))
+    log("publishing: upload to installable")
+    with tempfile.TemporaryDirectory(prefix="pypi-edge-bench-publish-") as tmp:
+        publishing = publish.latencies(Path(tmp), sizes.publish_runs)
     log("edge function")
     edge = edge_timings(sizes.edge_calls, sizes.edge_cold_runs, sizes.edge_import_runs)
     return Results(
         sizes,
         uploads,
         reindex,
-        bench,
+        work,
+        publishing,
+        big,
         edge,
         time.perf_counter() - start,
         datetime.date.today().isoformat(),
         machine(),
+        (load_before, os.getloadavg()[0]),
     )
 
 
 # --- the table ---------------------------------------------------------------------------------
 
 SP = indexing.SERVERLESS_PYPI
-PYPISERVER = "pypiserver 2.4.2"
 CODEARTIFACT = "AWS CodeArtifact"
 
 
@@ -178,16 +209,31 @@ def indexer_rows(uploads: list[indexing.UploadCosts], rx: indexing.ReindexCosts)
     return rows
 
 
-def client_rows(b: clients.ClientBench) -> list[Row]:
-    s, rows = "3 clients", []
-    for client in clients.CLIENTS:
-        ours, theirs = b.get(client, clients.Ours.name), b.get(client, clients.PyPIServer.name)
-        what = "pip install --dry-run --report" if client == "pip" else "uv pip compile"
-        rows += [
-            compare(s, f"{what}: bytes transferred", ours.bytes_sent, PYPISERVER, theirs.bytes_sent, size),
-            compare(s, f"{what}: HTTP requests", ours.requests, PYPISERVER, theirs.requests, count),
-            compare(s, f"{what}: wall time", ours.seconds, PYPISERVER, theirs.seconds, seconds),
-        ]
+def _link_names(r: Results) -> tuple[str, str]:
+    """(the first link, the last): loopback and the shaped link in a full run."""
+    return r.work.links[0].name, r.work.links[-1].name
+
+
+def client_rows(r: Results) -> list[Row]:
+    """Per tree and task, on the shaped link: our wall time and bytes against each peer's."""
+    s, rows, w = "3 clients", [], r.work
+    first, last = _link_names(r)
+    for tree in w.trees:
+        for task in clients.TASKS:
+            what = f"{task.name}, {tree.name}"
+            ours_far, ours_near = (
+                w.get(task.name, tree.name, OURS, last),
+                w.get(task.name, tree.name, OURS, first),
+            )
+            for peer in PEERS:
+                theirs_far = w.get(task.name, tree.name, peer, last)
+                theirs_near = w.get(task.name, tree.name, peer, first)
+                far = f"{what}: wall time, {last}"
+                rows.append(compare(s, far, ours_far.seconds, peer, theirs_far.seconds,
+                                    seconds))  # fmt: skip
+                rows.append(
+                    compare(s, f"{what}: bytes", ours_near.bytes_sent, peer, theirs_near.bytes_sent, size)
+                )
     return rows
 
 
@@ -202,12 +248,13 @@ class CostModel:
 
 
 def cost_model(r: Results) -> CostModel:
-    load, b = r.sizes.load, r.clients
-    pip_ours, pip_theirs = b.get("pip", clients.Ours.name), b.get("pip", clients.PyPIServer.name)
-    # An install = the measured resolution + one GET per wheel. Against an index without PEP 658
-    # metadata pip has already downloaded every wheel while resolving, and installs those.
-    ours_install = cost.Install(pip_ours.requests + b.packages, pip_ours.bytes_sent + b.wheel_bytes)
-    theirs_install = cost.Install(pip_theirs.requests, pip_theirs.bytes_sent)
+    load, w = r.sizes.load, r.work
+    tree, loopback = w.trees[0].name, w.links[0].name
+    # An install = what `pip install` of the synthetic tree transferred from an empty cache.
+    # CodeArtifact serves no PEP 658 metadata, like pypiserver: its install costs what pip's did there.
+    ours_pip, theirs_pip = (w.get("pip install", tree, name, loopback) for name in (OURS, PYPISERVER))
+    ours_install = cost.Install(ours_pip.requests, ours_pip.bytes_sent)
+    theirs_install = cost.Install(theirs_pip.requests, theirs_pip.bytes_sent)
     warm, cold = r.edge["warm_authorized_us"], r.edge["cold_verification_us"]
     calls = r.uploads[-1].ours.calls
     gets = calls.get("GetObject", 0) + calls.get("HeadObject", 0)
@@ -231,13 +278,106 @@ def cost_rows(m: CostModel) -> list[Row]:
     return [
         compare(s, "$ per million pip requests (requests only)", m.per_million_ours, ca, m.per_million_theirs,
                 dollars),
-        Row(s, "requests / bytes per install of the tree (ratio of bytes)", ours_install,
+        Row(s, "requests / bytes per `pip install` of the tree (ratio of bytes)", ours_install,
             f"{ca} (no PEP 658)", theirs_install, install_bytes),
         compare(s, f"{month}: requests", m.ours.requests, ca, m.theirs.requests, dollars),
         compare(s, f"{month}: data transfer", m.ours.transfer, ca, m.theirs.transfer, dollars),
-        compare(s, f"{month}: storage + publishing", ours_fixed, ca, theirs_fixed, dollars),
+        compare(s, f"{month}: storage + indexing", ours_fixed, f"{ca} (storage)", theirs_fixed, dollars),
+        compare(s, f"{month}: publishing (upload endpoint, invalidations, trusted publishing)",
+                m.ours.endpoint, f"{ca} (publish requests)", m.theirs.endpoint, dollars),
         compare(s, f"{month}: total", m.ours.total, ca, m.theirs.total, dollars),
     ]  # fmt: skip
+
+
+# --- the other tables --------------------------------------------------------------------------
+
+
+def work_time_table(r: Results) -> Table:
+    w = r.work
+    rows = []
+    for tree in w.trees:
+        for task in clients.TASKS:
+            for link in w.links:
+                cells = [seconds(w.get(task.name, tree.name, name, link.name).seconds) for name in w.servers]
+                rows.append((task.name, tree.name, link.name, *cells))
+    return Table(
+        f"Locking and installing: wall time, median of {w.runs} run(s), empty caches",
+        ("task", "tree", "link", *w.servers),
+        rows,
+    )
+
+
+def work_traffic_table(r: Results) -> Table:
+    w = r.work
+    first = w.links[0].name
+    rows = []
+    for tree in w.trees:
+        for task in clients.TASKS:
+            cells = []
+            for name in w.servers:
+                m = w.get(task.name, tree.name, name, first)
+                cells.append(f"{'≈ ' if m.varied else ''}{count(m.requests)} / {size(m.bytes_sent)}")
+            rows.append((task.name, tree.name, *cells))
+    return Table(
+        "Locking and installing: HTTP requests / response bytes (exact, identical on every run)",
+        ("task", "tree", *w.servers),
+        rows,
+    )
+
+
+def publish_table(r: Results) -> Table:
+    rows = []
+    for p in r.publishing:
+        if p.why_not:
+            rows.append((p.method, p.why_not, p.why_not, "—"))
+        else:
+            rows.append((p.method, seconds(p.listed or 0), seconds(p.installed or 0), str(p.runs)))
+    return Table(
+        "Publishing (local stack): from the command returning to …",
+        ("published with", "… the page lists the file", "… a fresh `pip install` succeeds", "runs"),
+        rows,
+    )
+
+
+def large_table(r: Results) -> Table:
+    g = r.large
+    links = [link.name for link in r.sizes.links]
+    rows = []
+    labels = list(dict.fromkeys(f.label for f in g.fetches))
+    for label in labels:
+        for fmt in ("HTML", "JSON"):
+            got = {f.link: f for f in g.fetches if (f.label, f.format) == (label, fmt)}
+            any_f = next(iter(got.values()))
+            sent = f"{size(any_f.sent_bytes)} ({any_f.encoding})"
+            rows.append(
+                (label, fmt, size(any_f.stored_bytes), sent, *(seconds(got[n].seconds) for n in links))
+            )
+    return Table(
+        "Large indexes: one page fetched with `Accept-Encoding: gzip` through the CloudFront stand-in",
+        ("page", "format", "stored", "sent", *(f"fetch, {n}" for n in links)),
+        rows,
+    )
+
+
+def rebuild_table(r: Results) -> Table:
+    g = r.large
+    rows = [
+        (f"one upload to a {g.files:,}-file project (page rebuilt)", count(g.project_rebuild.requests),
+         _calls(g.project_rebuild.calls), seconds(g.project_rebuild.seconds)),
+    ]  # fmt: skip
+    for n, c in g.root_rebuilds:
+        event = f"a new project in an index of {n:,} (root rewritten)"
+        rows.append((event, count(c.requests), _calls(c.calls),
+                     seconds(c.seconds)))  # fmt: skip
+    return Table(
+        f"Large indexes: rebuilds by the indexer (moto S3 in process, median of {r.sizes.large_runs})",
+        ("event", "S3 requests", "by call", "wall time"),
+        rows,
+    )
+
+
+def _calls(calls: dict[str, int]) -> str:
+    return ", ".join(f"{n} {c}" for c, n in sorted(calls.items()))
 
 
 def transfer(n_bytes: int, bits_per_second: float = 100e6) -> str:
@@ -245,16 +385,20 @@ def transfer(n_bytes: int, bits_per_second: float = 100e6) -> str:
 
 
 def notes(r: Results, m: CostModel) -> list[str]:
-    z = r.sizes
-    pip_ours, pip_theirs = (
-        r.clients.get("pip", clients.Ours.name),
-        r.clients.get("pip", clients.PyPIServer.name),
-    )
+    z, w = r.sizes, r.work
+    first, last = _link_names(r)
+    shaped = r.sizes.links[-1]
+    trees = "; ".join(f"{t.name}: {len(t.wheels)} wheels, {size(t.wheel_bytes)}" for t in w.trees)
+    load = f"1-minute load average {r.load_average[0]:.1f} before and {r.load_average[1]:.1f} after the run"
     return [
-        f"Run on {r.date}, {r.machine}; `make bench` took {seconds(r.seconds)}. Ratios are the compared "
-        "figure ÷ pypi-edge's. Counts (requests, bytes) are exact and identical on every run (the bench "
-        f"fails otherwise); times are medians: {z.upload_runs} runs per upload case, {z.reindex_runs} per "
-        f"reindex, {z.client_runs} per client and server, {z.edge_calls:,} edge calls.",
+        f"Run on {r.date}, {r.machine}; `make bench` took {seconds(r.seconds)}; {load} (other work shared "
+        "the "
+        "2 cores: times are noisy, counts are not). Ratios are the compared figure ÷ pypi-edge's. Counts "
+        "(requests, bytes) are exact and identical on every run (the bench fails otherwise, wherever a case "
+        "runs more than once); times are "
+        f"medians: {z.upload_runs} runs per upload case, {z.reindex_runs} per reindex, {w.runs} per client, "
+        f"index and link, {z.publish_runs} per way of publishing, {z.fetch_runs} per page fetch, "
+        f"{z.edge_calls:,} edge calls.",
         f"Edge: `bench/edge.py`, the real handler in this interpreter with {r.edge['iterations']:,} PBKDF2 "
         "iterations; a cold verification is one first-time check of a password (the verified-header cache "
         "is then warm).",
@@ -275,40 +419,89 @@ def notes(r: Results, m: CostModel) -> list[str]:
         'Delimiter="/", PUT the root (its DynamoDB lock calls are not counted).',
         f"Reindex: {r.reindex.files:,} small wheels, {z.reindex_versions} versions per project, a fresh "
         "bucket per run; the re-run finds every page and reuses hashes and metadata (no distribution read).",
-        f"Clients: {z.packages} packages `{clients.PREFIX}-NN` forming a DAG (each depends on 2n+1, 2n+2 and "
-        f"n+3 when they exist), wheels of {size(z.payload_bytes)} incompressible payload each "
-        f"({size(r.clients.wheel_bytes)} in all), one version each; resolving `{clients.PREFIX}-00` visits "
-        "all of them. pip 26.3 `install --dry-run --ignore-installed --report --no-cache-dir` into a fresh "
-        "venv; uv 0.13.9 `pip compile --no-cache`. Our side: the local stack (moto S3 + the CloudFront "
-        "stand-in running the edge function with Basic auth), bytes = response bodies from its access log. "
-        "pypiserver 2.4.2 (`-a . -P . --disable-fallback`, its default server) serving the same files from a "
-        "directory, bytes = response bodies counted by a reverse proxy in the bench. pypiserver serves no "
-        "PEP 658 metadata: pip downloads every wheel to read its dependencies, uv reads each wheel's tail "
-        "with range requests. Loopback network: wall times leave out the transfer time a real link adds "
-        f"(at 100 Mbit/s, pip's bytes from pypiserver take {transfer(pip_theirs.bytes_sent)}, ours "
-        f"{transfer(pip_ours.bytes_sent)}), and every request to the local stack goes through moto's HTTP "
-        "server with a signed boto3 call, a per-request cost CloudFront does not have.",
-        f"Cost model: {r.sizes.load.describe()}. One install = the measured pip resolution plus one GET per "
-        "wheel (ours: page + metadata + wheel per package); CodeArtifact is assumed to serve no PEP 658 "
+        f"The link (`bench/link.py`): every index sits behind its own shaping reverse proxy on 127.0.0.1, "
+        f"so each pays the same network. '{first}' adds nothing; '{last}' adds {shaped.rtt * 1000:g} ms "
+        "before each request is forwarded and once more per new connection (the TCP handshake; plain "
+        f"HTTP, so no TLS round trips), and sends response bodies through one shared "
+        f"{(shaped.bits_per_second or 0) / 1e6:g} Mbit/s pipe (request bodies through another), so parallel "
+        "downloads share the rate. The proxy keeps connections alive on both sides, streams bodies, passes "
+        "HEAD and Range through, and counts requests and body bytes the same way for every index. In front "
+        "of pypi-edge it also gzips as CloudFront does (`Compress: true`: text/html and the other listed "
+        "types, 1,000 B to 10 MB, when the client sends `Accept-Encoding: gzip`); "
+        "`application/vnd.pypi.simple.v1+json` is not a type CloudFront compresses.",
+        f"Clients: trees — {trees}. The synthetic tree: packages `{clients.PREFIX}-NN` forming a DAG (each "
+        f"depends on 2n+1, 2n+2 and n+3 when they exist), {size(z.payload_bytes)} of incompressible payload "
+        "each, one version each. The real tree: requests 2.34.2 + Jinja2 3.1.6 and their dependencies, the "
+        "wheels `pip download --only-binary :all:` picks for this Python, fetched once from pypi.org into "
+        "~/.cache/pypi-edge-bench. Every run starts from empty caches in a fresh venv: uv 0.13.9 "
+        "`pip compile --no-cache` and `pip install --no-cache`; poetry 2.5.1 `lock` with the index as its "
+        "only (primary) source and a fresh cache dir; pip 26.3 `install --no-cache-dir`. Each run checks "
+        "the packages it resolved or installed. Bytes and requests are from the first link's runs; ≈ marks "
+        "a peer whose traffic differed between runs (medians shown; ours never may).",
+        "Indexes: " + "; ".join(f"{name}: {CONFIG[name]}" for name in (OURS, PYPISERVER, DEVPI)) + ". "
+        "Neither peer serves PEP 658 metadata, so pip downloads every wheel while resolving; uv reads a "
+        "wheel's tail with range requests where the server allows them. The local stack pays moto's HTTP "
+        "server and a signed boto3 call per request, a cost CloudFront does not have.",
+        "Publishing: `bench/publish.py`, the local stack as `make serve` runs it (0.5 s indexer batch "
+        "window). A new version of a small wheel each run; from the moment the command returns, one thread "
+        "polls the project's JSON page every 20 ms and the main thread runs fresh `pip install "
+        "--no-cache-dir project==version` into new venvs until one succeeds (so the second column includes "
+        "one pip run of a few seconds). Raw S3 PUT = one PutObject, what `aws s3 cp` makes for a small "
+        "file. twine and uv publish go to `/legacy/` and are measured only when the local stack answers "
+        "an upload request there; otherwise the row says why. In AWS add the page's CloudFront TTL, unless "
+        "the page is invalidated.",
+        f"Large indexes: `bench/large.py`. A project of {r.large.files:,} wheels (one per version), indexed; "
+        "then one more upload, rebuilt (S3 requests exact, wall time on moto in this process). Roots of N "
+        "projects written as the indexer writes them; then a new project appears and the root is "
+        "read-modified-written. The pages those rebuilds wrote (bodies and headers) are copied into a "
+        "local stack and fetched through the edge function and the link, each fetch on a new connection; "
+        "the first fetch fills the stand-in's CloudFront cache, so the median is a cache hit.",
+        f"Cost model: {r.sizes.load.describe()}. One install = the measured `pip install` of the synthetic "
+        "tree (ours: page + metadata + wheel per package); CodeArtifact is assumed to serve no PEP 658 "
         "metadata, like pypiserver (reported for pip in github.com/pypa/pip/issues/12827, 2024), so an "
-        "install costs what pip's resolution against pypiserver cost, wheels included. Edge duration: the "
-        "measured warm and cold times rounded up to whole billed ms, at 128 MB. Requests only = Lambda@Edge "
-        "+ CloudFront request fee + S3 GET on misses. Publishing: per upload the measured S3 requests of "
-        "the indexer, 3 SQS requests, one Lambda invocation. List prices, no free tiers, no taxes.",
+        "install costs what pip's install from pypiserver cost. Edge duration: the measured warm and cold "
+        "times rounded up to whole billed ms, at 128 MB. Requests only = Lambda@Edge + CloudFront request "
+        "fee + S3 GET on misses. Publishing: per upload the measured S3 requests of the indexer, 3 SQS "
+        "requests, one Lambda invocation. The upload endpoint row: per upload through `/legacy/` one viewer "
+        "request (edge + CloudFront fee), the body sent to the origin, one upload-function invocation; per "
+        "trusted-publishing job two viewer requests and one mint invocation; invalidation paths beyond the "
+        "free 1,000 a month. The upload function's memory and durations are assumptions (no AWS here). "
+        "List prices, no free tiers except CloudFront's 1,000 invalidation paths, no taxes.",
         f"Prices read {cost.PRICES_READ} (us-east-1 / United States): " + "; ".join(cost.PRICE_NOTES) + ".",
     ]
 
 
+def tables(r: Results) -> list[Table]:
+    return [work_time_table(r), work_traffic_table(r), publish_table(r), large_table(r), rebuild_table(r)]
+
+
 def document(r: Results) -> str:
     m = cost_model(r)
-    rows = edge_rows(r.edge) + indexer_rows(r.uploads, r.reindex) + client_rows(r.clients) + cost_rows(m)
-    return render(f"pypi-edge benchmark — {r.date}", rows, notes(r, m))
+    rows = edge_rows(r.edge) + indexer_rows(r.uploads, r.reindex) + client_rows(r) + cost_rows(m)
+    return render(f"pypi-edge benchmark — {r.date}", rows, notes(r, m), tables(r))
+
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+BEGIN, END = "<!-- bench:begin (written by `make bench`) -->", "<!-- bench:end -->"
+
+
+def update_readme(text: str, readme: Path = README) -> bool:
+    """Put the document (without its title) between the README's bench markers, if it has them."""
+    current = readme.read_text()
+    if BEGIN not in current or END not in current:
+        return False
+    body = text.split("\n", 2)[2].strip()
+    head, rest = current.split(BEGIN, 1)
+    tail = rest.split(END, 1)[1]
+    readme.write_text(f"{head}{BEGIN}\n\n{body}\n\n{END}{tail}")
+    return True
 
 
 def main() -> None:
     results = run(Sizes(), log=lambda message: print(f"… {message}", file=sys.stderr, flush=True))
     text = document(results)
     RESULTS.write_text(text)
+    update_readme(text)
     print(text)
 
 

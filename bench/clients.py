@@ -1,49 +1,63 @@
-"""pip and uv resolving one package tree through the local stack and through pypiserver.
+"""Locking and installing package trees with real clients, through every index and every link.
 
-The same wheels are served by both: our local stack (moto S3 + the CloudFront stand-in running
-the real edge function, pages written by the real indexer) and pypiserver 2.4.2 (a directory on
-disk, auth disabled, fallback to PyPI disabled). Bytes are response-body bytes as sent: our CDN
-stand-in logs them per request; pypiserver is measured by a counting reverse proxy in front of
-it, so neither figure depends on a server's own logging.
+Two trees, each served by every index in `bench.servers`:
+
+* **synthetic**: `packages` wheels `edgebench-NN` forming a DAG (`dependencies`), each with an
+  incompressible payload, one version each; resolving `edgebench-00` visits all of them;
+* **real**: requests and Jinja2 with their dependencies, the wheels pip picks for this Python,
+  downloaded once from PyPI into `REAL_CACHE` (the bench may use the registry; tests never do).
+
+Tasks (`TASKS`) run from empty caches in fresh environments: `uv pip compile` and `poetry lock`
+(locking), `pip install` and `uv pip install` (installing). Every run checks its result (the
+packages resolved or installed), so a client that silently failed cannot look fast.
 """
 
 from __future__ import annotations
 
-import base64
-import gzip
-import http.client
+import hashlib
 import json
-import logging
-import os
 import subprocess
 import sys
 import tempfile
-import threading
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
+from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
+
+from bench.link import Shape
 from bench.report import median, timed
-from local import aws
-from local.stack import LocalStack, free_port
+from bench.servers import OURS, Served, serving
 from tests.distributions import make_wheel
-from tests.e2e import VENV_BIN, clean_env, fresh_venv, pip, run
+from tests.e2e import VENV_BIN, clean_env, fresh_venv, installed, pip, run
 
 PREFIX = "edgebench"  # a name that exists on no public index
-USER, PASSWORD = "bench", "bench-password"
-HOP_BY_HOP = frozenset(
-    {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer"}
-    | {"transfer-encoding", "upgrade", "content-length"}
-)
+REAL_REQUIREMENTS = ("requests==2.34.2", "Jinja2==3.1.6")  # the versions this repository pins
+REAL_CACHE = Path.home() / ".cache" / "pypi-edge-bench"
 
 
-# --- the package tree --------------------------------------------------------------------------
+# --- the trees ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tree:
+    name: str
+    wheels: list[tuple[str, bytes]]
+    roots: tuple[str, ...]  # what the user asks for
+
+    @property
+    def projects(self) -> set[str]:
+        return {project_name(filename) for filename, _ in self.wheels}
+
+    @property
+    def wheel_bytes(self) -> int:
+        return sum(len(data) for _, data in self.wheels)
+
+
+def project_name(filename: str) -> str:
+    if filename.endswith(".whl"):
+        return str(parse_wheel_filename(filename)[0])
+    return str(parse_sdist_filename(filename)[0])
 
 
 def dependencies(i: int, packages: int) -> list[int]:
@@ -56,8 +70,8 @@ def dependencies(i: int, packages: int) -> list[int]:
     return sorted({j for j in (2 * i + 1, 2 * i + 2, i + 3) if j < packages})
 
 
-def tree(packages: int, payload_bytes: int) -> list[tuple[str, bytes]]:
-    """(filename, wheel bytes) for the whole tree, version 1.0 each."""
+def synthetic_tree(packages: int, payload_bytes: int) -> Tree:
+    """The DAG's wheels, version 1.0 each."""
     wheels = []
     for i in range(packages):
         requires = [f"{PREFIX}-{j:02d}>=1.0" for j in dependencies(i, packages)]
@@ -65,325 +79,256 @@ def tree(packages: int, payload_bytes: int) -> list[tuple[str, bytes]]:
             f"{PREFIX}-{i:02d}", "1.0", requires_dist=requires, payload_bytes=payload_bytes
         )
         wheels.append((filename, data))
-    return wheels
+    return Tree(f"{packages} synthetic packages", wheels, (f"{PREFIX}-00",))
 
 
-def project_of(filename: str) -> str:
-    return filename.split("-", 1)[0].replace("_", "-")
+Download = Callable[[Sequence[str], Path], None]
 
 
-# --- the servers -------------------------------------------------------------------------------
+def pip_download(requirements: Sequence[str], into: Path) -> None:
+    """`pip download` from PyPI itself (no local configuration), wheels only, for this Python."""
+    result = run(
+        VENV_BIN / "pip", "download", "--quiet", "--only-binary", ":all:", "--index-url",
+        "https://pypi.org/simple/", "--dest", into, *requirements,
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise RuntimeError(f"pip download failed:\n{result.stdout}\n{result.stderr}")
 
 
-@dataclass
-class Traffic:
-    requests: int = 0
-    bytes_sent: int = 0
+def real_tree(
+    requirements: Sequence[str] = REAL_REQUIREMENTS,
+    cache: Path = REAL_CACHE,
+    download: Download = pip_download,
+) -> Tree:
+    """Real distributions of `requirements` and their dependencies, downloaded once: a folder
+    per requirement set under `cache`, reused when complete."""
+    key = hashlib.sha256("\n".join(sorted(requirements)).encode()).hexdigest()[:12]
+    folder = cache / f"tree-{key}"
+    done = folder / "COMPLETE"
+    if not done.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        download(requirements, folder)
+        done.write_text("\n".join(requirements) + "\n")
+    wheels = [(p.name, p.read_bytes()) for p in sorted(folder.iterdir()) if p.name.endswith(".whl")]
+    if not wheels:
+        raise RuntimeError(f"no wheels in {folder}")
+    roots = tuple(str(canonicalize_name(r.split("==")[0])) + r[len(r.split("==")[0]) :] for r in requirements)
+    return Tree(f"real: {' + '.join(r.split('==')[0] for r in requirements)} and dependencies", wheels, roots)
 
 
-class Server:
-    """An index under test: its URL for clients, and the traffic it served since `reset()`."""
+# --- the tasks ---------------------------------------------------------------------------------
 
-    name: str
-    index_url: str
-
-    def reset(self) -> None:
-        raise NotImplementedError
-
-    def traffic(self) -> Traffic:
-        raise NotImplementedError
+Run = Callable[[], None]
 
 
-class Ours(Server):
-    name = "pypi-edge (local stack)"
-
-    def __init__(self, stack: LocalStack) -> None:
-        self.stack = stack
-        self.index_url = stack.index_url()
-
-    def reset(self) -> None:
-        self.stack.cdn.access_log.clear()
-
-    def traffic(self) -> Traffic:
-        log = list(self.stack.cdn.access_log)
-        return Traffic(len(log), sum(a.bytes_sent for a in log))
+def _credentials(url: str) -> tuple[str, str | None, str | None]:
+    """(url without credentials, user, password)."""
+    scheme, rest = url.split("://", 1)
+    if "@" not in rest.split("/", 1)[0]:
+        return url, None, None
+    userinfo, hostpath = rest.split("@", 1)
+    user, _, password = userinfo.partition(":")
+    return f"{scheme}://{hostpath}", user, password
 
 
-class CountingProxy(ThreadingHTTPServer):
-    """A reverse proxy that forwards GET/HEAD to `upstream` and counts response-body bytes."""
-
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], upstream: tuple[str, int]) -> None:
-        super().__init__(address, _ProxyHandler)
-        self.upstream = upstream
-        self.lock = threading.Lock()
-        self.counted = Traffic()
-
-    def record(self, body_bytes: int) -> None:
-        with self.lock:
-            self.counted.requests += 1
-            self.counted.bytes_sent += body_bytes
+def _check(result: subprocess.CompletedProcess, what: str) -> None:
+    if result.returncode != 0:
+        raise RuntimeError(f"{what} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
 
 
-class _ProxyHandler(BaseHTTPRequestHandler):
-    server: CountingProxy
-    protocol_version = "HTTP/1.1"
-
-    def do_GET(self) -> None:
-        upstream = http.client.HTTPConnection(*self.server.upstream, timeout=120)
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
-        upstream.request(self.command, self.path, headers=headers)  # Host passes through
-        resp = upstream.getresponse()
-        body = resp.read()
-        upstream.close()
-        self.send_response_only(resp.status, resp.reason)
-        for name, value in resp.getheaders():
-            if name.lower() not in HOP_BY_HOP:
-                self.send_header(name, value)
-        # A HEAD answer carries the length the GET would have (uv reads it before ranged GETs).
-        length = resp.getheader("Content-Length", "0") if self.command == "HEAD" else str(len(body))
-        self.send_header("Content-Length", length)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-        self.server.record(len(body))
-
-    do_HEAD = do_GET
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+def _expect(got: set[str], tree: Tree, what: str) -> None:
+    if got != tree.projects:
+        raise RuntimeError(f"{what}: got {sorted(got)}, expected {sorted(tree.projects)}")
 
 
-class PyPIServer(Server):
-    name = "pypiserver 2.4.2"
-
-    def __init__(self, proxy: CountingProxy) -> None:
-        self.proxy = proxy
-        self.index_url = f"http://127.0.0.1:{proxy.server_address[1]}/simple/"
-
-    def reset(self) -> None:
-        with self.proxy.lock:
-            self.proxy.counted = Traffic()
-
-    def traffic(self) -> Traffic:
-        with self.proxy.lock:
-            return Traffic(self.proxy.counted.requests, self.proxy.counted.bytes_sent)
-
-
-@contextmanager
-def quiet_and_contained() -> Iterator[None]:
-    """No access log from moto's server and no indexer INFO lines while the stack runs (the
-    bench prints one table), and the process environment the stack sets restored after it (the
-    bench also runs inside the test session)."""
-    from indexer.log import logger
-
-    werkzeug = logging.getLogger("werkzeug")
-    levels = werkzeug.level, logger.log_level
-    environ = dict(os.environ)
-    werkzeug.setLevel(logging.ERROR)
-    logger.setLevel("WARNING")
-    try:
-        yield
-    finally:
-        werkzeug.setLevel(levels[0])
-        logger.setLevel(levels[1])
-        os.environ.clear()
-        os.environ.update(environ)
-
-
-@contextmanager
-def local_stack(wheels: list[tuple[str, bytes]]) -> Iterator[Ours]:
-    """The local stack with the tree published by S3 PUTs and indexed by its worker."""
-    with quiet_and_contained():
-        stack = LocalStack(
-            port=free_port(),
-            s3_port=free_port(),
-            bucket="pypi-bench",
-            users={USER: PASSWORD},
-            batch_window=0.2,
-        ).start()
-        try:
-            yield _published(stack, wheels)
-        finally:
-            stack.stop()
-
-
-def _published(stack: LocalStack, wheels: list[tuple[str, bytes]]) -> Ours:
-    s3 = aws.client("s3", stack.s3_endpoint)
-    for filename, data in wheels:
-        s3.put_object(Bucket=stack.bucket, Key=f"{project_of(filename)}/{filename}", Body=data)
-    server = Ours(stack)
-    _wait(lambda: all(_listed(server, filename) for filename, _ in wheels), "local stack indexing")
-    return server
-
-
-def _listed(server: Ours, filename: str) -> bool:
-    req = urllib.request.Request(f"{server.stack.url}/simple/{project_of(filename)}/")
-    req.add_header("Accept", "application/vnd.pypi.simple.v1+json")
-    req.add_header("Authorization", "Basic " + _basic(USER, PASSWORD))
-    try:
-        with urllib.request.urlopen(req, timeout=5) as resp:
-            body = resp.read()
-            if resp.headers.get("Content-Encoding") == "gzip":  # JSON pages are stored gzip-compressed
-                body = gzip.decompress(body)
-            return filename in {f["filename"] for f in json.loads(body)["files"]}
-    except urllib.error.HTTPError:
-        return False
-
-
-def _basic(user: str, password: str) -> str:
-    return base64.b64encode(f"{user}:{password}".encode()).decode()
-
-
-@contextmanager
-def pypiserver(wheels: list[tuple[str, bytes]]) -> Iterator[PyPIServer]:
-    """pypiserver on a directory holding the same wheels, behind the counting proxy."""
-    with tempfile.TemporaryDirectory(prefix="pypi-edge-bench-pypiserver-") as tmp:
-        for filename, data in wheels:
-            (Path(tmp) / filename).write_bytes(data)
-        port = free_port()
-        cmd = [sys.executable, "-m", "pypiserver", "run", "-i", "127.0.0.1", "-p", str(port)]
-        cmd += ["-a", ".", "-P", ".", "--disable-fallback", "--log-stream", "none", tmp]
-        proc = subprocess.Popen(cmd, env=clean_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        proxy = CountingProxy(("127.0.0.1", free_port()), ("127.0.0.1", port))
-        thread = threading.Thread(target=proxy.serve_forever, name="bench-proxy", daemon=True)
-        thread.start()
-        try:
-            _wait(lambda: _up(port, proc), "pypiserver start")
-            yield PyPIServer(proxy)
-        finally:
-            proxy.shutdown()
-            proxy.server_close()
-            proc.terminate()
-            proc.wait(timeout=15)
-
-
-def _up(port: int, proc: subprocess.Popen) -> bool:
-    if proc.poll() is not None:
-        raise RuntimeError(f"pypiserver exited: {proc.stderr.read().decode() if proc.stderr else ''}")
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/simple/", timeout=2):
-            return True
-    except OSError:
-        return False
-
-
-def _wait(ready: Callable[[], bool], what: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if ready():
-            return
-        time.sleep(0.2)
-    raise RuntimeError(f"{what}: not ready after {timeout}s")
-
-
-# --- the clients -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Resolution:
-    client: str
-    server: str
-    requests: int  # exact
-    bytes_sent: int  # exact
-    seconds: float  # median
-    resolved: int  # packages in the result (checked against the tree)
-
-
-def pip_resolve(index_url: str, work: Path, packages: int) -> Callable[[], None]:
-    """`pip install --dry-run --ignore-installed --report` into a fresh venv, no cache."""
-    python = fresh_venv(work / "venv")
-    report = work / "pip-report.json"
-
-    def resolve() -> None:
-        result = pip(
-            python,
-            "install",
-            "--dry-run",
-            "--ignore-installed",
-            "--quiet",
-            "--report",
-            report,
-            "--index-url",
-            index_url,
-            f"{PREFIX}-00",
-        )
-        if result.returncode != 0:
-            raise RuntimeError(f"pip failed:\n{result.stdout}\n{result.stderr}")
-        got = len(json.loads(report.read_text())["install"])
-        if got != packages:
-            raise RuntimeError(f"pip resolved {got} packages, expected {packages}")
-
-    return resolve
-
-
-def uv_resolve(index_url: str, work: Path, packages: int) -> Callable[[], None]:
-    """`uv pip compile --no-cache` of the root package, for the fresh venv's Python."""
+def uv_compile(index_url: str, work: Path, tree: Tree) -> Run:
+    """`uv pip compile --no-cache` of the roots, for a fresh venv's Python."""
     python = fresh_venv(work / "venv")
     requirements = work / "requirements.in"
-    requirements.write_text(f"{PREFIX}-00\n")
+    requirements.write_text("\n".join(tree.roots) + "\n")
 
-    def resolve() -> None:
+    def go() -> None:
         result = run(
-            VENV_BIN / "uv",
-            "pip",
-            "compile",
-            "--no-cache",
-            "--quiet",
-            "--python",
-            python,
-            "--index-url",
-            index_url,
-            requirements,
-            env=clean_env(UV_NO_PROGRESS="1"),
-        )
-        if result.returncode != 0:
-            raise RuntimeError(f"uv failed:\n{result.stdout}\n{result.stderr}")
-        got = sum(1 for line in result.stdout.splitlines() if line.startswith(f"{PREFIX}-"))
-        if got != packages:
-            raise RuntimeError(f"uv resolved {got} packages, expected {packages}:\n{result.stdout}")
+            VENV_BIN / "uv", "pip", "compile", "--no-cache", "--quiet", "--python", python,
+            "--index-url", index_url, requirements, env=clean_env(UV_NO_PROGRESS="1"),
+        )  # fmt: skip
+        _check(result, "uv pip compile")
+        lines = [line for line in result.stdout.splitlines() if line and not line.startswith(("#", " "))]
+        _expect({str(canonicalize_name(line.split("==")[0])) for line in lines}, tree, "uv pip compile")
 
-    return resolve
+    return go
 
 
-CLIENTS: dict[str, Callable[[str, Path, int], Callable[[], None]]] = {"pip": pip_resolve, "uv": uv_resolve}
+def poetry_lock(index_url: str, work: Path, tree: Tree) -> Run:
+    """`poetry lock` with the index as the only (primary) source, from an empty cache."""
+    url, user, password = _credentials(index_url)
+    project = work / "consumer"
+    project.mkdir()
+    deps = ", ".join(json.dumps(r) for r in tree.roots)
+    (project / "pyproject.toml").write_text(
+        f"""[project]
+name = "consumer"
+version = "0.1.0"
+requires-python = ">=3.11,<4"
+dependencies = [{deps}]
+
+[tool.poetry]
+package-mode = false
+
+[[tool.poetry.source]]
+name = "bench"
+url = "{url}"
+priority = "primary"
+"""
+    )
+    env = clean_env(
+        POETRY_CACHE_DIR=str(work / "poetry-cache"),
+        POETRY_CONFIG_DIR=str(work / "poetry-config"),
+        PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring",
+    )
+    if user:
+        env.update(POETRY_HTTP_BASIC_BENCH_USERNAME=user, POETRY_HTTP_BASIC_BENCH_PASSWORD=password or "")
+
+    def go() -> None:
+        _check(run(VENV_BIN / "poetry", "lock", "--no-interaction", cwd=project, env=env), "poetry lock")
+        locked = (project / "poetry.lock").read_text()
+        names = {
+            str(canonicalize_name(line.split('"')[1]))
+            for line in locked.splitlines()
+            if line.startswith("name = ")
+        }
+        _expect(names, tree, "poetry lock")
+
+    return go
+
+
+def pip_install(index_url: str, work: Path, tree: Tree) -> Run:
+    """`pip install --no-cache-dir` (pip 26.3) of the roots into a fresh venv."""
+    python = fresh_venv(work / "venv")
+
+    def go() -> None:
+        _check(pip(python, "install", "--quiet", "--index-url", index_url, *tree.roots), "pip install")
+        _expect(set(installed(python)), tree, "pip install")
+
+    return go
+
+
+def uv_install(index_url: str, work: Path, tree: Tree) -> Run:
+    """`uv pip install --no-cache` of the roots into a fresh venv."""
+    python = fresh_venv(work / "venv")
+
+    def go() -> None:
+        result = run(
+            VENV_BIN / "uv", "pip", "install", "--no-cache", "--quiet", "--python", python,
+            "--index-url", index_url, *tree.roots, env=clean_env(UV_NO_PROGRESS="1"),
+        )  # fmt: skip
+        _check(result, "uv pip install")
+        _expect(set(installed(python)), tree, "uv pip install")
+
+    return go
 
 
 @dataclass(frozen=True)
-class ClientBench:
-    packages: int
-    wheel_bytes: int  # the whole tree: what an install downloads once it has resolved
-    resolutions: list[Resolution]
-
-    def get(self, client: str, server: str) -> Resolution:
-        return next(r for r in self.resolutions if r.client == client and r.server == server)
+class Task:
+    name: str
+    kind: str  # "lock" or "install"
+    prepare: Callable[[str, Path, Tree], Run]  # not timed: makes the venv, the project
 
 
-def resolutions(packages: int = 30, payload_bytes: int = 2 * 2**20, runs: int = 3) -> ClientBench:
-    """Every client against both servers, interleaved run by run (same machine state for both)."""
-    wheels = tree(packages, payload_bytes)
-    results: list[Resolution] = []
-    with local_stack(wheels) as ours, pypiserver(wheels) as theirs, tempfile.TemporaryDirectory() as tmp:
-        for client, make in CLIENTS.items():
-            samples: dict[str, list[tuple[float, Traffic]]] = {ours.name: [], theirs.name: []}
-            for r in range(runs):
-                for k, server in enumerate((ours, theirs)):
-                    work = Path(tmp) / f"{client}-{k}-{r}"
-                    work.mkdir()
-                    resolve = make(server.index_url, work, packages)
-                    server.reset()
-                    elapsed = timed(resolve)
-                    samples[server.name].append((elapsed, server.traffic()))
-            for server_name, got in samples.items():
-                results.append(_summarize(client, server_name, got, packages))
-    return ClientBench(packages, sum(len(data) for _, data in wheels), results)
+TASKS = (
+    Task("uv pip compile", "lock", uv_compile),
+    Task("poetry lock", "lock", poetry_lock),
+    Task("pip install", "install", pip_install),
+    Task("uv pip install", "install", uv_install),
+)
 
 
-def _summarize(client: str, server: str, samples: list[tuple[float, Traffic]], packages: int) -> Resolution:
-    # Requests and bytes are the same on every run of a client against a server; say so if not.
-    counts = {(t.requests, t.bytes_sent) for _, t in samples}
-    if len(counts) != 1:
-        raise AssertionError(f"{client} via {server}: traffic varied between runs: {sorted(counts)}")
-    requests, sent = counts.pop()
-    return Resolution(client, server, requests, sent, median([s for s, _ in samples]), packages)
+# --- the matrix --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Measurement:
+    task: str
+    tree: str
+    server: str
+    link: str
+    requests: int  # exact, identical on every run
+    bytes_sent: int  # response bodies as sent, after compression; exact
+    seconds: float  # median
+    varied: bool = False  # a peer's traffic differed between runs (medians shown)
+
+
+@dataclass(frozen=True)
+class Work:
+    trees: list[Tree]
+    links: list[Shape]
+    servers: list[str]
+    runs: int
+    measurements: list[Measurement]
+
+    def get(self, task: str, tree: str, server: str, link: str) -> Measurement:
+        return next(
+            m for m in self.measurements if (m.task, m.tree, m.server, m.link) == (task, tree, server, link)
+        )
+
+
+def work(
+    trees: list[Tree], links: Sequence[Shape], runs: int, tasks: Sequence[Task] = TASKS, log=print
+) -> Work:
+    """Every task × tree × index × link, `runs` times, the indexes interleaved run by run (the
+    same machine state for each)."""
+    measurements: list[Measurement] = []
+    names: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="pypi-edge-bench-work-") as tmp:
+        for t, tree in enumerate(trees):
+            with serving(tree.wheels) as servers:
+                names = [s.name for s in servers]
+                for link in links:
+                    for server in servers:
+                        server.shape(link)
+                    for task in tasks:
+                        log(f"{task.name}: {tree.name}, {link.name}")
+                        samples: dict[str, list[tuple[float, int, int]]] = {s.name: [] for s in servers}
+                        for r in range(runs):
+                            for k, server in enumerate(servers):
+                                folder = Path(tmp) / f"{t}-{link.name[:2]}-{task.name}-{k}-{r}".replace(
+                                    " ", "_"
+                                )
+                                folder.mkdir()
+                                samples[server.name].append(_one(task, server, folder, tree))
+                        for server in servers:
+                            measurements.append(
+                                _summarize(task, tree, server.name, link, samples[server.name])
+                            )
+    return Work(trees, list(links), names, runs, measurements)
+
+
+def _one(task: Task, server: Served, folder: Path, tree: Tree) -> tuple[float, int, int]:
+    go = task.prepare(server.index_url, folder, tree)
+    server.reset()
+    elapsed = timed(go)
+    tally = server.traffic()
+    return elapsed, tally.requests, tally.body_bytes_down
+
+
+def _summarize(
+    task: Task, tree: Tree, server: str, link: Shape, samples: list[tuple[float, int, int]]
+) -> Measurement:
+    counts = {(n, b) for _, n, b in samples}
+    if len(counts) != 1 and server == OURS:
+        raise AssertionError(f"{task.name} via {server} ({link.name}): traffic varied between runs: {counts}")
+    # A peer's traffic may vary (poetry against devpi did: same requests, a few percent of bytes
+    # apart, as downloads it abandoned were cut at different points): the median, flagged.
+    requests = int(median([n for _, n, _ in samples]))
+    sent = int(median([b for _, _, b in samples]))
+    seconds = median([s for s, _, _ in samples])
+    return Measurement(task.name, tree.name, server, link.name, requests, sent, seconds, len(counts) > 1)
+
+
+if __name__ == "__main__":  # a quick look: python -m bench.clients
+    from bench.link import LOOPBACK
+
+    w = work([synthetic_tree(4, 64 * 1024)], [LOOPBACK], 1)
+    for m in w.measurements:
+        print(m, file=sys.stderr)
+    assert OURS in w.servers

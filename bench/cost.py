@@ -25,6 +25,7 @@ LAMBDA_REQUEST = 0.20 / 1e6  # aws.amazon.com/lambda/pricing, x86
 LAMBDA_GB_SECOND = 0.0000166667  # same page, x86, first tier
 CLOUDFRONT_INVALIDATION_PATH = 0.005  # aws.amazon.com/cloudfront/pricing: after the free paths below
 FREE_INVALIDATION_PATHS = 1000  # same page: "no additional charge for the first 1,000 paths" a month
+CLOUDFRONT_GB_TO_ORIGIN = 0.020  # same page, "Regional Data Transfer Out to Origin", United States
 CODEARTIFACT_GB_MONTH = 0.05  # aws.amazon.com/codeartifact/pricing
 CODEARTIFACT_REQUEST = 0.05 / 10_000  # same page
 CODEARTIFACT_GB_OUT = 0.09  # same page: AWS data transfer out to the internet, first 10 TB/month
@@ -45,6 +46,11 @@ PRICE_NOTES = [
     "CloudFront invalidations: the first 1,000 paths a month free, then $0.005 per path; a path "
     "ending in * counts as one (aws.amazon.com/cloudfront/pricing; developer guide, 'Pay for file "
     "invalidation')",
+    "data from CloudFront to an origin (upload bodies) $0.020/GB in the United States "
+    "(aws.amazon.com/cloudfront/pricing, 'Regional Data Transfer Out to Origin'; the stored copy of the "
+    "page read today breaks off before that row, so the figure is the page's published US rate, not "
+    "re-read today); Lambda function URLs: no charge beyond the function's requests and duration "
+    "(aws.amazon.com/lambda/pricing)",
     "CodeArtifact $0.05/GB-month, $0.05 per 10,000 requests (aws.amazon.com/codeartifact/pricing; AWS price "
     "list, effective 2021-04-01), data out to the internet at AWS's $0.09/GB for the first 10 TB",
 ]
@@ -65,6 +71,10 @@ class Load:
     indexer_seconds: float = 1.0  # per upload event, at 512 MB (moto times are not AWS times)
     files_per_release: int = 5  # wheels + sdist of one version, published by one CI job
     upload_seconds: float = 2.0  # upload function per file, incl. waiting for the page refresh
+    endpoint_share: float = 1.0  # of uploads through /legacy/ (CI with twine/uv); the rest via S3
+    upload_mb: float = 2.0  # mean distribution size, sent through CloudFront to the function
+    trusted_publish_jobs: int = 100  # CI release jobs a month that mint a token (= releases)
+    mint_seconds: float = 0.3  # upload function per mint (verify the OIDC token, issue one)
 
     @property
     def installs(self) -> int:
@@ -80,7 +90,10 @@ class Load:
             f"{self.cache_hit_ratio:.0%} (a miss is one S3 GET); {self.cold_fraction:.0%} of requests pay a "
             f"cold verification; {self.indexer_seconds:g} s of indexer Lambda per upload; "
             f"{self.files_per_release} files per release; {self.upload_seconds:g} s of upload function per "
-            f"file through /legacy/"
+            f"file through /legacy/ at {UPLOAD_MEMORY_GB * 1024:.0f} MB; {self.endpoint_share:.0%} of files "
+            f"through /legacy/, {self.upload_mb:g} MB each; {self.trusted_publish_jobs} trusted-publishing "
+            f"jobs a month, each one audience GET and one mint POST through the edge and "
+            f"{self.mint_seconds:g} s of upload function"
         )
 
     @property
@@ -102,10 +115,11 @@ class Monthly:
     transfer: float  # $ for bytes out
     storage: float
     publishing: float  # uploads and their indexing
+    endpoint: float = 0.0  # the upload endpoint, invalidations, trusted publishing
 
     @property
     def total(self) -> float:
-        return self.requests + self.transfer + self.storage + self.publishing
+        return self.requests + self.transfer + self.storage + self.publishing + self.endpoint
 
 
 def edge_request_dollars(warm_us: float, cold_us: float, cold_fraction: float) -> float:
@@ -142,6 +156,7 @@ def ours_monthly(
         transfer=load.installs * install.bytes_sent / GB * CLOUDFRONT_GB_OUT,
         storage=load.stored_gb * S3_GB_MONTH,
         publishing=load.uploads * per_upload,
+        endpoint=endpoint_monthly(warm_us, cold_us, load),
     )
 
 
@@ -151,7 +166,8 @@ def codeartifact_monthly(install: Install, load: Load) -> Monthly:
         requests=load.installs * install.requests * CODEARTIFACT_REQUEST,
         transfer=load.installs * install.bytes_sent / GB * CODEARTIFACT_GB_OUT,
         storage=load.stored_gb * CODEARTIFACT_GB_MONTH,
-        publishing=load.uploads * CODEARTIFACT_REQUEST,
+        publishing=0.0,  # no indexing step: what publishing costs is its API requests
+        endpoint=load.uploads * CODEARTIFACT_REQUEST,
     )
 
 
@@ -187,3 +203,22 @@ def upload_endpoint_per_file(load: Load) -> float:
         + LAMBDA_REQUEST
         + load.indexer_seconds * INDEXER_MEMORY_GB * LAMBDA_GB_SECOND
     )
+
+
+def endpoint_monthly(warm_us: float, cold_us: float, load: Load) -> float:
+    """What the write side adds in a month: the files published through /legacy/
+    (`upload_endpoint_per_file`, with the edge's measured duration and the body's trip to the
+    origin), the invalidation paths of all releases beyond the free 1,000 (`invalidation_paths`),
+    and trusted publishing: per job two viewer requests and one mint invocation."""
+    edge = edge_request_dollars(warm_us, cold_us, load.cold_fraction)
+    edge_duration = edge - LAMBDA_EDGE_REQUEST - CLOUDFRONT_HTTPS_REQUEST  # per_file has those two
+    via_endpoint = load.uploads * load.endpoint_share
+    per_file = (
+        upload_endpoint_per_file(load) + edge_duration + load.upload_mb * 1e6 / GB * CLOUDFRONT_GB_TO_ORIGIN
+    )
+    paths = round(
+        load.endpoint_share * invalidation_paths(load, via_endpoint=True)
+        + (1 - load.endpoint_share) * invalidation_paths(load, via_endpoint=False)
+    )
+    per_mint = 2 * edge + LAMBDA_REQUEST + load.mint_seconds * UPLOAD_MEMORY_GB * LAMBDA_GB_SECOND
+    return via_endpoint * per_file + invalidation_dollars(paths) + load.trusted_publish_jobs * per_mint

@@ -20,6 +20,15 @@ class Row:
     ratio: str = ""  # other ÷ ours
 
 
+@dataclass(frozen=True)
+class Table:
+    """A further table after the main one: a heading, its columns, its rows (already formatted)."""
+
+    title: str
+    header: tuple[str, ...]
+    rows: list[tuple[str, ...]]
+
+
 HEADER = ("", "measure", "pypi-edge", "compared with", "their figure", "ratio (theirs ÷ ours)")
 
 
@@ -74,12 +83,17 @@ def dollars(value: float) -> str:
     return f"${value:,.0f}"
 
 
-def render(title: str, rows: Sequence[Row], notes: Sequence[str]) -> str:
-    """The Markdown document: a heading, the table, then numbered notes."""
-    lines = [f"# {title}", "", "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
-    for row in rows:
-        cells = (row.section, row.measure, row.ours, row.baseline, row.other, row.ratio)
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-    lines.append("")
+def _markdown(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |" for cells in rows]
+    return lines
+
+
+def render(title: str, rows: Sequence[Row], notes: Sequence[str], tables: Sequence[Table] = ()) -> str:
+    """The Markdown document: a heading, the table, further tables, then numbered notes."""
+    cells = [(r.section, r.measure, r.ours, r.baseline, r.other, r.ratio) for r in rows]
+    lines = [f"# {title}", "", *_markdown(HEADER, cells), ""]
+    for table in tables:
+        lines += [f"### {table.title}", "", *_markdown(table.header, table.rows), ""]
     lines += [f"{i}. {note}" for i, note in enumerate(notes, 1)]
     return "\n".join(lines) + "\n"

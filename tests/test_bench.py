@@ -6,13 +6,25 @@ deterministic: the re-implemented algorithms' S3 requests, PEP 658 keeping wheel
 
 from __future__ import annotations
 
+import dataclasses
+import gzip
+import http.client
 import re
+import socket
+import struct
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from bench import clients
-from bench.__main__ import QUICK, Results, document, run
+from bench import clients, cost, publish
+from bench.__main__ import BEGIN, END, QUICK, Results, document, run, update_readme
+from bench.link import LOOPBACK, Link, Shape, ShapingProxy, through
 from bench.report import HEADER
+from bench.servers import OURS, PEERS, local_stack
+from local.stack import free_port
+from tests.distributions import make_wheel
 
 
 @pytest.fixture(scope="module")
@@ -43,16 +55,110 @@ def test_reindex_rerun_reads_no_distribution(results: Results):
     assert rx.again.requests < rx.first.requests
 
 
-def test_pep_658_keeps_wheels_off_the_wire_for_pip_and_uv(results: Results):
-    b = results.clients
-    one_wheel = b.wheel_bytes / b.packages
-    for client in clients.CLIENTS:
-        ours = b.get(client, clients.Ours.name)
-        assert ours.requests == 2 * b.packages  # a page and a .metadata per package
-        assert ours.bytes_sent < one_wheel
-    pip_theirs = b.get("pip", clients.PyPIServer.name)
-    assert pip_theirs.requests == 2 * b.packages  # a page and a whole wheel per package
-    assert pip_theirs.bytes_sent > b.wheel_bytes
+def _work(results: Results, task: str, server: str, link: str | None = None):
+    w = results.work
+    return w.get(task, w.trees[0].name, server, link or w.links[0].name)
+
+
+def test_pep_658_keeps_wheels_off_the_wire_when_locking(results: Results):
+    w = results.work
+    n = QUICK.packages
+    one_wheel = w.trees[0].wheel_bytes / n
+    for task in ("uv pip compile", "poetry lock"):
+        for link in w.links:
+            ours = _work(results, task, OURS, link.name)
+            assert ours.requests == 2 * n  # a page and a .metadata per package
+            assert ours.bytes_sent < one_wheel
+            for peer in PEERS:  # no PEP 658: a wheel's tail by Range requests, or the whole wheel
+                assert _work(results, task, peer, link.name).bytes_sent > ours.bytes_sent
+
+
+def test_pip_install_fetches_page_metadata_and_wheel_from_us_and_page_and_wheel_from_peers(results: Results):
+    w = results.work
+    n, wheels = QUICK.packages, w.trees[0].wheel_bytes
+    for link in w.links:
+        ours = _work(results, "pip install", OURS, link.name)
+        assert ours.requests == 3 * n
+        assert wheels < ours.bytes_sent < wheels + 10_000  # the wheels once, plus small pages
+        for peer in PEERS:
+            theirs = _work(results, "pip install", peer, link.name)
+            assert theirs.requests == 2 * n  # the wheel downloaded to resolve is the one installed
+            assert theirs.bytes_sent > wheels
+
+
+def test_every_task_ran_against_every_index_on_every_link(results: Results):
+    w = results.work
+    assert w.servers == [OURS, *PEERS]
+    assert len(w.measurements) == len(w.trees) * len(clients.TASKS) * len(w.servers) * len(QUICK.links)
+    assert all(m.requests > 0 and m.seconds > 0 for m in w.measurements)
+
+
+def test_publishing_measures_the_cli_and_the_raw_put_and_says_why_not_otherwise(results: Results):
+    got = {p.method: p for p in results.publishing}
+    assert list(got) == list(publish.METHODS)
+    for method in (publish.CLI, publish.RAW):
+        p = got[method]
+        assert p.why_not == "" and p.runs == QUICK.publish_runs
+        assert 0 < p.listed < p.installed
+    for method in (publish.TWINE, publish.UV):
+        p = got[method]
+        if p.why_not:
+            assert p.why_not.startswith("not measured: ") and p.listed is None and p.installed is None
+        else:
+            assert 0 < p.listed < p.installed
+
+
+def test_legacy_endpoint_detection_follows_what_the_local_stack_answers():
+    with local_stack() as stack:
+        status = publish.legacy_status(stack)
+        assert publish.legacy_available(stack) == (status not in (403, 404, 405, 501))
+        assert (publish.why_not(publish.TWINE, stack) == publish.NOT_MERGED) == (
+            not publish.legacy_available(stack)
+        )
+        assert publish.why_not(publish.CLI, stack) == publish.why_not(publish.RAW, stack) == ""
+
+
+def test_large_pages_cost_constant_requests_and_html_is_gzipped_as_cloudfront_would(results: Results):
+    g = results.large
+    assert g.project_rebuild.calls["ListObjectsV2"] == 1  # its own folder, never the bucket
+    assert len({c.requests for _, c in g.root_rebuilds}) == 1  # whatever the number of projects
+    assert [n for n, _ in g.root_rebuilds] == list(QUICK.large_roots)
+    for f in g.fetches:
+        if f.format == "HTML" and f.stored_bytes >= 1_000:
+            assert f.encoding == "gzip" and f.sent_bytes < f.stored_bytes
+        if f.format == "JSON":  # CloudFront does not compress this type: sent as stored
+            assert f.sent_bytes == f.stored_bytes
+    assert len(g.fetches) == (1 + len(QUICK.large_roots)) * 2 * len(QUICK.links)
+
+
+def test_the_real_tree_is_downloaded_once_then_read_from_the_cache(tmp_path):
+    calls = []
+
+    def download(requirements, into):
+        calls.append(list(requirements))
+        for name in ("alpha", "beta"):
+            filename, data, _ = make_wheel(name, "1.0")
+            (into / filename).write_bytes(data)
+
+    first = clients.real_tree(("Alpha==1.0",), tmp_path, download)
+    again = clients.real_tree(("Alpha==1.0",), tmp_path, download)
+    assert calls == [["Alpha==1.0"]]
+    assert first.wheels == again.wheels and first.projects == {"alpha", "beta"}
+    assert first.roots == ("alpha==1.0",)
+
+
+def test_an_interrupted_download_is_fetched_again(tmp_path):
+    def broken(requirements, into):
+        raise RuntimeError("network down")
+
+    with pytest.raises(RuntimeError, match="network down"):
+        clients.real_tree(("Alpha==1.0",), tmp_path, broken)
+
+    def download(requirements, into):
+        filename, data, _ = make_wheel("alpha", "1.0")
+        (into / filename).write_bytes(data)
+
+    assert clients.real_tree(("Alpha==1.0",), tmp_path, download).projects == {"alpha"}
 
 
 def test_the_dependency_tree_is_a_dag_reaching_every_package():
@@ -68,18 +174,366 @@ def test_the_dependency_tree_is_a_dag_reaching_every_package():
     assert seen == set(range(n))
 
 
-def test_the_document_is_one_table_with_notes(results: Results):
+def test_invalidations_are_free_up_to_1000_paths_a_month_then_half_a_cent_each():
+    assert cost.invalidation_dollars(1_000) == 0
+    assert cost.invalidation_dollars(1_001) == pytest.approx(0.005)
+    assert cost.invalidation_dollars(3_000) == pytest.approx(10.0)
+
+
+def test_the_write_side_costs_grow_with_uploads_and_trusted_publishing_jobs():
+    base = cost.Load(uploads=400, trusted_publish_jobs=0)  # 560 invalidation paths: free
+    more_uploads = dataclasses.replace(base, uploads=800)  # 1,120 paths: 120 paid
+    with_mints = dataclasses.replace(base, trusted_publish_jobs=100)
+    one = cost.endpoint_monthly(5, 30_000, base)
+    assert cost.invalidation_paths(base, via_endpoint=True) == 560
+    assert cost.endpoint_monthly(5, 30_000, more_uploads) == pytest.approx(2 * one + 120 * 0.005)
+    per_mint = (cost.endpoint_monthly(5, 30_000, with_mints) - one) / 100
+    assert per_mint == pytest.approx(
+        2 * cost.edge_request_dollars(5, 30_000, base.cold_fraction)
+        + cost.LAMBDA_REQUEST
+        + base.mint_seconds * cost.UPLOAD_MEMORY_GB * cost.LAMBDA_GB_SECOND
+    )
+
+
+def test_the_document_is_one_table_with_further_tables_and_notes(results: Results):
     text = document(results)
     lines = text.splitlines()
     assert lines[0].startswith("# pypi-edge benchmark")
-    table = [line for line in lines if line.startswith("|")]
-    assert table[0] == "| " + " | ".join(HEADER) + " |"
-    rows = table[2:]
-    expected = 4 + 4 * len(QUICK.projects) + 2 + 2 + 3 * len(clients.CLIENTS) + 6
+    main = lines[2 : lines.index("", 2)]
+    assert main[0] == "| " + " | ".join(HEADER) + " |"
+    rows = main[2:]
+    trees = len(results.work.trees)
+    expected = 4 + 4 * len(QUICK.projects) + 2 + 2 + trees * len(clients.TASKS) * len(PEERS) * 2 + 7
     assert len(rows) == expected
     assert all(len(re.split(r"(?<!\\)\|", row)) == len(HEADER) + 2 for row in rows)
     assert {row.split("|")[1].strip() for row in rows} == {"1 edge", "2 indexer", "3 clients", "4 cost"}
     assert all(row.split("|")[-2].strip().endswith("×") for row in rows)  # every row has a ratio
+    headings = [line for line in lines if line.startswith("### ")]
+    assert len(headings) == 5
     notes = [line for line in lines if re.match(r"\d+\. ", line)]
-    assert len(notes) == 8
-    assert "serverless-pypi" in text and "CodeArtifact" in text and "Prices read" in text
+    assert len(notes) == 12
+    for needle in (
+        "serverless-pypi",
+        "CodeArtifact",
+        "Prices read",
+        "devpi-init --no-root-pypi",
+        "Compress: true",
+    ):
+        assert needle in text
+    assert sum(line.startswith(("| twine upload | ", "| uv publish | ")) for line in lines) == 2
+
+
+def test_make_bench_puts_the_document_between_the_readme_markers(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\n## Performance\n{BEGIN}\nold\n{END}\n\n## Cost\n")
+    assert update_readme("# title\n\n| a |\n", readme)
+    assert readme.read_text() == f"# x\n\n## Performance\n{BEGIN}\n\n| a |\n\n{END}\n\n## Cost\n"
+    plain = tmp_path / "PLAIN.md"
+    plain.write_text("# no markers\n")
+    assert not update_readme("# t\n\nx\n", plain)
+    assert plain.read_text() == "# no markers\n"
+
+
+# --- the link: a shaping proxy that is a correct HTTP/1.1 intermediary ------------------------
+
+
+class Origin(ThreadingHTTPServer):
+    """A tiny origin: fixed objects, Range, HEAD, chunked answers, an echo for bodies, and
+    counts of its own connections and requests."""
+
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _OriginHandler)
+        self.connections = 0
+        self.requests: list[tuple[str, str, bytes]] = []
+        self.objects = {
+            "/page.html": ("text/html; charset=utf-8", b"<a>x</a>\n" * 1_000),
+            "/tiny.html": ("text/html", b"<a>x</a>"),
+            "/page.json": ("application/vnd.pypi.simple.v1+json", b'{"files": []}' * 400),
+            "/wheel.whl": ("application/octet-stream", bytes(range(256)) * 1_000),
+        }
+
+
+class _OriginHandler(BaseHTTPRequestHandler):
+    server: Origin
+    protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.connections += 1
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        body = b""
+        if "chunked" in self.headers.get("Transfer-Encoding", ""):
+            while size := int(self.rfile.readline().strip(), 16):
+                body += self.rfile.read(size)
+                self.rfile.readline()
+            self.rfile.readline()
+        elif self.headers.get("Content-Length"):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.server.requests.append((self.command, self.path, body))
+        if self.command == "POST":
+            return self._answer(200, "application/octet-stream", body)
+        if self.path == "/stream":
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for part in (b"abc" * 5_000, b"def" * 30_000):
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+            self.wfile.write(b"0\r\n\r\n")
+            return
+        if self.path == "/close":
+            self.close_connection = True
+            return self._answer(200, "text/plain", b"bye", close=True)
+        if self.path not in self.server.objects:
+            return self._answer(404, "text/plain", b"no")
+        content_type, data = self.server.objects[self.path]
+        if self.headers.get("Range"):
+            start, end = (int(x) for x in self.headers["Range"].split("=")[1].split("-"))
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
+            return self._answer(206, content_type, data[start : end + 1], status_sent=True)
+        self._answer(200, content_type, data)
+
+    do_HEAD = do_POST = do_GET
+
+    def _answer(self, status, content_type, data, close=False, status_sent=False) -> None:
+        if not status_sent:
+            self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("ETag", '"abc"')
+        if close:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+
+@pytest.fixture
+def origin():
+    server = Origin()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+class FakeTime:
+    """A clock that only moves when someone sleeps: the link's waits are read, never waited."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+
+
+def proxy_for(
+    origin: Origin, shape: Shape = LOOPBACK, fake: FakeTime | None = None, **kwargs
+) -> ShapingProxy:
+    fake = fake or FakeTime()
+    return ShapingProxy(origin.server_address, shape, clock=fake.clock, sleep=fake.sleep, **kwargs).start()
+
+
+def request(conn, method, path, headers=None, body=None):
+    conn.request(
+        method, path, body=body, headers=headers or {}, encode_chunked=not isinstance(body, bytes | None)
+    )
+    resp = conn.getresponse()
+    return resp, resp.read()
+
+
+def test_link_keeps_one_connection_alive_on_both_sides(origin):
+    with proxy_for(origin) as proxy:
+        conn = http.client.HTTPConnection("127.0.0.1", proxy.server_address[1])
+        for path in ("/page.html", "/wheel.whl", "/missing", "/page.json"):
+            request(conn, "GET", path)
+        conn.close()
+        tally = proxy.reset()
+    assert (tally.connections, tally.requests) == (1, 4)
+    assert origin.connections == 1
+    assert tally.statuses == {200: 3, 404: 1}
+
+
+def test_link_delays_each_request_and_each_new_connection_by_one_round_trip(origin):
+    fake = FakeTime()
+    shape = Shape("test", rtt=0.03)
+    with proxy_for(origin, shape, fake) as proxy:
+        for _ in range(2):
+            conn = http.client.HTTPConnection("127.0.0.1", proxy.server_address[1])
+            for _ in range(3):
+                request(conn, "GET", "/tiny.html")
+            conn.close()
+        wait_for(lambda: proxy.tally.connections == 2)
+        tally = proxy.reset()
+    assert (tally.delayed_connections, tally.delayed_requests) == (2, 6)
+    assert tally.delay_seconds == pytest.approx(8 * 0.03)
+    assert fake.sleeps == [0.03] * 8  # no bandwidth cap: nothing else waited
+
+
+def test_link_caps_bandwidth_by_scheduling_every_body_byte(origin):
+    fake = FakeTime()
+    shape = Shape("test", bits_per_second=8e6)  # 1 MB/s
+    wheel = origin.objects["/wheel.whl"][1]
+    with proxy_for(origin, shape, fake) as proxy:
+        conn = http.client.HTTPConnection("127.0.0.1", proxy.server_address[1])
+        _, got = request(conn, "GET", "/wheel.whl")
+        _, echoed = request(conn, "POST", "/upload", body=b"u" * 100_000)
+        conn.close()
+        assert got == wheel and echoed == b"u" * 100_000
+        assert proxy.down.bytes == len(wheel) + 100_000
+        assert proxy.down.scheduled == pytest.approx((len(wheel) + 100_000) / 1e6)
+        assert proxy.up.bytes == 100_000
+        tally = proxy.reset()
+    assert (tally.body_bytes_down, tally.body_bytes_up) == (len(wheel) + 100_000, 100_000)
+    # The clock stood still, so each chunk waited for all the bytes scheduled before it.
+    assert max(fake.sleeps) == pytest.approx(proxy.down.scheduled)
+
+
+def test_link_is_one_shared_pipe_not_one_per_connection():
+    fake = FakeTime()
+    link = Link(8e6, fake.clock, fake.sleep)
+    link.send(500_000)  # connection A
+    link.send(500_000)  # connection B, at the same instant: it queues behind A
+    assert fake.sleeps == [0.5, 1.0]
+    assert (link.bytes, link.scheduled) == (1_000_000, 1.0)
+
+
+def test_link_answers_head_with_the_length_of_the_get_and_no_body(origin):
+    with proxy_for(origin) as proxy:
+        conn = http.client.HTTPConnection("127.0.0.1", proxy.server_address[1])
+        resp, body = request(conn, "HEAD", "/wheel.whl")
+        _, after = request(conn, "GET", "/tiny.html")  # the connection is still in step
+        conn.close()
+        tally = proxy.reset()
+    assert resp.status == 200 and body == b""
+    assert resp.getheader("Content-Length") == str(len(origin.objects["/wheel.whl"][1]))
+    assert after == b"<a>x</a>"
+    assert tally.body_bytes_down == len(b"<a>x</a>")
+
+
+def test_link_passes_range_requests_through(origin):
+    with proxy_for(origin) as proxy:
+        conn = http.client.HTTPConnection("127.0.0.1", proxy.server_address[1])
+        resp, body = request(conn, "GET", "/wheel.whl", {"Range": "bytes=1000-1099"})
+        conn.close()
+    assert resp.status == 206
+    assert resp.getheader("Content-Range") == f"bytes 1000-1099/{256 * 1_000}"
+    assert body == origin.objects["/wheel.whl"][1][1000:1100]
+    assert origin.requests[-1][:2] == ("GET", "/wheel.whl")
+
+
+def test_link_streams_a_chunked_answer_of_unknown_length(origin):
+    with proxy_for(origin) as proxy:
+        conn = http.client.HTTPConnection("127.0.0.1", proxy.server_address[1])
+        resp, body = request(conn, "GET", "/stream")
+        _, after = request(conn, "GET", "/tiny.html")
+        conn.close()
+        tally = proxy.reset()
+    assert resp.getheader("Transfer-Encoding") == "chunked"
+    assert body == b"abc" * 5_000 + b"def" * 30_000
+    assert after == b"<a>x</a>"
+    assert tally.body_bytes_down == len(body) + len(after)
+
+
+def test_link_streams_a_chunked_request_body_upstream(origin):
+    with proxy_for(origin) as proxy:
+        conn = http.client.HTTPConnection("127.0.0.1", proxy.server_address[1])
+        parts = [b"x" * 70_000, b"y" * 10]
+        _, echoed = request(conn, "POST", "/legacy/", body=iter(parts))
+        conn.close()
+        tally = proxy.reset()
+    assert echoed == b"".join(parts)
+    assert origin.requests[-1] == ("POST", "/legacy/", b"".join(parts))
+    assert tally.body_bytes_up == 70_010
+
+
+def test_link_closes_the_client_connection_when_the_server_closes_its_own(origin):
+    with proxy_for(origin) as proxy:
+        conn = http.client.HTTPConnection("127.0.0.1", proxy.server_address[1])
+        resp, body = request(conn, "GET", "/close")
+        assert resp.getheader("Connection") == "close" and body == b"bye"
+        _, again = request(conn, "GET", "/tiny.html")  # http.client reconnects
+        conn.close()
+        wait_for(lambda: proxy.tally.connections == 2)
+        tally = proxy.reset()
+    assert (tally.connections, tally.requests) == (2, 2)
+    assert again == b"<a>x</a>"
+
+
+def test_link_gzips_html_as_cloudfront_does_when_asked(origin):
+    page = origin.objects["/page.html"][1]
+    with proxy_for(origin, cloudfront_compression=True) as proxy:
+        conn = http.client.HTTPConnection("127.0.0.1", proxy.server_address[1])
+        resp, body = request(conn, "GET", "/page.html", {"Accept-Encoding": "gzip, deflate"})
+        plain, plain_body = request(conn, "GET", "/page.html")
+        tiny, tiny_body = request(conn, "GET", "/tiny.html", {"Accept-Encoding": "gzip"})
+        js, js_body = request(conn, "GET", "/page.json", {"Accept-Encoding": "gzip"})
+        conn.close()
+        tally = proxy.reset()
+    assert resp.getheader("Content-Encoding") == "gzip" and resp.getheader("ETag") == 'W/"abc"'
+    assert gzip.decompress(body) == page and len(body) == int(resp.getheader("Content-Length"))
+    assert plain.getheader("Content-Encoding") is None and plain_body == page
+    assert tiny.getheader("Content-Encoding") is None  # under 1,000 bytes
+    assert js.getheader("Content-Encoding") is None  # not a type CloudFront compresses
+    assert (tally.compressed_responses, tally.bytes_before_compression) == (1, len(page))
+    assert tally.body_bytes_down == len(body) + len(page) + len(tiny_body) + len(js_body)
+
+
+def test_link_rewrites_index_urls_to_go_through_it(origin):
+    with proxy_for(origin) as proxy:
+        port = proxy.server_address[1]
+        assert through("http://u:p@127.0.0.1:9/simple/", proxy) == f"http://u:p@127.0.0.1:{port}/simple/"
+        assert (
+            through("http://127.0.0.1:9/root/bench/+simple/", proxy)
+            == f"http://127.0.0.1:{port}/root/bench/+simple/"
+        )
+
+
+def test_link_answers_502_when_the_server_is_gone():
+    with ShapingProxy(("127.0.0.1", free_port()), LOOPBACK) as proxy:
+        conn = http.client.HTTPConnection("127.0.0.1", proxy.server_address[1])
+        resp, _ = request(conn, "GET", "/simple/")
+        conn.close()
+    assert resp.status == 502
+
+
+def wait_for(condition, timeout: float = 5) -> None:
+    """For the proxy's own bookkeeping after a client hangs up (a count, not a time, is asserted)."""
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def test_link_counts_a_client_that_resets_its_connection_instead_of_printing_it(origin, capsys):
+    with proxy_for(origin) as proxy:
+        sock = socket.create_connection(("127.0.0.1", proxy.server_address[1]))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.sendall(b"GET /tiny.html HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.recv(4096)
+        sock.close()  # with SO_LINGER 0: a reset, as clients do to idle keep-alive connections
+        wait_for(lambda: proxy.tally.client_hangups == 1)
+        tally = proxy.reset()
+    assert (tally.requests, tally.client_hangups) == (1, 1)
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_peer_whose_traffic_varies_is_reported_as_a_flagged_median_but_ours_may_not_vary():
+    task, tree = clients.TASKS[1], clients.Tree("t", [], ("x",))
+    samples = [(1.0, 61, 100), (3.0, 61, 300), (2.0, 61, 200)]
+    got = clients._summarize(task, tree, PEERS[1], LOOPBACK, samples)
+    assert (got.requests, got.bytes_sent, got.seconds, got.varied) == (61, 200, 2.0, True)
+    steady = clients._summarize(task, tree, OURS, LOOPBACK, [(1.0, 8, 10), (2.0, 8, 10)])
+    assert (steady.requests, steady.bytes_sent, steady.varied) == (8, 10, False)
+    with pytest.raises(AssertionError, match="traffic varied"):
+        clients._summarize(task, tree, OURS, LOOPBACK, samples)
