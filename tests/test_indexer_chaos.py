@@ -55,6 +55,11 @@ def server_error(op: str) -> ClientError:
     return ClientError({"Error": error, "ResponseMetadata": {"HTTPStatusCode": 500}}, op)
 
 
+KILLED, UNAVAILABLE_5XX = "kill", "5xx"
+APPLIED_LOST, APPLIED_LOST_RETRIED = "applied, answer lost", "applied, answer lost, retried"
+FAULT_KINDS = (KILLED, UNAVAILABLE_5XX, APPLIED_LOST, APPLIED_LOST_RETRIED)
+
+
 class SerializedS3:
     """Every request of every client through one lock; faults for the clients that ask for them."""
 
@@ -63,29 +68,46 @@ class SerializedS3:
         self.rng = random.Random(seed)
         self.faults: collections.Counter[str] = collections.Counter()
         self.chaos = True
+        # Each kind of fault is injected at least once, whatever the interleaving: the first
+        # eligible faulty requests take these, then the seeded dice decide.
+        self.owed = list(FAULT_KINDS)
+
+    def _fault(self, op: str) -> str | None:
+        for kind in self.owed:
+            if kind in (KILLED, UNAVAILABLE_5XX) or op in WRITES:
+                self.owed.remove(kind)
+                return kind
+        roll = self.rng.random()
+        if roll < KILL:
+            return KILLED
+        if roll < KILL + UNAVAILABLE:
+            return UNAVAILABLE_5XX
+        if op in WRITES and roll < KILL + UNAVAILABLE + LOST:
+            return APPLIED_LOST
+        if op in WRITES and roll < KILL + UNAVAILABLE + LOST + LOST_THEN_RETRIED:
+            return APPLIED_LOST_RETRIED
+        return None
 
     def attach(self, client: Any, *, faulty: bool) -> Any:
         send = client._make_api_call
 
         def call(op: str, params: dict[str, Any]) -> Any:
             with self.lock:
-                roll = self.rng.random() if faulty and self.chaos else 1.0
-                if roll < KILL:
-                    self.faults["kill"] += 1
+                kind = self._fault(op) if faulty and self.chaos else None
+                if kind is not None:
+                    self.faults[kind] += 1
+                if kind == KILLED:
                     raise Killed(op)
-                if roll < KILL + UNAVAILABLE:
-                    self.faults["5xx"] += 1
+                if kind == UNAVAILABLE_5XX:
                     raise server_error(op)
                 # botocore turns a bytes Body into a stream inside the params it is given, and a
                 # real retry rewinds it: each send gets its own copy of the params.
-                if op in WRITES and roll < KILL + UNAVAILABLE + LOST:
-                    self.faults["applied, answer lost"] += 1
+                if kind == APPLIED_LOST:
                     send(op, dict(params))
                     raise server_error(op)
-                if op in WRITES and roll < KILL + UNAVAILABLE + LOST + LOST_THEN_RETRIED:
+                if kind == APPLIED_LOST_RETRIED:
                     # The answer was lost and botocore sent the request again: the caller sees the
                     # second answer (a conditional PUT now fails with 412, its write already done).
-                    self.faults["applied, answer lost, retried"] += 1
                     with contextlib.suppress(ClientError):
                         send(op, dict(params))
                 return send(op, params)
@@ -287,9 +309,10 @@ def test_concurrent_handlers_under_kills_5xx_and_redelivery_leave_pages_equal_to
             t.join()
     assert not errors
     assert queue.drained()
-    # The storm really happened (counts are seeded but depend on the interleaving: lower bounds).
+    # The storm really happened: every kind of fault at least once (SerializedS3.owed), the rest
+    # seeded but dependent on the interleaving.
     storm = (dict(serial.faults), queue.sent, queue.deliveries, queue.redeliveries)
-    assert serial.faults["kill"] and serial.faults["5xx"] and serial.faults["applied, answer lost"], storm
+    assert all(serial.faults[kind] for kind in FAULT_KINDS), storm
     assert queue.redeliveries > 0 and queue.deliveries > queue.sent
     assert publisher.hostile > 0
 
