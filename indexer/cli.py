@@ -45,6 +45,7 @@ from indexer.model import (
     yank_reason,
 )
 from indexer.publish import Dist, Uploader, progress_bar
+from indexer.status import STATUSES
 from indexer.store import (
     METADATA,
     Bucket,
@@ -683,7 +684,7 @@ def build_parser() -> argparse.ArgumentParser:
         "offers no files (they come back when it is set active); deprecated is informational.",
     )
     p.add_argument("project")
-    p.add_argument("status", choices=["active", "archived", "deprecated", "quarantined"])
+    p.add_argument("status", choices=STATUSES)
     p.add_argument("--reason", default="", help="free text shown to installers and on the project page")
     p.set_defaults(func=cmd_status)
 
