@@ -7,6 +7,7 @@
         │ checks the secret, then Basic credentials (edge/credentials.py, the same hashes)
         ├──▶ S3: conditional, checksummed PutObject of the distribution (indexer/publish.py)
         └──▶ lambda:Invoke the indexer synchronously, so the pages are fresh when it answers
+             (bounded by the time the invocation has left: upload/handler.py, "refreshing the pages")
 
 Why AuthType NONE and a secret header, not Origin Access Control: with OAC on a Lambda
 function URL, "if you use PUT or POST methods ... your users must include the payload hash value
