@@ -91,28 +91,18 @@ class FallbackRedirect(pulumi.ComponentResource):
             timeout=TIMEOUT_SECONDS,
             opts=child,
         )
-        # Logs: like the viewer-request function, /aws/lambda/us-east-1.<name> in whichever
-        # region ran it.
-        log_groups = self.function.name.apply(
-            lambda fn: [
-                f"arn:aws:logs:*:*:log-group:/aws/lambda/us-east-1.{fn}",
-                f"arn:aws:logs:*:*:log-group:/aws/lambda/us-east-1.{fn}:*",
-            ]
-        )
-        aws.iam.RolePolicy(
+        # Logs: the same groups as the viewer-request function's (`common.edge_log_groups`:
+        # /aws/lambda/us-east-1.<name> in whichever region ran it), with ARNs built from the
+        # deploying account and its partition, never `arn:aws:` and account `*`.
+        self.log_policy = aws.iam.RolePolicy(
             f"{name}-logs",
             role=role.id,
-            policy=pulumi.Output.json_dumps(
+            policy=common.policy(
                 {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Sid": "WriteEdgeLogs",
-                            "Effect": "Allow",
-                            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                            "Resource": log_groups,
-                        }
-                    ],
+                    "Sid": "WriteEdgeLogs",
+                    "Effect": "Allow",
+                    "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                    "Resource": common.edge_log_groups(common.caller(self), self.function.name),
                 }
             ),
             opts=child,
