@@ -35,7 +35,11 @@ EDGE_HANDLER = "handler.handler"
 # miss some: access keys, web-identity roles, shared config files, custom endpoints).
 EDGE_REGION = "us-east-1"
 
-FUNCTION_NAME_MAX = 64  # Lambda function names: 1-64 characters
+# Lambda API reference, CreateFunction, FunctionName: letters, digits, hyphens and underscores;
+# "If you specify only the function name, it is limited to 64 characters in length."
+FUNCTION_NAME_MAX = 64
+# The random part of the explicit function names (`unique_function_name`): 4 bytes, 8 hex digits.
+UNIQUE_SUFFIX_BYTES = 4
 
 
 def policy(*statements: Mapping[str, Any]) -> pulumi.Output[str]:
@@ -111,6 +115,28 @@ def function_name(*parts: str) -> str:
             f"function name {cleaned!r} is over {FUNCTION_NAME_MAX} characters; use a shorter stack name"
         )
     return cleaned
+
+
+def unique_function_name(suffix: pulumi.Input[str], *parts: str) -> pulumi.Output[str]:
+    """`function_name(*parts)` plus "-" and a random `suffix` (a `random.RandomId`'s hex, kept in
+    the stack's state): the same name on every update of this stack, another one for a second
+    stack of the same project and stack name in the same account and region.
+
+    Why: a Lambda function name, and the `/aws/lambda/<name>` log group named after it, are unique
+    per account and region; with `<project>-<stack>-...` alone, a second deployment of the same
+    project and stack name (another Pulumi organisation or backend, a teammate's copy) fails half
+    way through its first `pulumi up` on CreateFunction/CreateLogGroup "already exists".  The
+    length is checked here, on the name with room for the suffix, so an over-long stack name fails
+    the first preview, while the suffix is still unknown.
+    """
+    base = function_name(*parts)
+    room = FUNCTION_NAME_MAX - 1 - 2 * UNIQUE_SUFFIX_BYTES
+    if len(base) > room:
+        raise ValueError(
+            f"function name {base!r} leaves no room for its {2 * UNIQUE_SUFFIX_BYTES}-character unique part "
+            f"(at most {room} characters); use a shorter stack name"
+        )
+    return pulumi.Output.concat(base, "-", suffix)
 
 
 def moved_from(opts: pulumi.ResourceOptions | None) -> list[pulumi.Alias]:

@@ -71,7 +71,10 @@ class UploadEndpointArgs:
     credentials_seed: str
     indexer_function_name: pulumi.Input[str]
     """The indexer's name, chosen up front, never the indexer's own Output (`infra.indexer` says why)."""
-    function_name: str
+    function_name: pulumi.Input[str]
+    """Explicit, so the log group can be made before the function (`common.unique_function_name`)."""
+    bundle_name: str
+    """The zip's file name under `bundle_dir` (one per stack: its salts differ)."""
     log_retention_days: int = 30
     source_root: Path = bundle.REPO_ROOT
     bundle_dir: Path | None = None
@@ -106,7 +109,7 @@ class UploadEndpoint(pulumi.ComponentResource):
 
         logs = aws.cloudwatch.LogGroup(
             f"{name}-logs",
-            name=f"/aws/lambda/{args.function_name}",
+            name=pulumi.Output.concat("/aws/lambda/", args.function_name),
             retention_in_days=args.log_retention_days,
             opts=child,
         )
@@ -168,7 +171,7 @@ class UploadEndpoint(pulumi.ComponentResource):
         )
 
         bundle_dir = args.bundle_dir or args.source_root / ".bundles"
-        zip_name = f"{args.function_name}.zip"
+        zip_name = args.bundle_name
 
         def build(inputs: list[Any]) -> bundle.Bundle:
             from edge import credentials

@@ -119,7 +119,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         elif typ == "random:index/randomPassword:RandomPassword":
             state.update(result=ORIGIN_SECRET)
         elif typ == "random:index/randomId:RandomId":
-            state.update(hex="0123456789abcdef")
+            state.update(hex="0123456789abcdef"[: 2 * int(inputs.get("byteLength", 8))])
         elif typ == "aws:cloudfront/distribution:Distribution":
             rid = DISTRIBUTION_ID
             state.update(
