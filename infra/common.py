@@ -193,6 +193,54 @@ def lambda_at_edge(
     )
 
 
+def function_role(
+    resource_name: str, description: str, opts: pulumi.ResourceOptions, *, edge: bool = False
+) -> aws.iam.Role:
+    """A function's execution role: assumed by Lambda, and by Lambda@Edge's replicas for an edge
+    function (CloudFront developer guide, "Set up IAM permissions and roles for Lambda@Edge":
+    the role must trust lambda.amazonaws.com and edgelambda.amazonaws.com)."""
+    services = ("lambda.amazonaws.com", "edgelambda.amazonaws.com") if edge else ("lambda.amazonaws.com",)
+    return aws.iam.Role(
+        resource_name, assume_role_policy=assume_role_policy(*services), description=description, opts=opts
+    )
+
+
+def function_log_group(
+    resource_name: str, function_name: pulumi.Input[str], retention_days: int, opts: pulumi.ResourceOptions
+) -> aws.cloudwatch.LogGroup:
+    """A regional function's log group, made before the function so its retention applies from the
+    first line (Lambda would otherwise create `/aws/lambda/<name>` itself, kept forever)."""
+    return aws.cloudwatch.LogGroup(
+        resource_name,
+        name=pulumi.Output.concat("/aws/lambda/", function_name),
+        retention_in_days=retention_days,
+        opts=opts,
+    )
+
+
+def edge_log_policy(
+    resource_name: str,
+    role: aws.iam.Role,
+    caller: Caller,
+    function_name: pulumi.Input[str],
+    opts: pulumi.ResourceOptions,
+) -> aws.iam.RolePolicy:
+    """What a Lambda@Edge function's role may do with logs: write to its own groups only."""
+    return aws.iam.RolePolicy(
+        resource_name,
+        role=role.id,
+        policy=policy(
+            {
+                "Sid": "WriteEdgeLogs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": edge_log_groups(caller, function_name),
+            }
+        ),
+        opts=opts,
+    )
+
+
 def edge_log_groups(caller: Caller, function_name: pulumi.Input[str]) -> pulumi.Output[list[str]]:
     """The log groups a Lambda@Edge function writes to: `/aws/lambda/us-east-1.<name>` in every
     region that runs it (CloudFront developer guide, "Amazon CloudWatch metrics and logs for

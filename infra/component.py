@@ -7,7 +7,8 @@
     Indexer         infra/indexer.py       SQS ──▶ indexer Lambda: static pages, invalidations
 
 Read top to bottom, `PrivateIndex.__init__` is the order of creation, and each part takes only
-values the parts above it produced.  Only this module imports the parts; they share `infra.common`
+values the parts above it produced.  Only this module imports the parts (the upload endpoint also
+takes trusted publishing's bundle entry from `infra.trusted`); they share `infra.common`
 (IAM documents, ARNs, names, the Lambda@Edge function factory), `infra.bundle` and `infra.wiring`.
 
 One AWS provider: the stack's own (`aws:` config: region, credentials, profile, assumed roles,

@@ -107,17 +107,9 @@ class UploadEndpoint(pulumi.ComponentResource):
         )
         secret = pulumi.Output.secret(self.origin_secret.result)
 
-        logs = aws.cloudwatch.LogGroup(
-            f"{name}-logs",
-            name=pulumi.Output.concat("/aws/lambda/", args.function_name),
-            retention_in_days=args.log_retention_days,
-            opts=child,
-        )
-        self.role = aws.iam.Role(
-            f"{name}-role",
-            assume_role_policy=common.assume_role_policy("lambda.amazonaws.com"),
-            description="pypi-edge upload function: writes distributions, nothing else",
-            opts=child,
+        logs = common.function_log_group(f"{name}-logs", args.function_name, args.log_retention_days, child)
+        self.role = common.function_role(
+            f"{name}-role", "pypi-edge upload function: writes distributions, nothing else", child
         )
         indexer_arn = caller.arn("lambda", pulumi.Output.concat("function:", args.indexer_function_name))
         distributions = [pulumi.Output.concat(args.bucket_arn, "/", key) for key in wiring.DISTRIBUTION_KEYS]
