@@ -117,7 +117,7 @@ def drops_transfer_encoding(event: dict, context: Any) -> dict:
 
 
 @pytest.fixture
-def serve() -> Iterator[Callable[..., CDN]]:
+def serve(aws_env: None) -> Iterator[Callable[..., CDN]]:
     servers: list[CDN] = []
     with mock_aws():
         s3 = boto3.client("s3", region_name="us-east-1")
@@ -198,7 +198,7 @@ def test_hop_by_hop_headers_from_the_viewer_do_not_make_a_forwarded_request_inva
     assert status == 404  # S3's answer: the request went through
 
 
-def test_a_rejected_origin_response_result_is_not_kept_in_the_edge_cache():
+def test_a_rejected_origin_response_result_is_not_kept_in_the_edge_cache(aws_env):
     from local.cache import CachePolicy, EdgeCache
 
     with mock_aws():
