@@ -186,3 +186,23 @@ def test_a_pending_folder_is_settled_only_by_a_rebuild_that_started_after_its_ch
     assert [p.folder for p in store.pending()] == ["beta"]
     store.settle(["beta"], 301)
     assert store.pending() == []
+
+
+def test_a_batch_settles_the_folders_it_rebuilt_and_keeps_those_that_failed(tmp_path):
+    from local.stack import LocalStack
+    from tests.sqs import s3_body
+
+    stack = LocalStack()
+    stack.store = DataDir(tmp_path / "d").open().bucket("b")
+    for folder in ("alpha", "beta", "gamma"):
+        stack.store.mark(folder, f"{folder}/{folder}-1.0.tar.gz", 100)
+    messages = [
+        {"MessageId": "ok", "Body": s3_body("alpha/alpha-1.0.tar.gz")},
+        {"MessageId": "failed", "Body": s3_body("beta/beta-1.0.tar.gz", removed=True)},
+        {"MessageId": "also-beta", "Body": s3_body("beta/beta-1.0.tar.gz.yanked")},
+        {"MessageId": "not-s3", "Body": "{}"},
+    ]
+
+    stack._settle(messages, {"failed"}, 200)
+
+    assert [p.folder for p in stack.store.pending()] == ["beta", "gamma"]
