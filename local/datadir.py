@@ -109,6 +109,8 @@ class DataDir:
                 "pass an empty or new folder"
             )
         self.path.mkdir(parents=True, exist_ok=True)
+        if not marker.exists():  # claimed first: a folder holding only a .lock would be refused
+            _write_atomically(marker, (json.dumps({"format": FORMAT}) + "\n").encode())
         fd = os.open(self.path / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -118,13 +120,10 @@ class DataDir:
                 raise DataDirError(f"{self.path} is in use by another local stack") from exc
             raise
         self._lock_fd = fd
-        if marker.exists():
-            found = json.loads(marker.read_text()).get("format")
-            if found != FORMAT:
-                self.close()
-                raise DataDirError(f"{self.path} holds data format {found!r}; this version reads {FORMAT}")
-        else:
-            _write_atomically(marker, (json.dumps({"format": FORMAT}) + "\n").encode())
+        found = json.loads(marker.read_text()).get("format")
+        if found != FORMAT:
+            self.close()
+            raise DataDirError(f"{self.path} holds data format {found!r}; this version reads {FORMAT}")
         return self
 
     def close(self) -> None:

@@ -114,3 +114,12 @@ def test_a_second_stack_on_the_same_data_dir_is_refused(tmp_path):
             second.start()
     finally:
         first.stop()
+
+
+def test_ephemeral_wins_over_a_data_dir_and_writes_nothing(tmp_path):
+    e2e = stack(tmp_path, "--ephemeral").start()
+    try:
+        assert "data       in memory: everything is lost at exit" in e2e.banner()
+    finally:
+        e2e.stop()
+    assert not (tmp_path / "data").exists()
