@@ -177,9 +177,16 @@ def version_of(obj: Any) -> Version:
     )
 
 
+class Vanished(Exception):
+    """A version was deleted for good (moto closed its buffer) while it was being kept."""
+
+
 def _chunks(obj: Any) -> Iterator[bytes]:
     # Lazily: the data dir asks only for versions it does not hold yet.
-    yield obj.value
+    try:
+        yield obj.value
+    except ValueError as exc:  # "I/O operation on closed file": moto disposed of it meanwhile
+        raise Vanished(obj.name) from exc
 
 
 def restore(bucket_name: str, store: BucketStore, region: str) -> int:
@@ -269,23 +276,33 @@ class S3Front:
             if not changed and not gone:
                 return
             done_ns = time.time_ns()  # after every change this call sees was made
-            if self.store is not None:
-                for key in [*changed, *gone]:
-                    self._keep(key, changed.get(key, ()))
+            for key in [*changed, *gone]:
+                after = changed.get(key, ())
+                if self.store is not None:
+                    try:
+                        self._keep(key, after)
+                    except Vanished:
+                        # The request that deleted it syncs next and sees the key as it is then;
+                        # until then the key counts as unseen, so nothing is lost or sent twice.
+                        continue
                     if is_watched(key):
                         self.store.mark(key.partition("/")[0], key, done_ns)
-            for key in [*changed, *gone]:
-                self._notify(bucket, key, self._seen.get(key, ()), changed.get(key, ()), source_ip)
-            for key in gone:
-                del self._seen[key]
-            self._seen.update({k: _seen(v) for k, v in changed.items()})
+                self._notify(bucket, key, self._seen.get(key, ()), after, source_ip)
+                if after:
+                    self._seen[key] = _seen(after)
+                else:
+                    del self._seen[key]
 
     def _keep(self, key: str, versions: tuple[Any, ...]) -> None:
         assert self.store is not None
         if is_generated(key):
             # Rebuilt from the rest: only the current version matters, and none if it is removed.
             versions = versions[-1:] if versions and not isinstance(versions[-1], FakeDeleteMarker) else ()
-        self.store.write(key, [(version_of(v), _chunks(v)) for v in versions])
+        try:
+            kept = [(version_of(v), _chunks(v)) for v in versions]  # the ETag may read the bytes
+        except ValueError as exc:
+            raise Vanished(key) from exc
+        self.store.write(key, kept)
 
     def _notify(self, bucket: Any, key: str, before: Seen, after: tuple[Any, ...], source_ip: str) -> None:
         old = {vid for vid, _ in before}

@@ -206,3 +206,35 @@ def test_a_batch_settles_the_folders_it_rebuilt_and_keeps_those_that_failed(tmp_
     stack._settle(messages, {"failed"}, 200)
 
     assert sorted(p.folder for p in stack.store.pending()) == ["beta", "gamma"]
+
+
+def test_a_version_deleted_while_it_is_being_kept_is_left_to_the_next_sync(tmp_path, bucket):
+    from local.s3front import bucket_model
+
+    data = DataDir(tmp_path / "data").open()
+    server = S3Server("127.0.0.1", free_port(), bucket, aws.REGION, data.bucket(bucket)).start()
+    try:
+        s3 = aws.client("s3", f"http://127.0.0.1:{server.port}")
+        s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        server.front.start_watching()
+        key = "alpha/alpha-2.0.tar.gz"
+        doomed = bucket_model(bucket).keys  # moto's key -> [versions]
+        # A version the layer has not kept yet, whose bytes moto disposed of (as a permanent
+        # delete racing with the sync does) before the layer read them.
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.s3.models import s3_backends
+
+        s3_backends[DEFAULT_ACCOUNT_ID]["aws"].put_object(bucket, WHEEL, b"kept")  # not seen yet
+        dict.__getitem__(doomed, WHEEL)[-1].dispose()
+
+        server.front.sync()  # no error, no manifest naming bytes it does not have
+
+        assert WHEEL not in server.front._seen
+        assert list((tmp_path / "data").rglob("versions.json")) == []
+        dict.pop(doomed, WHEEL)  # the delete completes; its own sync comes next
+        s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+        assert [json.loads(p.read_text())["key"] for p in (tmp_path / "data").rglob("versions.json")] == [key]
+    finally:
+        server.stop()
+        data.close()
