@@ -238,3 +238,20 @@ def test_a_version_deleted_while_it_is_being_kept_is_left_to_the_next_sync(tmp_p
     finally:
         server.stop()
         data.close()
+
+
+def test_a_multipart_upload_by_the_cli_comes_back_with_its_etag_and_checksum(tmp_path, bucket, monkeypatch):
+    from indexer import publish
+    from tests.distributions import make_wheel, write
+
+    monkeypatch.setattr(publish, "MULTIPART_THRESHOLD", 1024 * 1024)
+    monkeypatch.setattr(publish, "PART_SIZE", 5 * 1024 * 1024)  # S3's smallest part but the last
+    dist = publish.validate(write(tmp_path, *make_wheel("alpha", "1.0", payload_bytes=6 * 1024 * 1024)[:2]))
+    with local_s3(tmp_path / "data", bucket) as s3:
+        assert publish.Uploader(s3, bucket, progress=False).upload(dist) == publish.UPLOADED
+        before = describe(s3, bucket, dist.key)
+        assert before["ETag"].endswith('-2"')  # two parts
+
+    with local_s3(tmp_path / "data", bucket) as s3:
+        assert describe(s3, bucket, dist.key) == before
+        assert publish.Uploader(s3, bucket, progress=False).upload(dist) == publish.PRESENT
