@@ -3,7 +3,8 @@
 Publish, stop, start: pip installs without publishing again, and no page is rebuilt (the pages
 were kept; their ETags are unchanged).  Kill the stack (SIGKILL) right after S3 acknowledged an
 upload that the indexer had not run on yet: the next start keeps the file, rebuilds that one
-project (it was pending, local/datadir.py), and pip installs it.
+project (it was pending, local/datadir.py), and pip installs it.  A second stack on a data dir
+in use is refused.
 """
 
 from __future__ import annotations
@@ -63,6 +64,11 @@ def test_a_restarted_stack_serves_what_was_published_and_rebuilds_no_page(tmp_pa
         first.wait_for("edgetest-kept", lambda got: [f["yanked"] for f in got] == [False, "broken", "broken"])
         wait_until_indexed(tmp_path)
         before = etags(first, "edgetest-kept")
+        other = stack(tmp_path)  # one stack per data dir
+        other.workdir = tmp_path / "other"
+        other.workdir.mkdir()
+        with pytest.raises(RuntimeError, match="in use by another local stack"):
+            other.start()
     finally:
         first.stop()
 
@@ -102,18 +108,6 @@ def test_an_upload_acknowledged_before_a_sigkill_is_kept_and_indexed_at_the_next
         assert result.returncode == 0, result.stderr
     finally:
         second.stop()
-
-
-def test_a_second_stack_on_the_same_data_dir_is_refused(tmp_path):
-    first = stack(tmp_path).start()
-    try:
-        second = stack(tmp_path)
-        second.workdir = tmp_path / "second"
-        second.workdir.mkdir()
-        with pytest.raises(RuntimeError, match="in use by another local stack"):
-            second.start()
-    finally:
-        first.stop()
 
 
 def test_ephemeral_wins_over_a_data_dir_and_writes_nothing(tmp_path):

@@ -59,20 +59,25 @@ class Harness:
         return [(r["eventName"], unquote_plus(r["s3"]["object"]["key"])) for r in self.records()]
 
 
+@pytest.fixture(scope="module")
+def server() -> Iterator[tuple[S3Server, Any, Any]]:
+    server = S3Server("127.0.0.1", free_port(), "", aws.REGION).start()
+    endpoint = f"http://127.0.0.1:{server.port}"
+    yield server, aws.client("s3", endpoint), aws.client("sqs", endpoint)
+    server.stop()
+
+
 @pytest.fixture
-def local_s3() -> Iterator[Harness]:
-    bucket = f"events-{uuid.uuid4().hex[:12]}"  # moto's model is per process: a bucket per test
-    server = S3Server("127.0.0.1", free_port(), bucket, aws.REGION).start()
-    try:
-        endpoint = f"http://127.0.0.1:{server.port}"
-        resources = aws.provision(endpoint, bucket)
-        server.front.start_watching()
-        s3, sqs = aws.client("s3", endpoint), aws.client("sqs", endpoint)
-        harness = Harness(server, s3, sqs, bucket, resources.queue_url)
-        harness.records()  # the s3:TestEvent the notification configuration sent
-        yield harness
-    finally:
-        server.stop()
+def local_s3(server: tuple[S3Server, Any, Any]) -> Harness:
+    # A bucket (and queues) of its own per test; the layer watches it, as the stack's watches its one.
+    bucket = f"events-{uuid.uuid4().hex[:12]}"
+    s3_server, s3, sqs = server
+    resources = aws.provision(f"http://127.0.0.1:{s3_server.port}", bucket)
+    s3_server.front.bucket = bucket
+    s3_server.front.start_watching()
+    harness = Harness(s3_server, s3, sqs, bucket, resources.queue_url)
+    harness.records()  # the s3:TestEvent the notification configuration sent
+    return harness
 
 
 def test_a_delete_without_version_id_sends_delete_marker_created_with_the_markers_version(local_s3):
