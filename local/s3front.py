@@ -241,6 +241,7 @@ class S3Front:
         self.store = store
         self._lock = threading.Lock()
         self._seen: dict[str, Seen] = {}
+        self._watching = False  # provisioning and restoring are not changes to send or keep
         self.events_sent = 0  # records this layer added (moto's own not counted)
 
     def start_watching(self) -> None:
@@ -248,6 +249,7 @@ class S3Front:
         with self._lock:
             bucket = bucket_model(self.bucket)
             self._seen = {k: _seen(v) for k, v in _raw(bucket).items()} if bucket is not None else {}
+            self._watching = True
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         result = self.app(environ, start_response)
@@ -268,7 +270,7 @@ class S3Front:
         """Deliver the events and keep the changes made since the last call."""
         with self._lock:
             bucket = bucket_model(self.bucket)
-            if bucket is None:
+            if bucket is None or not self._watching:
                 return
             now = _raw(bucket)
             changed = {k: tuple(v) for k, v in now.items() if _differs(self._seen.get(k), v)}
