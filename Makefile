@@ -29,7 +29,7 @@ $(CHROMIUM):
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
 
 serve: $(STAMP)
-	$(BIN)/python -m local $(SERVE_ARGS)
+	$(BIN)/python -m local --data-dir .pypi-edge-data $(SERVE_ARGS)
 
 # With branch coverage of edge/ and indexer/ (report and floor: [tool.coverage] in pyproject.toml).
 test: $(STAMP) $(CHROMIUM)

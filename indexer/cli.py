@@ -63,7 +63,15 @@ EXIT_AWS = 3  # credentials, bucket, permissions, network
 EXIT_INTERRUPTED = 130
 
 MARKER_CONTENT_TYPE = METADATA  # text/plain; charset=utf-8
-PAGES_NOTE = "The index pages update within seconds (the bucket's S3 notification runs the indexer)."
+# True for every command that prints it (each writes or deletes a key the notification watches),
+# in AWS and on the local stack (tests/test_e2e_mutations.py): the batch window is 5 s, one rebuild
+# takes about a second, and its CloudFront invalidation follows.  S3 delivers notifications
+# "typically ... in seconds but can sometimes take a minute or longer" (Amazon S3 user guide,
+# "Amazon S3 Event Notifications"), hence the second sentence.
+PAGES_NOTE = (
+    "The index pages update within seconds: the bucket's S3 notification runs the indexer, which "
+    "invalidates CloudFront's copies (S3 may deliver a notification a minute late now and then)."
+)
 
 
 class CliError(Exception):
@@ -355,11 +363,16 @@ def cmd_status(args: argparse.Namespace, client_factory: Callable[[], Any]) -> i
     if (previous.status, previous.reason) == (args.status, reason):
         _out(f"{project} is already {args.status}; nothing to do.")
         return EXIT_OK
-    # "active" is written too rather than the marker deleted: a write is an ObjectCreated event
-    # everywhere (moto sends none for a delete marker in a versioned bucket), and bucket
-    # versioning keeps the project's status history.
-    marker = project_status.next_marker(previous, written, args.status, reason)
-    bucket.put(key, project_status.render(marker), project_status.CONTENT_TYPE, bucket.page_cache_control)
+    if args.status == "active":
+        # PEP 792: "If no status is explicitly noted, then the project is considered to be in the
+        # active state", so the marker goes.  In the versioned bucket that is a delete marker, for
+        # which S3 sends s3:ObjectRemoved:DeleteMarkerCreated (the notification subscribes to
+        # ObjectRemoved:*; the local stack sends it too, local/s3front.py), and the earlier
+        # statuses stay as noncurrent versions.
+        bucket.delete(key)
+    else:
+        marker = project_status.next_marker(previous, written, args.status, reason)
+        bucket.put(key, project_status.render(marker), project_status.CONTENT_TYPE, bucket.page_cache_control)
     why = f" (reason: {reason!r})" if reason else ""
     _out(f"{project}: {previous.status} -> {args.status}{why}")
     if args.status == "quarantined":

@@ -8,9 +8,11 @@ import logging
 import signal
 import sys
 import time
+from pathlib import Path
 from urllib.parse import quote
 
 from edge import credentials
+from local.datadir import DataDirError
 from local.stack import DEFAULT_USER, DEFAULT_USERS, LocalStack, PortInUse, password_of
 from upload.publishers import parse_publishers
 
@@ -97,6 +99,17 @@ def trusted_line(args: argparse.Namespace) -> str:
     return f"  trusted    {projects}: audience {args.oidc_audience}, tokens from {issuer}\n"
 
 
+def data_line(stack: LocalStack) -> str:
+    """The banner's line about what survives a restart."""
+    if stack.data_path is None:
+        return "in memory: everything is lost at exit (--data-dir DIR keeps it)"
+    line = f"{stack.data_path} (kept across restarts; {stack.restored_keys} keys loaded"
+    if stack.rebuilt_at_start:
+        rebuilt = ", ".join(sorted(stack.rebuilt_at_start))
+        line += f"; rebuilt the pages of {rebuilt}, changed before the last stop"
+    return line + ")"
+
+
 def trusted_publishers(value: str) -> dict[str, object]:
     """--trusted-publishers: JSON, checked by the same model as the deployment's config."""
     try:
@@ -133,6 +146,16 @@ def main(argv: list[str] | None = None) -> int:
         type=parse_pair,
         metavar="NAME=TOKEN",
         help="an API token (user __token__), e.g. from `pypi-edge token new`; rights via --publish NAME=GLOB",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help="keep the bucket (every object and version) in DIR across restarts; `make serve` uses "
+        "./.pypi-edge-data (default: in memory, lost at exit)",
+    )
+    parser.add_argument(
+        "--ephemeral", action="store_true", help="keep nothing across restarts, even with --data-dir"
     )
     parser.add_argument("--batch-window", type=float, default=0.5, help="indexer batch window, seconds (0.5)")
     parser.add_argument(
@@ -186,10 +209,11 @@ def main(argv: list[str] | None = None) -> int:
         trusted_publishers=args.trusted_publishers,
         oidc_audience=args.oidc_audience,
         test_issuer=args.trust_test_issuer,
+        data_dir=None if args.ephemeral else args.data_dir,
     )
     try:
         stack.start()
-    except PortInUse as exc:
+    except (PortInUse, DataDirError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         stack.stop()
         return 1
@@ -212,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
   users      {", ".join(people) or "(tokens only)"}{default}
   S3 + SQS   {stack.s3_endpoint}   bucket {stack.bucket}
   fallback   {args.fallback_index_url or "off (a project not here is a 404)"}
+  data       {data_line(stack)}
 {trusted_line(args)}
 Publish with twine, uv or poetry (as {user}):
   twine upload --repository-url {legacy} -u {user} -p '{password}' dist/*

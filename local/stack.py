@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import secrets
 import socket
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from moto.server import ThreadedMotoServer
 
 from edge import credentials
 from indexer.store import PAGE_CACHE_SECONDS_DEFAULT
 from local import aws
 from local.cache import CachePolicy, EdgeCache, InvalidationAPI
 from local.cdn import CDN
-from local.worker import Worker
+from local.datadir import BucketStore, DataDir
+from local.s3front import S3Server, restore
+from local.worker import Worker, event_keys
 
 DEFAULT_USER = ("pypi", "pypi")
 # `make serve`'s user may publish every project, so the twine/uv commands in the banner work.
@@ -31,6 +33,9 @@ DISTRIBUTION_ID = "LOCAL"  # the id the viewer-request events name, too
 def password_of(spec: Any) -> str:
     """A user's password from its config entry (a string, or {"password": ..., "publish": [...]})."""
     return spec if isinstance(spec, str) else spec["password"]
+
+
+log = logging.getLogger("local.stack")
 
 
 def local_refresher(bucket: str, key: str, timeout: float | None = None) -> None:
@@ -81,12 +86,23 @@ class LocalStack:
     trusted_publishers: dict[str, Any] = field(default_factory=dict)
     oidc_audience: str = "pypi-edge-local"
     test_issuer: str | None = None
+    # Where the bucket is kept across restarts (local/datadir.py); None: in memory only.
+    data_dir: Path | None = None
     _threads: list[threading.Thread] = field(default_factory=list, init=False)
     _tmp: Any = field(default=None, init=False)
+    _data: DataDir | None = field(default=None, init=False)
+    store: BucketStore | None = field(default=None, init=False)
+    restored_keys: int = field(default=0, init=False)  # keys loaded from the data dir at start
+    rebuilt_at_start: list[str] = field(default_factory=list, init=False)  # projects pending at the last stop
 
     @property
     def s3_endpoint(self) -> str:
         return f"http://{self.host}:{self.s3_port}"
+
+    @property
+    def data_path(self) -> Path | None:
+        """The data dir in use (absolute), or None when the bucket lives in memory only."""
+        return self._data.path if self._data is not None else None
 
     @property
     def url(self) -> str:
@@ -101,6 +117,9 @@ class LocalStack:
     def start(self) -> LocalStack:
         check_port(self.host, self.port)
         check_port(self.host, self.s3_port)
+        if self.data_dir is not None:
+            self._data = DataDir(self.data_dir).open()  # DataDirError: not ours, or in use
+            self.store = self._data.bucket(self.bucket)
         # The edge bundle reads hashes from a file; the deploy writes it into the bundle, the
         # local stack into a private temp dir, with the same function.
         self._tmp = tempfile.TemporaryDirectory(prefix="pypi-edge-local-")
@@ -122,9 +141,13 @@ class LocalStack:
         from indexer import handler as indexer_handler
 
         indexer_handler.s3_client.cache_clear()
-        self.moto = ThreadedMotoServer(ip_address=self.host, port=self.s3_port, verbose=False)
-        self.moto.start()
+        # moto's S3+SQS server behind the layer that adds the events moto leaves out and writes
+        # the bucket through to the data dir (local/s3front.py).
+        self.moto = S3Server(self.host, self.s3_port, self.bucket, aws.REGION, self.store).start()
         self.resources = aws.provision(self.s3_endpoint, self.bucket)
+        if self.store is not None:
+            self.restored_keys = restore(self.bucket, self.store, aws.REGION)
+        self.moto.front.start_watching()
 
         from edge import handler as edge_handler
 
@@ -198,10 +221,40 @@ class LocalStack:
             self.resources.queue_arn,
             batch_window=self.batch_window,
             region=aws.REGION,
+            on_batch=self._settle if self.store is not None else None,
         )
         self.worker.start()
         self._threads = [api_thread, cdn_thread, self.worker]
+        if self.store is not None:
+            self._rebuild_pending()
         return self
+
+    def _settle(self, messages: list[dict[str, Any]], failed: set[str], started_ns: int) -> None:
+        """The worker ran the indexer on a batch: its folders are no longer pending (local/datadir.py)."""
+        assert self.store is not None
+        done: set[str] = set()
+        retried: set[str] = set()
+        for message in messages:
+            folders = {key.partition("/")[0] for key in event_keys(message["Body"]) if "/" in key}
+            (retried if message["MessageId"] in failed else done).update(folders)
+        self.store.settle(done - retried, started_ns)
+
+    def _rebuild_pending(self) -> None:
+        """Rebuild the projects whose changes were kept but not indexed before the last stop.
+
+        In AWS their events would still wait in SQS; here the queue starts empty, so the data dir
+        remembers them instead (BucketStore.mark), and every other page is kept as it was.
+        """
+        assert self.store is not None
+        for pending in self.store.pending():
+            started = time.time_ns()
+            try:
+                local_refresher(self.bucket, pending.key)
+            except Exception:
+                log.exception("could not rebuild %s at start; it stays pending", pending.folder)
+                continue
+            self.store.settle([pending.folder], started)
+            self.rebuilt_at_start.append(pending.folder)
 
     def stop(self) -> None:
         if getattr(self, "worker", None):
@@ -220,6 +273,8 @@ class LocalStack:
             t.join(timeout=5)
         if getattr(self, "moto", None):
             self.moto.stop()
+        if self._data is not None:
+            self._data.close()
         if self.fallback_index_url:
             os.environ.pop("PYPI_EDGE_FALLBACK", None)
         if self._tmp is not None:

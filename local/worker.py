@@ -9,6 +9,7 @@ after the visibility timeout and, after `maxReceiveCount` tries, move to the dea
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import threading
 import time
@@ -16,6 +17,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote_plus
 
 from infra import wiring
 
@@ -58,6 +60,15 @@ def sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> di
     }
 
 
+def event_keys(body: str) -> list[str]:
+    """The (decoded) object keys an SQS message body from S3 names; none for anything else."""
+    try:
+        records = json.loads(body).get("Records")
+        return [unquote_plus(r["s3"]["object"]["key"]) for r in records]
+    except (ValueError, TypeError, AttributeError, KeyError):
+        return []
+
+
 class Worker(threading.Thread):
     def __init__(
         self,
@@ -68,11 +79,15 @@ class Worker(threading.Thread):
         batch_window: float,
         region: str,
         handler: Callable[[dict[str, Any], Any], dict[str, Any]] | None = None,
+        on_batch: Callable[[list[dict[str, Any]], set[str], int], None] | None = None,
     ) -> None:
         super().__init__(name="indexer-worker", daemon=True)
         if handler is None:
             from indexer.handler import handler  # imported late: after the endpoint variables are set
         self.handler = handler
+        # Called after each batch with its messages, the ids that failed, and time.time_ns() from
+        # just before the handler ran (so every rebuild in it listed the bucket after that).
+        self.on_batch = on_batch
         self.sqs = sqs
         self.queue_url = queue_url
         self.queue_arn = queue_arn
@@ -100,8 +115,11 @@ class Worker(threading.Thread):
             return 0
         self.idle.clear()
         event = sqs_event(messages, self.queue_arn, self.region)
+        started_ns = time.time_ns()
         result = self.handler(event, LambdaContext(aws_request_id=str(uuid.uuid4())))
         failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
+        if self.on_batch is not None:
+            self.on_batch(messages, failed, started_ns)
         done = [m for m in messages if m["MessageId"] not in failed]
         for i in range(0, len(done), 10):  # DeleteMessageBatch takes at most 10 entries
             entries = [

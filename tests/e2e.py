@@ -128,6 +128,24 @@ class Stack:
         finally:
             self._log.close()
 
+    def kill(self) -> None:
+        """SIGKILL: no handler runs, nothing is flushed or closed by the stack (a crash)."""
+        self.proc.kill()
+        try:
+            self.proc.wait(timeout=15)
+        finally:
+            self._log.close()
+
+    def banner(self, timeout: float = 30) -> str:
+        """The log up to the end of the banner (printed just after the servers are up)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.log_path.read_text()
+            if "Ctrl-C stops." in text:
+                return text
+            time.sleep(0.1)
+        raise AssertionError(f"no banner after {timeout}s:\n{self.log_path.read_text()}")
+
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"

@@ -87,6 +87,37 @@ def test_removed_object_event_rebuilds_the_project(lambda_s3):
     assert "alpha" not in projects_in_root(lambda_s3)
 
 
+def test_a_delete_marker_created_record_is_handled_exactly_like_a_delete_record(lambda_s3):
+    """A DELETE in a versioned bucket makes S3 send ObjectRemoved:DeleteMarkerCreated, without
+    size or eTag (tests/events/sqs-object-removed-delete-marker.json, shaped as S3's "Event message
+    structure"); the indexer must rebuild from it exactly as from ObjectRemoved:Delete."""
+    names = {}
+    for version in ("1.0", "1.1"):
+        names[version], data, _ = make_wheel("alpha", version)
+        put(lambda_s3, f"alpha/{names[version]}", data)
+    calls: list[str] = []
+    lambda_s3.meta.events.register("before-call.s3", lambda model, **_: calls.append(model.name))
+
+    def remove_then_handle(fixture: str) -> tuple[list[str], list[str], dict[str, Any]]:
+        put(lambda_s3, f"alpha/{names['1.0']}", make_wheel("alpha", "1.0")[1])
+        handler(event("sqs-batch-two-projects.json"), None)
+        lambda_s3.delete_object(Bucket=BUCKET, Key=f"alpha/{names['1.0']}")  # a delete marker
+        calls.clear()
+        result = handler(event(fixture), None)
+        doc = json.loads(s3_pages.read(lambda_s3, BUCKET, "alpha/index.json"))
+        return list(calls), [f["filename"] for f in doc["files"]], result
+
+    by_delete = remove_then_handle("sqs-object-removed.json")
+    by_marker = remove_then_handle("sqs-object-removed-delete-marker.json")
+
+    assert by_marker == by_delete
+    assert by_marker[1] == [names["1.1"]]
+    assert by_marker[2] == {"batchItemFailures": []}
+    body = json.loads(event("sqs-object-removed-delete-marker.json")["Records"][0]["body"])
+    assert body["Records"][0]["eventName"] == "ObjectRemoved:DeleteMarkerCreated"
+    assert list(s3_targets(body)) == [(BUCKET, "alpha")]
+
+
 def test_bad_records_fail_alone_and_the_rest_of_the_batch_succeeds(lambda_s3):
     filename, data, _ = make_wheel("alpha", "1.0")
     put(lambda_s3, f"alpha/{filename}", data)

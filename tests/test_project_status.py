@@ -79,12 +79,17 @@ def test_the_marker_name_can_never_be_a_distribution_or_a_page():
     assert project_for_key(MARKER) == "hello-world"
 
 
-def test_status_active_writes_an_active_marker(published):
+def test_status_active_removes_the_marker_and_versioning_keeps_the_old_one(published):
     run("status", "hello-world", "deprecated")
 
     assert run("status", "hello-world", "active") == 0
 
-    assert json.loads(page(published, MARKER)) == {"status": "active"}
+    assert MARKER not in keys(published)  # PEP 792: no status noted means active
+    got = published.list_object_versions(Bucket=BUCKET, Prefix=MARKER)
+    assert [m["IsLatest"] for m in got["DeleteMarkers"]] == [True]
+    assert [v["IsLatest"] for v in got["Versions"]] == [False]
+    rebuild(published)
+    assert project_json(published)["project-status"] == {"status": "active"}
 
 
 def test_active_without_a_marker_is_already_active(published, capsys):
@@ -191,7 +196,8 @@ def test_a_quarantined_project_comes_back_intact_without_reading_its_files(
 
     rebuild(published)
 
-    assert counter.calls["GetObject"] == 3  # project json, the changed marker, root json: no file
+    # The project json and the root json: no file, and no marker (`active` removed it).
+    assert counter.calls["GetObject"] == 2
     after = project_json(published)
     assert [(f["filename"], f["hashes"], f["core-metadata"]) for f in after["files"]] == [
         (f["filename"], f["hashes"], f["core-metadata"]) for f in before
