@@ -347,12 +347,9 @@ def _matrix(r: Results, cell) -> list[tuple[str, ...]]:
     for case in w.cases:
         for task in case.tasks:
             for scenario in case.scenarios:
-                ours = []
-                for state, _ in STATE_COLUMNS:
-                    try:
-                        ours.append(cell(w.get(task.name, case.tree.name, OURS, scenario.name, state)))
-                    except StopIteration:
-                        ours.append("—")  # a state this scenario does not measure
+                got = {m.state: m for m in w.states(task.name, case.tree.name, OURS, scenario.name)}
+                # "—": a state this scenario does not measure
+                ours = [cell(got[state]) if state in got else "—" for state, _ in STATE_COLUMNS]
                 peers = [cell(w.get(task.name, case.tree.name, peer, scenario.name)) for peer in PEERS]
                 rows.append((task.name, case.tree.name, scenario.name, *ours, *peers))
     return rows
@@ -387,18 +384,12 @@ def work_traffic_table(r: Results) -> Table:
             for name in w.servers:
                 m = w.get(task.name, case.tree.name, name, first)
                 cells.append(f"{'≈ ' if m.varied else ''}{count(m.requests)} / {size(m.bytes_sent)}")
-            origin = []
-            for scenario in case.scenarios:
-                states = [
-                    w.get(task.name, case.tree.name, OURS, scenario.name, state)
-                    for state, _ in STATE_COLUMNS
-                    if any(
-                        (m.task, m.tree, m.server, m.scenario, m.state)
-                        == (task.name, case.tree.name, OURS, scenario.name, state)
-                        for m in w.measurements
-                    )
-                ]
-                origin.append(" / ".join(count(m.origin_requests) for m in states))
+            origin = [
+                " / ".join(
+                    count(m.origin_requests) for m in w.states(task.name, case.tree.name, OURS, s.name)
+                )
+                for s in case.scenarios
+            ]
             rows.append((task.name, case.tree.name, cells[0], "; ".join(origin), *cells[1:]))
     return Table(
         "Locking and installing: HTTP requests / response bytes (exact, identical on every run), and the "

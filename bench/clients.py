@@ -332,8 +332,13 @@ class Work:
             if (m.task, m.tree, m.server, m.scenario, m.state) == (task, tree, server, scenario, state)
         )
 
-    def has(self, task: str, tree: str, scenario: str) -> bool:
-        return any((m.task, m.tree, m.scenario) == (task, tree, scenario) for m in self.measurements)
+    def states(self, task: str, tree: str, server: str, scenario: str) -> list[Measurement]:
+        """Every measurement of one index for a task, tree and scenario, in the order run."""
+        return [
+            m
+            for m in self.measurements
+            if (m.task, m.tree, m.server, m.scenario) == (task, tree, server, scenario)
+        ]
 
 
 Sample = tuple[float, int, int, int, list[float]]  # seconds, requests, bytes, origin requests, server times

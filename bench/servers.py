@@ -234,6 +234,11 @@ def project_files(url: str, project: str, authorization: str | None = None) -> s
         return set()
 
 
+# Indexing 30 wheels took 11 s at a load average of 8, and more than 120 s once at 15 (the bench
+# stopped there): a wait, not a failure.
+INDEXING_TIMEOUT = 900
+
+
 def wait(ready: Callable[[], bool], what: str, timeout: float = 120, step: float = 0.2) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -259,6 +264,7 @@ def ours(wheels: list[tuple[str, bytes]]) -> Iterator[Served]:
                 filename in project_files(direct, project_of(filename), basic()) for filename, _ in wheels
             ),
             "local stack indexing",
+            timeout=INDEXING_TIMEOUT,
         )
         with ShapingProxy((stack.host, stack.port), LOOPBACK, cloudfront_compression=True) as proxy:
             yield Served(OURS, proxy, through(stack.index_url(), proxy), EdgeState(stack))
@@ -319,6 +325,7 @@ def devpi(wheels: list[tuple[str, bytes]]) -> Iterator[Served]:
                     filename in project_files(direct, project_of(filename)) for filename, _ in wheels
                 ),
                 "devpi indexing",
+                timeout=INDEXING_TIMEOUT,
             )
             with ShapingProxy(("127.0.0.1", port), LOOPBACK) as proxy:
                 yield Served(DEVPI, proxy, f"{proxy.url}/root/bench/+simple/")
