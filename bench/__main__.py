@@ -18,9 +18,9 @@ from pathlib import Path
 
 from bench import clients, cost, indexing, large, publish
 from bench.edge import edge_timings
-from bench.link import LOOPBACK, WAN, Shape
+from bench.link import FAR, LOOPBACK, SAME, WAN, Scenario, Shape
 from bench.report import Row, Table, count, dollars, ratio, render, seconds, size
-from bench.servers import CONFIG, DEVPI, OURS, PEERS, PYPISERVER
+from bench.servers import COLD, CONFIG, DEVPI, OURS, PEERS, PYPISERVER, STALE, STALE_AFTER, WARM
 
 RESULTS = Path(__file__).resolve().parent / "results.md"
 Format = Callable[[float], str]
@@ -37,8 +37,12 @@ class Sizes:
     packages: int = 30
     payload_bytes: int = 2 * 2**20
     real_tree: bool = True  # requests + Jinja2 from PyPI (downloaded once; tests leave it out)
-    links: tuple[Shape, ...] = (LOOPBACK, WAN)
-    work_runs: int = 1  # 2 cores, < 15 minutes: one run per client, tree, index and link
+    scenarios: tuple[Scenario, ...] = (SAME, FAR)  # the synthetic tree
+    real_scenarios: tuple[Scenario, ...] = (SAME,)  # the real tree (< 15 minutes: not the far one)
+    big_bytes: int = 100 * 2**20  # the large-wheel tree's one large wheel (issue 23: 50–200 MB)
+    big_scenarios: tuple[Scenario, ...] = (SAME,)
+    large_links: tuple[Shape, ...] = (LOOPBACK, WAN)  # large pages, fetched through the link
+    work_runs: int = 1  # 2 cores, < 15 minutes: one run per client, tree, index, scenario, cache state
     publish_runs: int = 3
     large_files: int = 2_000
     large_roots: tuple[int, ...] = (10_000, 50_000)
@@ -59,7 +63,23 @@ QUICK = Sizes(
     packages=4,
     payload_bytes=64 * 1024,
     real_tree=False,
-    links=(LOOPBACK, Shape("5 ms RTT, 1 Gbit/s", rtt=0.005, bits_per_second=1e9)),
+    # One scenario with every cache state and an origin round trip; the large-wheel tree adds one
+    # without (the code paths of both kinds, at half the runs).
+    scenarios=(
+        Scenario(
+            "far: 20 ms; edge 2 ms + 10 ms",
+            Shape("20 ms", rtt=0.02),
+            Shape("2 ms", rtt=0.002),
+            origin_rtt=0.01,
+            stale_pages=True,
+        ),
+    ),
+    real_scenarios=(),
+    big_bytes=1 * 2**20,
+    big_scenarios=(
+        Scenario("same RTT: 5 ms, 100 Mbit/s", Shape("5 ms", 0.005, 100e6), Shape("5 ms", 0.005, 100e6)),
+    ),
+    large_links=(LOOPBACK, Shape("5 ms RTT, 1 Gbit/s", rtt=0.005, bits_per_second=1e9)),
     work_runs=1,
     publish_runs=1,
     large_files=20,
@@ -99,6 +119,20 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, {platform.system()}"
 
 
+def cases(sizes: Sizes, log=lambda message: None) -> list[clients.Case]:
+    """The client matrix: the synthetic tree (every task, every scenario), the real tree (the
+    same), and the synthetic tree with one large wheel (resolving only, where PEP 658 decides
+    whether that wheel is downloaded)."""
+    synthetic = clients.synthetic_tree(sizes.packages, sizes.payload_bytes)
+    big = clients.synthetic_tree(sizes.packages, sizes.payload_bytes, big=sizes.big_bytes)
+    got = [clients.Case(synthetic, clients.TASKS, sizes.scenarios)]
+    if sizes.real_tree:
+        log("real tree: requests + Jinja2 (downloaded once into ~/.cache/pypi-edge-bench)")
+        got.append(clients.Case(clients.real_tree(), clients.TASKS, sizes.real_scenarios))
+    got.append(clients.Case(big, clients.RESOLVE_TASKS, sizes.big_scenarios))
+    return got
+
+
 def run(sizes: Sizes, log=lambda message: None) -> Results:
     """Measure everything. Order matters: the moto benches first (they need no endpoint
     variables), then the local stacks, then the edge function (after the stacks have stopped,
@@ -114,12 +148,10 @@ def run(sizes: Sizes, log=lambda message: None) -> Results:
         sizes.reindex_files, versions=sizes.reindex_versions, runs=sizes.reindex_runs
     )
     log(f"large: a {sizes.large_files:,}-file project, roots of {sizes.large_roots}")
-    big = large.large(sizes.large_files, sizes.large_roots, sizes.links, sizes.large_runs, sizes.fetch_runs)
-    trees = [clients.synthetic_tree(sizes.packages, sizes.payload_bytes)]
-    if sizes.real_tree:
-        log("real tree: requests + Jinja2 (downloaded once into ~/.cache/pypi-edge-bench)")
-        trees.append(clients.real_tree())
-    work = clients.work(trees, sizes.links, sizes.work_runs, log=lambda m: log(f"clients: {m}"))
+    big = large.large(
+        sizes.large_files, sizes.large_roots, sizes.large_links, sizes.large_runs, sizes.fetch_runs
+    )
+    work = clients.work(cases(sizes, log), sizes.work_runs, log=lambda m: log(f"clients: {m}"))
     log("publishing: upload to installable")
     with tempfile.TemporaryDirectory(prefix="pypi-edge-bench-publish-") as tmp:
         publishing = publish.latencies(Path(tmp), sizes.publish_runs)
@@ -149,6 +181,11 @@ CODEARTIFACT = "AWS CodeArtifact"
 def compare(section: str, measure: str, ours: float, label: str, other: float, fmt: Format) -> Row:
     """A row whose two figures are formatted alike, and their ratio."""
     return Row(section, measure, fmt(ours), label, fmt(other), ratio(other, ours))
+
+
+def _shape(shape: Shape) -> str:
+    rate = f", {shape.bits_per_second / 1e6:g} Mbit/s" if shape.bits_per_second else ""
+    return f"{shape.rtt * 1000:g} ms RTT{rate}"
 
 
 def us(value: float) -> str:
@@ -209,31 +246,22 @@ def indexer_rows(uploads: list[indexing.UploadCosts], rx: indexing.ReindexCosts)
     return rows
 
 
-def _link_names(r: Results) -> tuple[str, str]:
-    """(the first link, the last): loopback and the shaped link in a full run."""
-    return r.work.links[0].name, r.work.links[-1].name
-
-
 def client_rows(r: Results) -> list[Row]:
-    """Per tree and task, on the shaped link: our wall time and bytes against each peer's."""
+    """Per tree and task: our wall time with a warm edge cache (the common case) against each
+    peer's in every scenario, and the bytes sent."""
     s, rows, w = "3 clients", [], r.work
-    first, last = _link_names(r)
-    for tree in w.trees:
-        for task in clients.TASKS:
-            what = f"{task.name}, {tree.name}"
-            ours_far, ours_near = (
-                w.get(task.name, tree.name, OURS, last),
-                w.get(task.name, tree.name, OURS, first),
-            )
+    for case in w.cases:
+        tree = case.tree.name
+        for task in case.tasks:
+            what = f"{task.name}, {tree}"
             for peer in PEERS:
-                theirs_far = w.get(task.name, tree.name, peer, last)
-                theirs_near = w.get(task.name, tree.name, peer, first)
-                far = f"{what}: wall time, {last}"
-                rows.append(compare(s, far, ours_far.seconds, peer, theirs_far.seconds,
-                                    seconds))  # fmt: skip
-                rows.append(
-                    compare(s, f"{what}: bytes", ours_near.bytes_sent, peer, theirs_near.bytes_sent, size)
-                )
+                for scenario in case.scenarios:
+                    ours, theirs = (w.get(task.name, tree, name, scenario.name) for name in (OURS, peer))
+                    measure = f"{what}: wall time, {scenario.name}, edge cache warm"
+                    rows.append(compare(s, measure, ours.seconds, peer, theirs.seconds, seconds))
+                first = case.scenarios[0].name
+                ours, theirs = (w.get(task.name, tree, name, first) for name in (OURS, peer))
+                rows.append(compare(s, f"{what}: bytes", ours.bytes_sent, peer, theirs.bytes_sent, size))
     return rows
 
 
@@ -245,14 +273,15 @@ class CostModel:
     theirs: cost.Monthly
     per_million_ours: float
     per_million_theirs: float
+    teams: list[cost.TeamMonth]  # pay-as-you-go and the flat-rate plans, per team size
 
 
 def cost_model(r: Results) -> CostModel:
     load, w = r.sizes.load, r.work
-    tree, loopback = w.trees[0].name, w.links[0].name
+    tree, first = w.trees[0].name, w.cases[0].scenarios[0].name
     # An install = what `pip install` of the synthetic tree transferred from an empty cache.
     # CodeArtifact serves no PEP 658 metadata, like pypiserver: its install costs what pip's did there.
-    ours_pip, theirs_pip = (w.get("pip install", tree, name, loopback) for name in (OURS, PYPISERVER))
+    ours_pip, theirs_pip = (w.get("pip install", tree, name, first) for name in (OURS, PYPISERVER))
     ours_install = cost.Install(ours_pip.requests, ours_pip.bytes_sent)
     theirs_install = cost.Install(theirs_pip.requests, theirs_pip.bytes_sent)
     warm, cold = r.edge["warm_authorized_us"], r.edge["cold_verification_us"]
@@ -266,6 +295,7 @@ def cost_model(r: Results) -> CostModel:
         cost.codeartifact_monthly(theirs_install, load),
         cost.ours_per_request(warm, cold, load) * 1e6,
         cost.CODEARTIFACT_REQUEST * 1e6,
+        [cost.team_month(n, ours_install, warm, cold, gets, others, load) for n in cost.TEAM_SIZES],
     )
 
 
@@ -286,41 +316,113 @@ def cost_rows(m: CostModel) -> list[Row]:
         compare(s, f"{month}: publishing (upload endpoint, invalidations, trusted publishing)",
                 m.ours.endpoint, f"{ca} (publish requests)", m.theirs.endpoint, dollars),
         compare(s, f"{month}: total", m.ours.total, ca, m.theirs.total, dollars),
+    ] + [
+        compare(s, f"$ per month, {t.developers} developers, the cheapest option: {_pick(t)}",
+                _pick_dollars(t), "pay-as-you-go after the always-free tier", t.payg, dollars)
+        for t in m.teams
     ]  # fmt: skip
+
+
+def _pick(t: cost.TeamMonth) -> str:
+    return t.pick if t.pick == cost.PAY_AS_YOU_GO else f"flat-rate {t.pick} (unconfirmed)"
+
+
+def _pick_dollars(t: cost.TeamMonth) -> float:
+    return t.payg if t.pick == cost.PAY_AS_YOU_GO else t.plans[t.pick] or 0.0
 
 
 # --- the other tables --------------------------------------------------------------------------
 
 
+STATE_COLUMNS = (
+    (COLD, "edge cache cold"),
+    (STALE, f"pages > {STALE_AFTER - 1} s old"),
+    (WARM, "edge cache warm"),
+)
+
+
+def _matrix(r: Results, cell) -> list[tuple[str, ...]]:
+    """One row per tree × task × scenario: our cache states, then each peer, through `cell`."""
+    w, rows = r.work, []
+    for case in w.cases:
+        for task in case.tasks:
+            for scenario in case.scenarios:
+                got = {m.state: m for m in w.states(task.name, case.tree.name, OURS, scenario.name)}
+                # "—": a state this scenario does not measure
+                ours = [cell(got[state]) if state in got else "—" for state, _ in STATE_COLUMNS]
+                peers = [cell(w.get(task.name, case.tree.name, peer, scenario.name)) for peer in PEERS]
+                rows.append((task.name, case.tree.name, scenario.name, *ours, *peers))
+    return rows
+
+
+def _header(first: tuple[str, ...]) -> tuple[str, ...]:
+    return (*first, *(f"{OURS}, {label}" for _, label in STATE_COLUMNS), *PEERS)
+
+
 def work_time_table(r: Results) -> Table:
-    w = r.work
-    rows = []
-    for tree in w.trees:
-        for task in clients.TASKS:
-            for link in w.links:
-                cells = [seconds(w.get(task.name, tree.name, name, link.name).seconds) for name in w.servers]
-                rows.append((task.name, tree.name, link.name, *cells))
     return Table(
-        f"Locking and installing: wall time, median of {w.runs} run(s), empty caches",
-        ("task", "tree", "link", *w.servers),
-        rows,
+        f"Locking and installing: wall time, median of {r.work.runs} run(s), empty client caches",
+        _header(("task", "tree", "scenario")),
+        _matrix(r, lambda m: seconds(m.seconds)),
+    )
+
+
+def server_time_table(r: Results) -> Table:
+    return Table(
+        "Locking and installing: the server's time per request (median) and summed over the run",
+        _header(("task", "tree", "scenario")),
+        _matrix(r, lambda m: f"{seconds(m.server_median)} · Σ {seconds(m.server_total)}"),
     )
 
 
 def work_traffic_table(r: Results) -> Table:
-    w = r.work
-    first = w.links[0].name
-    rows = []
-    for tree in w.trees:
-        for task in clients.TASKS:
+    w, rows = r.work, []
+    for case in w.cases:
+        first = case.scenarios[0].name
+        for task in case.tasks:
             cells = []
             for name in w.servers:
-                m = w.get(task.name, tree.name, name, first)
+                m = w.get(task.name, case.tree.name, name, first)
                 cells.append(f"{'≈ ' if m.varied else ''}{count(m.requests)} / {size(m.bytes_sent)}")
-            rows.append((task.name, tree.name, *cells))
+            origin = [
+                " / ".join(
+                    count(m.origin_requests) for m in w.states(task.name, case.tree.name, OURS, s.name)
+                )
+                for s in case.scenarios
+            ]
+            rows.append((task.name, case.tree.name, cells[0], "; ".join(origin), *cells[1:]))
     return Table(
-        "Locking and installing: HTTP requests / response bytes (exact, identical on every run)",
-        ("task", "tree", *w.servers),
+        "Locking and installing: HTTP requests / response bytes (exact, identical on every run), and the "
+        "requests our CloudFront stand-in sent to S3 by edge cache state (cold / [stale /] warm, by "
+        "scenario)",
+        ("task", "tree", OURS, f"{OURS}: origin requests", *w.servers[1:]),
+        rows,
+    )
+
+
+def flat_rate_table(m: CostModel) -> Table:
+    def plan(t: cost.TeamMonth, name: str) -> str:
+        value = t.plans[name]
+        return "does not fit" if value is None else dollars(value)
+
+    rows = [
+        (f"{t.developers}", count(t.installs), count(t.viewer_requests), f"{t.transfer_gb:,.0f} GB",
+         dollars(t.payg_list), dollars(t.payg), *(plan(t, p.name) for p in cost.FLAT_PLANS), _pick(t))
+        for t in m.teams
+    ]  # fmt: skip
+    return Table(
+        "Cost: pay-as-you-go or a CloudFront flat-rate plan, by team size ($ a month; plan figures "
+        "unconfirmed)",
+        (
+            "developers",
+            "installs",
+            "viewer requests",
+            "transfer out",
+            "pay-as-you-go (list)",
+            "pay-as-you-go after the free tier",
+            *(f"{p.name} (${p.monthly:,.0f})" for p in cost.FLAT_PLANS),
+            "cheapest",
+        ),
         rows,
     )
 
@@ -341,7 +443,7 @@ def publish_table(r: Results) -> Table:
 
 def large_table(r: Results) -> Table:
     g = r.large
-    links = [link.name for link in r.sizes.links]
+    links = [link.name for link in r.sizes.large_links]
     rows = []
     labels = list(dict.fromkeys(f.label for f in g.fetches))
     for label in labels:
@@ -386,19 +488,25 @@ def transfer(n_bytes: int, bits_per_second: float = 100e6) -> str:
 
 def notes(r: Results, m: CostModel) -> list[str]:
     z, w = r.sizes, r.work
-    first, last = _link_names(r)
-    shaped = r.sizes.links[-1]
     trees = "; ".join(f"{t.name}: {len(t.wheels)} wheels, {size(t.wheel_bytes)}" for t in w.trees)
     load = f"1-minute load average {r.load_average[0]:.1f} before and {r.load_average[1]:.1f} after the run"
+    scenarios = "; ".join(
+        f"'{s.name}': single servers {_shape(s.server)}, our edge {_shape(s.edge)}"
+        + (
+            f", {s.origin_rtt * 1000:g} ms more per request the edge sends to the origin"
+            if s.origin_rtt
+            else ""
+        )
+        for s in w.scenarios
+    )
     return [
         f"Run on {r.date}, {r.machine}; `make bench` took {seconds(r.seconds)}; {load} (other work shared "
-        "the "
-        "2 cores: times are noisy, counts are not). Ratios are the compared figure ÷ pypi-edge's. Counts "
+        "the 2 cores: times are noisy, counts are not). Ratios are the compared figure ÷ pypi-edge's. Counts "
         "(requests, bytes) are exact and identical on every run (the bench fails otherwise, wherever a case "
         "runs more than once); times are "
         f"medians: {z.upload_runs} runs per upload case, {z.reindex_runs} per reindex, {w.runs} per client, "
-        f"index and link, {z.publish_runs} per way of publishing, {z.fetch_runs} per page fetch, "
-        f"{z.edge_calls:,} edge calls.",
+        f"index, scenario and cache state, {z.publish_runs} per way of publishing, {z.fetch_runs} per page "
+        f"fetch, {z.edge_calls:,} edge calls.",
         f"Edge: `bench/edge.py`, the real handler in this interpreter with {r.edge['iterations']:,} PBKDF2 "
         "iterations; a cold verification is one first-time check of a password (the verified-header cache "
         "is then warm).",
@@ -419,25 +527,57 @@ def notes(r: Results, m: CostModel) -> list[str]:
         'Delimiter="/", PUT the root (its DynamoDB lock calls are not counted).',
         f"Reindex: {r.reindex.files:,} small wheels, {z.reindex_versions} versions per project, a fresh "
         "bucket per run; the re-run finds every page and reuses hashes and metadata (no distribution read).",
-        f"The link (`bench/link.py`): every index sits behind its own shaping reverse proxy on 127.0.0.1, "
-        f"so each pays the same network. '{first}' adds nothing; '{last}' adds {shaped.rtt * 1000:g} ms "
-        "before each request is forwarded and once more per new connection (the TCP handshake; plain "
-        f"HTTP, so no TLS round trips), and sends response bodies through one shared "
-        f"{(shaped.bits_per_second or 0) / 1e6:g} Mbit/s pipe (request bodies through another), so parallel "
-        "downloads share the rate. The proxy keeps connections alive on both sides, streams bodies, passes "
-        "HEAD and Range through, and counts requests and body bytes the same way for every index. In front "
-        "of pypi-edge it also gzips as CloudFront does (`Compress: true`: text/html and the other listed "
-        "types, 1,000 B to 10 MB, when the client sends `Accept-Encoding: gzip`); "
-        "`application/vnd.pypi.simple.v1+json` is not a type CloudFront compresses.",
+        "The link (`bench/link.py`): every index sits behind its own shaping reverse proxy on 127.0.0.1, so "
+        "each pays the same kind of network: a round trip added before each request is forwarded and once "
+        "more per new connection (the TCP handshake; plain HTTP, so no TLS round trips), and response bodies "
+        "sent through one shared pipe of the scenario's rate (request bodies through another), so parallel "
+        "downloads share it. The proxy keeps connections alive on both sides, streams bodies, passes HEAD "
+        "and Range through, and counts requests and body bytes the same way for every index. In front of "
+        "pypi-edge it also gzips as CloudFront does (`Compress: true`: text/html and the other listed types, "
+        "1,000 B to 10 MB, when the client sends `Accept-Encoding: gzip`); "
+        "`application/vnd.pypi.simple.v1+json` is not a type CloudFront compresses. Server time: per "
+        "request, from the proxy forwarding it to the response headers arriving (the link's delays are "
+        "not in it; for us it includes the edge function, the stand-in's cache, and on a miss the origin "
+        "round trip and moto's S3); the table shows its median per request and its sum over the run, the "
+        "median of runs of each.",
+        f"Scenarios (a model, `bench/link.py: Scenario`): {scenarios}. 'Same RTT' is the comparison before "
+        "issue 23: everyone 30 ms away, the edge location in the origin's region. 'Far client': a client on "
+        "another continent from a single server (pypiserver and devpi are one machine in one region), near "
+        "a CloudFront edge location; a request the edge must pass to S3 (a miss, or a page revalidation) "
+        "crosses the rest of the distance (15 + 105 = the single server's 120 ms). Sources for the "
+        "distances: measured averages between AWS regions — us-east-1 to sa-east-1 119.5 ms, to eu-central-1 "
+        "88.7 ms, to ap-northeast-1 145 ms, us-west-2 to eu-west-1 137 ms (the 'Latency Between AWS Global "
+        "Regions' table, reproduced at acomputerscientistlearnsaws.blogspot.com/2017/04/aws-regions.html; "
+        "cloudping data mapped at xkyle.com/Measuring-AWS-Region-and-AZ-Latency) — so 120 ms sits inside "
+        "the issue's 90–150 ms; 15 ms to the nearest edge location is the issue's 10–20 ms, an assumption "
+        "not measured here (CloudFront's hundreds of points of presence are the reason for it). Assumed "
+        "and not modelled: CloudFront reuses its connections to the origin (no handshake per miss), no "
+        "regional edge cache between the edge and S3 (it would shorten some misses), the same 100 Mbit/s "
+        "for every client, and no TCP slow start or loss on the long path (both would slow the far single "
+        "server more than the near edge: the model favours the peers there).",
+        f"Edge cache states (pypi-edge only; the peers have none): cold = the stand-in's cache emptied by "
+        "an invalidation of /* before the run (the first install after a publish: the indexer invalidates "
+        "the project's pages, and a new wheel was never cached); warm = right after the cold run of the "
+        f"same task (every later install, client caches empty: the common case); pages > "
+        f"{STALE_AFTER - 1} s old = the stand-in's clock moved past the pages' s-maxage "
+        f"({STALE_AFTER - 1} s, `indexCacheSeconds`), so every page is revalidated with S3 (a 304), and "
+        "so is every `.metadata` file, which the indexer writes with the pages' Cache-Control; wheels "
+        "(immutable, a year) stay cached: an install more than a minute after the previous one at that "
+        "edge location. Origin requests are counted exactly at the stand-in's S3 client "
+        "(`bench/servers.py: Origin`), which the bench wraps to add the scenario's origin round trip; "
+        "the stand-in's 16 MiB cacheable-object bound (a local memory bound) is raised for the bench.",
         f"Clients: trees — {trees}. The synthetic tree: packages `{clients.PREFIX}-NN` forming a DAG (each "
         f"depends on 2n+1, 2n+2 and n+3 when they exist), {size(z.payload_bytes)} of incompressible payload "
-        "each, one version each. The real tree: requests 2.34.2 + Jinja2 3.1.6 and their dependencies, the "
-        "wheels `pip download --only-binary :all:` picks for this Python, fetched once from pypi.org into "
-        "~/.cache/pypi-edge-bench. Every run starts from empty caches in a fresh venv: uv 0.13.9 "
-        "`pip compile --no-cache` and `pip install --no-cache`; poetry 2.5.1 `lock` with the index as its "
-        "only (primary) source and a fresh cache dir; pip 26.3 `install --no-cache-dir`. Each run checks "
-        "the packages it resolved or installed. Bytes and requests are from the first link's runs; ≈ marks "
-        "a peer whose traffic differed between runs (medians shown; ours never may).",
+        "each, one version each; the large-wheel tree is the same with the last package's wheel built "
+        f"locally with {size(z.big_bytes)} of payload, resolved only (`pip install --dry-run`, `uv pip "
+        "compile`, `poetry lock`): what PEP 658 metadata saves is that wheel's download. The real tree: "
+        "requests 2.34.2 + Jinja2 3.1.6 and their dependencies, the wheels `pip download --only-binary "
+        ":all:` picks for this Python, fetched once from pypi.org into ~/.cache/pypi-edge-bench. Every run "
+        "starts from empty client caches in a fresh venv: uv 0.13.9 `pip compile --no-cache` and `pip "
+        "install --no-cache`; poetry 2.5.1 `lock` with the index as its only (primary) source and a "
+        "fresh cache dir; pip 26.3 `install --no-cache-dir` (with `--dry-run --report` to resolve only). "
+        "Each run checks the packages it resolved or installed. Bytes and requests are from each tree's "
+        "first scenario; ≈ marks a peer whose traffic differed between runs (medians shown; ours never may).",
         "Indexes: " + "; ".join(f"{name}: {CONFIG[name]}" for name in (OURS, PYPISERVER, DEVPI)) + ". "
         "Neither peer serves PEP 658 metadata, so pip downloads every wheel while resolving; uv reads a "
         "wheel's tail with range requests where the server allows them. The local stack pays moto's HTTP "
@@ -467,18 +607,46 @@ def notes(r: Results, m: CostModel) -> list[str]:
         "trusted-publishing job two viewer requests and one mint invocation; invalidation paths beyond the "
         "free 1,000 a month. The upload function's memory and durations are assumptions (no AWS here). "
         "List prices, no free tiers except CloudFront's 1,000 invalidation paths, no taxes.",
+        "CloudFront flat-rate plans (`bench/cost.py: team_month`): the team load above with 10, 50 and 500 "
+        "developers. Confirmed on AWS's own pages stored here (read "
+        f"{cost.FLAT_RATE_READ}): a plan is a fixed monthly rate per distribution instead of usage-based "
+        "charges, in the tiers Free, Pro, Business and Premium with usage levels (CloudFormation "
+        "AWS::PricingPlanManager::Subscription; Pricing Plan Manager API, CreateSubscription); the requests-"
+        "per-second and transfer-rate quotas do not apply to a plan's distribution (CloudFront Developer "
+        "Guide, Quotas); pay-as-you-go's always-free tier of 1 TB out and 10,000,000 requests a month and "
+        "free origin fetches from S3 (aws.amazon.com/cloudfront/pricing). Not confirmed on any stored AWS "
+        "page (the plans' page itself is not stored here), from third-party reports of the 2025-11-18 "
+        "announcement: the prices ($0, $15, $200, $1,000 a month), the allowances (1M requests and 100 GB; "
+        "10M, 125M and 500M requests with 50 TB each), no overage charges but possible throttling beyond "
+        "them, and above all whether Lambda@Edge may run on a plan's distribution (reported unsupported at "
+        "launch, 'use CloudFront Functions', and supported since March 2026) and whether its invocations "
+        "are then included. pypi-edge checks every request with Lambda@Edge, so until AWS's page says it is "
+        "allowed, pay-as-you-go is the only option known to work. Assumed here: a plan covers CloudFront's "
+        "request fees and transfer out only; Lambda@Edge, S3 (misses, storage, indexing), SQS, Lambda and "
+        "invalidations stay billed as on pay-as-you-go (the plans' S3 credits left out). Pay-as-you-go "
+        "after the free tier subtracts the always-free tier (if the account uses it for nothing else) and "
+        "prices transfer by its tiers ($0.085/GB to 10 TB, $0.080/GB to 50 TB); the cost table above "
+        "keeps list prices without free tiers, as before.",
         f"Prices read {cost.PRICES_READ} (us-east-1 / United States): " + "; ".join(cost.PRICE_NOTES) + ".",
     ]
 
 
-def tables(r: Results) -> list[Table]:
-    return [work_time_table(r), work_traffic_table(r), publish_table(r), large_table(r), rebuild_table(r)]
+def tables(r: Results, m: CostModel) -> list[Table]:
+    return [
+        work_time_table(r),
+        server_time_table(r),
+        work_traffic_table(r),
+        flat_rate_table(m),
+        publish_table(r),
+        large_table(r),
+        rebuild_table(r),
+    ]
 
 
 def document(r: Results) -> str:
     m = cost_model(r)
     rows = edge_rows(r.edge) + indexer_rows(r.uploads, r.reindex) + client_rows(r) + cost_rows(m)
-    return render(f"pypi-edge benchmark — {r.date}", rows, notes(r, m), tables(r))
+    return render(f"pypi-edge benchmark — {r.date}", rows, notes(r, m), tables(r, m))
 
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -498,7 +666,11 @@ def update_readme(text: str, readme: Path = README) -> bool:
 
 
 def main() -> None:
-    results = run(Sizes(), log=lambda message: print(f"… {message}", file=sys.stderr, flush=True))
+    start = time.perf_counter()  # each step's start, so a run over budget shows where the time went
+    results = run(
+        Sizes(),
+        log=lambda m: print(f"… {time.perf_counter() - start:6.0f} s  {m}", file=sys.stderr, flush=True),
+    )
     text = document(results)
     RESULTS.write_text(text)
     update_readme(text)

@@ -1,15 +1,22 @@
-"""Locking and installing package trees with real clients, through every index and every link.
+"""Locking and installing package trees with real clients, through every index, in every scenario.
 
-Two trees, each served by every index in `bench.servers`:
+Three trees, each served by every index in `bench.servers`:
 
 * **synthetic**: `packages` wheels `edgebench-NN` forming a DAG (`dependencies`), each with an
   incompressible payload, one version each; resolving `edgebench-00` visits all of them;
+* **large wheel**: the same tree with its last package's wheel `big` bytes (built here), where
+  PEP 658 metadata decides whether resolving downloads it;
 * **real**: requests and Jinja2 with their dependencies, the wheels pip picks for this Python,
   downloaded once from PyPI into `REAL_CACHE` (the bench may use the registry; tests never do).
 
-Tasks (`TASKS`) run from empty caches in fresh environments: `uv pip compile` and `poetry lock`
-(locking), `pip install` and `uv pip install` (installing). Every run checks its result (the
-packages resolved or installed), so a client that silently failed cannot look fast.
+Tasks (`TASKS`, `RESOLVE_TASKS`) run from empty client caches in fresh environments:
+`uv pip compile`, `poetry lock` and `pip install --dry-run` (resolving), `pip install` and
+`uv pip install` (installing). Every run checks its result (the packages resolved or installed),
+so a client that silently failed cannot look fast.
+
+Each `Case` runs a tree's tasks in each of its scenarios (`bench.link.Scenario`); pypi-edge runs
+once per state of its edge cache (`bench.servers.Served.states`: cold, then stale pages, then
+warm, each run leaving the cache as the next state needs it), a single server once.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
 
-from bench.link import Shape
+from bench.link import Scenario
 from bench.report import median, timed
 from bench.servers import OURS, Served, serving
 from tests.distributions import make_wheel
@@ -70,16 +77,21 @@ def dependencies(i: int, packages: int) -> list[int]:
     return sorted({j for j in (2 * i + 1, 2 * i + 2, i + 3) if j < packages})
 
 
-def synthetic_tree(packages: int, payload_bytes: int) -> Tree:
-    """The DAG's wheels, version 1.0 each."""
+def synthetic_tree(packages: int, payload_bytes: int, big: int = 0) -> Tree:
+    """The DAG's wheels, version 1.0 each; with `big`, the last package (a leaf) carries `big`
+    bytes of payload instead (a locally built large wheel, as ML and native packages are)."""
     wheels = []
     for i in range(packages):
         requires = [f"{PREFIX}-{j:02d}>=1.0" for j in dependencies(i, packages)]
+        payload = big if big and i == packages - 1 else payload_bytes
         filename, data, _ = make_wheel(
-            f"{PREFIX}-{i:02d}", "1.0", requires_dist=requires, payload_bytes=payload_bytes
+            f"{PREFIX}-{i:02d}", "1.0", requires_dist=requires, payload_bytes=payload
         )
         wheels.append((filename, data))
-    return Tree(f"{packages} synthetic packages", wheels, (f"{PREFIX}-00",))
+    name = f"{packages} synthetic packages"
+    if big:
+        name += f", one wheel of {big / 2**20:,.0f} MiB"
+    return Tree(name, wheels, (f"{PREFIX}-00",))
 
 
 Download = Callable[[Sequence[str], Path], None]
@@ -213,6 +225,25 @@ def pip_install(index_url: str, work: Path, tree: Tree) -> Run:
     return go
 
 
+def pip_dry_run(index_url: str, work: Path, tree: Tree) -> Run:
+    """`pip install --dry-run --no-cache-dir` (pip 26.3): resolve as an install would, install
+    nothing; the JSON report says what it would have installed."""
+    python = fresh_venv(work / "venv")
+    report = work / "report.json"
+
+    def go() -> None:
+        result = pip(python, "install", "--dry-run", "--quiet", "--report", report, "--index-url", index_url,
+                     *tree.roots)  # fmt: skip
+        _check(result, "pip install --dry-run")
+        got = {
+            str(canonicalize_name(item["metadata"]["name"]))
+            for item in json.loads(report.read_text())["install"]
+        }
+        _expect(got, tree, "pip install --dry-run")
+
+    return go
+
+
 def uv_install(index_url: str, work: Path, tree: Tree) -> Run:
     """`uv pip install --no-cache` of the roots into a fresh venv."""
     python = fresh_venv(work / "venv")
@@ -235,15 +266,25 @@ class Task:
     prepare: Callable[[str, Path, Tree], Run]  # not timed: makes the venv, the project
 
 
-TASKS = (
-    Task("uv pip compile", "lock", uv_compile),
-    Task("poetry lock", "lock", poetry_lock),
-    Task("pip install", "install", pip_install),
-    Task("uv pip install", "install", uv_install),
-)
+UV_COMPILE = Task("uv pip compile", "lock", uv_compile)
+POETRY_LOCK = Task("poetry lock", "lock", poetry_lock)
+PIP_DRY_RUN = Task("pip install --dry-run", "lock", pip_dry_run)
+TASKS = (UV_COMPILE, POETRY_LOCK, Task("pip install", "install", pip_install),
+         Task("uv pip install", "install", uv_install))  # fmt: skip
+# What PEP 658 metadata is for: resolving without downloading the wheels.
+RESOLVE_TASKS = (PIP_DRY_RUN, UV_COMPILE, POETRY_LOCK)
 
 
 # --- the matrix --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    """A tree, the tasks run on it, and the scenarios they run in."""
+
+    tree: Tree
+    tasks: tuple[Task, ...]
+    scenarios: tuple[Scenario, ...]
 
 
 @dataclass(frozen=True)
@@ -251,84 +292,127 @@ class Measurement:
     task: str
     tree: str
     server: str
-    link: str
+    scenario: str
+    state: str  # pypi-edge's edge cache before the run (cold, stale, warm); "" for a single server
     requests: int  # exact, identical on every run
     bytes_sent: int  # response bodies as sent, after compression; exact
-    seconds: float  # median
+    origin_requests: int  # requests the CloudFront stand-in sent to S3 (ours only); exact
+    seconds: float  # wall time, median
+    server_median: float  # per request: proxy forwarded it -> response headers back; median of runs
+    server_total: float  # the same summed over the run's requests; median of runs
     varied: bool = False  # a peer's traffic differed between runs (medians shown)
 
 
 @dataclass(frozen=True)
 class Work:
-    trees: list[Tree]
-    links: list[Shape]
+    cases: list[Case]
     servers: list[str]
     runs: int
     measurements: list[Measurement]
 
-    def get(self, task: str, tree: str, server: str, link: str) -> Measurement:
+    @property
+    def trees(self) -> list[Tree]:
+        return [c.tree for c in self.cases]
+
+    @property
+    def scenarios(self) -> list[Scenario]:
+        seen: dict[str, Scenario] = {}
+        for c in self.cases:
+            for scenario in c.scenarios:
+                seen.setdefault(scenario.name, scenario)
+        return list(seen.values())
+
+    def get(self, task: str, tree: str, server: str, scenario: str, state: str | None = None) -> Measurement:
+        """One measurement; for pypi-edge `state` picks the edge cache state (default: warm)."""
+        if state is None:
+            state = "warm" if server == OURS else ""
         return next(
-            m for m in self.measurements if (m.task, m.tree, m.server, m.link) == (task, tree, server, link)
+            m
+            for m in self.measurements
+            if (m.task, m.tree, m.server, m.scenario, m.state) == (task, tree, server, scenario, state)
         )
 
+    def states(self, task: str, tree: str, server: str, scenario: str) -> list[Measurement]:
+        """Every measurement of one index for a task, tree and scenario, in the order run."""
+        return [
+            m
+            for m in self.measurements
+            if (m.task, m.tree, m.server, m.scenario) == (task, tree, server, scenario)
+        ]
 
-def work(
-    trees: list[Tree], links: Sequence[Shape], runs: int, tasks: Sequence[Task] = TASKS, log=print
-) -> Work:
-    """Every task × tree × index × link, `runs` times, the indexes interleaved run by run (the
-    same machine state for each)."""
+
+Sample = tuple[float, int, int, int, list[float]]  # seconds, requests, bytes, origin requests, server times
+
+
+def work(cases: Sequence[Case], runs: int, log=print) -> Work:
+    """Every case's tasks × indexes × scenarios (× our edge cache states), `runs` times, the
+    indexes interleaved run by run (the same machine state for each)."""
     measurements: list[Measurement] = []
     names: list[str] = []
     with tempfile.TemporaryDirectory(prefix="pypi-edge-bench-work-") as tmp:
-        for t, tree in enumerate(trees):
+        for t, case in enumerate(cases):
+            tree = case.tree
             with serving(tree.wheels) as servers:
                 names = [s.name for s in servers]
-                for link in links:
+                for c, scenario in enumerate(case.scenarios):
                     for server in servers:
-                        server.shape(link)
-                    for task in tasks:
-                        log(f"{task.name}: {tree.name}, {link.name}")
-                        samples: dict[str, list[tuple[float, int, int]]] = {s.name: [] for s in servers}
+                        server.shape(scenario)
+                    for task in case.tasks:
+                        log(f"{task.name}: {tree.name}, {scenario.name}")
+                        samples: dict[tuple[str, str], list[Sample]] = {}
                         for r in range(runs):
                             for k, server in enumerate(servers):
-                                folder = Path(tmp) / f"{t}-{link.name[:2]}-{task.name}-{k}-{r}".replace(
-                                    " ", "_"
-                                )
-                                folder.mkdir()
-                                samples[server.name].append(_one(task, server, folder, tree))
-                        for server in servers:
-                            measurements.append(
-                                _summarize(task, tree, server.name, link, samples[server.name])
-                            )
-    return Work(trees, list(links), names, runs, measurements)
+                                for state in server.states(scenario):
+                                    folder = Path(tmp) / f"{t}-{c}-{task.name}-{k}-{state}-{r}".replace(
+                                        " ", "_"
+                                    )
+                                    folder.mkdir()
+                                    sample = _one(task, server, state, folder, tree)
+                                    samples.setdefault((server.name, state), []).append(sample)
+                        for (name, state), got in samples.items():
+                            measurements.append(_summarize(task, tree, name, scenario, state, got))
+    return Work(list(cases), names, runs, measurements)
 
 
-def _one(task: Task, server: Served, folder: Path, tree: Tree) -> tuple[float, int, int]:
+def _one(task: Task, server: Served, state: str, folder: Path, tree: Tree) -> Sample:
     go = task.prepare(server.index_url, folder, tree)
-    server.reset()
+    server.reset(state)
     elapsed = timed(go)
     tally = server.traffic()
-    return elapsed, tally.requests, tally.body_bytes_down
+    return elapsed, tally.requests, tally.body_bytes_down, server.origin_requests(), tally.server_seconds
 
 
 def _summarize(
-    task: Task, tree: Tree, server: str, link: Shape, samples: list[tuple[float, int, int]]
+    task: Task, tree: Tree, server: str, scenario: Scenario, state: str, samples: list[Sample]
 ) -> Measurement:
-    counts = {(n, b) for _, n, b in samples}
+    counts = {(n, b, o) for _, n, b, o, _ in samples}
     if len(counts) != 1 and server == OURS:
-        raise AssertionError(f"{task.name} via {server} ({link.name}): traffic varied between runs: {counts}")
+        raise AssertionError(
+            f"{task.name} via {server} ({scenario.name}, {state}): traffic varied between runs: {counts}"
+        )
     # A peer's traffic may vary (poetry against devpi did: same requests, a few percent of bytes
     # apart, as downloads it abandoned were cut at different points): the median, flagged.
-    requests = int(median([n for _, n, _ in samples]))
-    sent = int(median([b for _, _, b in samples]))
-    seconds = median([s for s, _, _ in samples])
-    return Measurement(task.name, tree.name, server, link.name, requests, sent, seconds, len(counts) > 1)
+    return Measurement(
+        task.name,
+        tree.name,
+        server,
+        scenario.name,
+        state,
+        requests=int(median([n for _, n, _, _, _ in samples])),
+        bytes_sent=int(median([b for _, _, b, _, _ in samples])),
+        origin_requests=int(median([o for _, _, _, o, _ in samples])),
+        seconds=median([s for s, _, _, _, _ in samples]),
+        server_median=median([median(times) if times else 0.0 for *_, times in samples]),
+        server_total=median([sum(times) for *_, times in samples]),
+        varied=len(counts) > 1,
+    )
 
 
 if __name__ == "__main__":  # a quick look: python -m bench.clients
     from bench.link import LOOPBACK
 
-    w = work([synthetic_tree(4, 64 * 1024)], [LOOPBACK], 1)
+    here = Scenario("loopback", LOOPBACK, LOOPBACK)
+    w = work([Case(synthetic_tree(4, 64 * 1024), TASKS, (here,))], 1)
     for m in w.measurements:
         print(m, file=sys.stderr)
     assert OURS in w.servers

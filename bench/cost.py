@@ -6,6 +6,7 @@ leaving them out keeps the comparison about the architecture), read on `PRICES_R
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -222,3 +223,105 @@ def endpoint_monthly(warm_us: float, cold_us: float, load: Load) -> float:
     )
     per_mint = 2 * edge + LAMBDA_REQUEST + load.mint_seconds * UPLOAD_MEMORY_GB * LAMBDA_GB_SECOND
     return via_endpoint * per_file + invalidation_dollars(paths) + load.trusted_publish_jobs * per_mint
+
+
+# --- CloudFront flat-rate pricing plans (issue 23) --------------------------------------------
+#
+# What AWS's own pages stored here confirm (read FLAT_RATE_READ):
+# - a flat-rate plan "applies a fixed monthly rate to the associated resources instead of
+#   usage-based charges"; CloudFront is the only plan family; tiers FREE, PRO, BUSINESS, PREMIUM,
+#   each with usage levels (docs.aws.amazon.com: CloudFormation AWS::PricingPlanManager::Subscription;
+#   Pricing Plan Manager API reference, CreateSubscription; AWS CLI pricing-plan-manager
+#   create-subscription);
+# - the per-distribution quotas on requests per second and data transfer rate do not apply to a
+#   distribution on a flat-rate plan (docs.aws.amazon.com, CloudFront Developer Guide, Quotas);
+# - pay-as-you-go's always-free tier: 1 TB out and 10,000,000 HTTP(S) requests a month; origin
+#   fetches from AWS origins free; US transfer $0.085/GB for the first 10 TB, $0.080/GB for the
+#   next 40 TB (aws.amazon.com/cloudfront/pricing, stored copy).
+# What no stored AWS page confirms (the plans' own page, flat-rate-pricing-plan.html, is not
+# stored here), taken from third-party reports of AWS's announcement of 2025-11-18 and marked
+# unconfirmed wherever printed: the monthly prices, the allowances below, that exceeding an
+# allowance brings no overage charge but possible throttling, and whether Lambda@Edge may run on
+# a plan's distribution at all (reported unsupported at launch, "use CloudFront Functions";
+# reported supported since March 2026) and, if it may, whether its invocations are included.
+FLAT_RATE_READ = "2026-12-03"
+
+
+@dataclass(frozen=True)
+class FlatPlan:
+    name: str
+    monthly: float  # $ a month per distribution (unconfirmed, see above)
+    requests: int  # allowance a month (unconfirmed)
+    transfer_gb: float  # allowance a month, data out to viewers (unconfirmed)
+
+
+FLAT_PLANS = (
+    FlatPlan("Free", 0.0, 1_000_000, 100),
+    FlatPlan("Pro", 15.0, 10_000_000, 50_000),
+    FlatPlan("Business", 200.0, 125_000_000, 50_000),
+    FlatPlan("Premium", 1_000.0, 500_000_000, 50_000),
+)
+FREE_TIER_GB_OUT = 1024  # always-free tier: 1 TB of data transfer out a month (confirmed)
+FREE_TIER_REQUESTS = 10_000_000  # always-free tier: HTTP(S) requests a month (confirmed)
+CLOUDFRONT_GB_OUT_NEXT_40TB = 0.080  # United States, 10–50 TB a month (confirmed)
+TEAM_SIZES = (10, 50, 500)
+PAY_AS_YOU_GO = "pay-as-you-go"
+
+
+def transfer_dollars(gb: float, free_gb: float = 0.0) -> float:
+    """CloudFront's US data transfer out: $0.085/GB up to 10 TB, then $0.080/GB (to 50 TB)."""
+    billed = max(0.0, gb - free_gb)
+    first = min(billed, 10 * 1024)
+    return first * CLOUDFRONT_GB_OUT + (billed - first) * CLOUDFRONT_GB_OUT_NEXT_40TB
+
+
+@dataclass(frozen=True)
+class TeamMonth:
+    """One team size's month on pay-as-you-go and on each flat-rate plan."""
+
+    developers: int
+    installs: int
+    viewer_requests: int  # installs' requests plus the write side's viewer requests
+    transfer_gb: float
+    payg_list: float  # pay-as-you-go at list prices, no free tier (the cost table's model)
+    payg: float  # pay-as-you-go after the always-free tier
+    outside_plan: float  # what a plan leaves billed as before: edge function, S3, publishing
+    plans: dict[str, float | None]  # plan -> $ a month (fee + outside_plan), None: does not fit
+    pick: str
+
+
+def team_month(
+    developers: int, install: Install, warm_us: float, cold_us: float, upload_gets: int, upload_others: int,
+    load: Load,
+) -> TeamMonth:  # fmt: skip
+    """A team of `developers` with the rest of `load` as modelled; the cheapest option that fits.
+
+    Flat-rate plans are assumed to cover CloudFront's request fees and transfer out (their
+    purpose) and nothing else: Lambda@Edge (requests and duration), S3 (GETs on misses, storage,
+    the indexer's requests), SQS, Lambda and invalidations stay billed as on pay-as-you-go; the
+    plans' S3 credits are left out. Whether Lambda@Edge is allowed on a plan is unconfirmed.
+    """
+    team = dataclasses.replace(load, developers=developers)
+    m = ours_monthly(install, warm_us, cold_us, upload_gets, upload_others, team)
+    writes = round(team.uploads * team.endpoint_share) + 2 * team.trusted_publish_jobs
+    requests = team.installs * install.requests + writes
+    gb = team.installs * install.bytes_sent / GB
+    cloudfront_fees = requests * CLOUDFRONT_HTTPS_REQUEST
+    list_transfer = m.transfer
+    # Everything but CloudFront's request fees and transfer out (publishing bodies to the origin
+    # stay in `endpoint`, a few cents).
+    outside = m.total - list_transfer - team.installs * install.requests * CLOUDFRONT_HTTPS_REQUEST
+    outside -= writes * CLOUDFRONT_HTTPS_REQUEST
+    payg = (
+        outside
+        + max(0, requests - FREE_TIER_REQUESTS) * CLOUDFRONT_HTTPS_REQUEST
+        + transfer_dollars(gb, FREE_TIER_GB_OUT)
+    )
+    payg_list = outside + cloudfront_fees + transfer_dollars(gb)
+    plans: dict[str, float | None] = {
+        p.name: (p.monthly + outside if requests <= p.requests and gb <= p.transfer_gb else None)
+        for p in FLAT_PLANS
+    }
+    options = {PAY_AS_YOU_GO: payg, **{k: v for k, v in plans.items() if v is not None}}
+    pick = min(options, key=lambda k: options[k])
+    return TeamMonth(developers, team.installs, requests, gb, payg_list, payg, outside, plans, pick)

@@ -66,6 +66,39 @@ LOOPBACK = Shape("loopback")
 WAN = Shape("30 ms RTT, 100 Mbit/s", rtt=0.030, bits_per_second=100e6)
 
 
+@dataclass(frozen=True)
+class Scenario:
+    """Where the client sits, as a model: its link to a single-server index (`server`), its link
+    to CloudFront's nearest edge location (`edge`), and the round trip that edge location adds
+    for every request it must pass to the origin region (`origin_rtt`: a cache miss, or the
+    revalidation of a page whose TTL ran out). The bench applies `origin_rtt` in the CloudFront
+    stand-in (`bench.servers.Origin`); the links by the shaping proxy. `stale_pages`: also measure
+    a warm edge cache whose pages are past their TTL (wheels and metadata still cached)."""
+
+    name: str
+    server: Shape
+    edge: Shape
+    origin_rtt: float = 0.0
+    stale_pages: bool = False
+
+
+# Everyone 30 ms away, the edge location in the origin's region: the comparison the bench made
+# before issue 23, where the single servers are as close as CloudFront is.
+SAME = Scenario("same RTT: every index 30 ms, 100 Mbit/s", server=WAN, edge=WAN)
+# The client on another continent from the single server; CloudFront's edge location near it,
+# and a miss crossing the same distance again (15 + 105 = the far server's 120 ms). The sources
+# and assumptions are in the bench's notes (`bench.__main__.notes`).
+FAR_SERVER = Shape("120 ms RTT, 100 Mbit/s", rtt=0.120, bits_per_second=100e6)
+NEAR_EDGE = Shape("15 ms RTT, 100 Mbit/s", rtt=0.015, bits_per_second=100e6)
+FAR = Scenario(
+    "far client: server 120 ms away; edge 15 ms away, +105 ms to the origin per miss",
+    server=FAR_SERVER,
+    edge=NEAR_EDGE,
+    origin_rtt=0.105,
+    stale_pages=True,
+)
+
+
 class Link:
     """One direction of a shared link: each chunk occupies it for len × 8 / rate seconds.
 
@@ -105,7 +138,8 @@ class Link:
 
 @dataclass
 class Tally:
-    """What the proxy saw and did. All counts; none depends on how fast anything ran."""
+    """What the proxy saw and did: counts, none of which depends on how fast anything ran, and
+    the per-request server times (`server_seconds`), which the bench reports and never asserts."""
 
     connections: int = 0  # client connections accepted (each delayed by one RTT when rtt > 0)
     requests: int = 0
@@ -118,6 +152,10 @@ class Tally:
     bytes_before_compression: int = 0  # of the compressed responses
     statuses: dict[int, int] = field(default_factory=dict)
     rtt: float = 0.0  # the shape's, to turn the counts into the delay applied
+    # The one measured time (not a count): per answered request, from the proxy forwarding it to
+    # the server's response headers arriving, so the link's own delays are not in it. One sample
+    # per answered request; what the bench reports as "server time", next to the wall time.
+    server_seconds: list[float] = field(default_factory=list)
 
     @property
     def delay_seconds(self) -> float:
@@ -193,9 +231,10 @@ class ShapingProxy(ThreadingHTTPServer):
             for name, delta in deltas.items():
                 setattr(self.tally, name, getattr(self.tally, name) + delta)
 
-    def count_status(self, status: int) -> None:
+    def count_status(self, status: int, server_seconds: float) -> None:
         with self.lock:
             self.tally.statuses[status] = self.tally.statuses.get(status, 0) + 1
+            self.tally.server_seconds.append(server_seconds)
 
     def delay(self, what: str) -> None:
         if self.shape.rtt > 0:
@@ -226,13 +265,14 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self.server.count(requests=1)
         self.server.delay("delayed_requests")
+        start = time.perf_counter()  # the real clock: a measurement, never part of the link's schedule
         try:
             resp = self._forward()
         except (OSError, http.client.HTTPException):
             self.close_connection = True
             self._plain(502, b"bad gateway\n")
             return
-        self.server.count_status(resp.status)
+        self.server.count_status(resp.status, time.perf_counter() - start)
         try:
             self._relay(resp)
         finally:

@@ -1,9 +1,9 @@
 """The indexes the bench compares, each serving the same files behind its own shaping proxy.
 
 * **pypi-edge**: the local stack (moto S3 + SQS, the indexer worker, the CloudFront stand-in
-  running the real edge function with Basic auth); files published by S3 PUTs and indexed by
-  the worker. Its proxy also compresses as CloudFront does (`bench.link`), since CloudFront is
-  what users reach.
+  running the real edge function with Basic auth); files published by S3 PUTs (immutable, as
+  the publishing core stores them) and indexed by the worker. Its proxy also compresses as
+  CloudFront does (`bench.link`), since CloudFront is what users reach.
 * **pypiserver 2.4.2**: `pypiserver run -a . -P . --disable-fallback` on a directory holding the
   files (no auth, no fallback to PyPI, its default server).
 * **devpi-server 6.20.3**: `devpi-init --no-root-pypi` (no PyPI mirror), `devpi-server --host
@@ -13,17 +13,24 @@
   and PEP 691 JSON, no PEP 658 metadata (devpi/devpi#1018 is open).
 
 Traffic (requests, body bytes) is counted by each server's proxy, the same way for all.
+
+pypi-edge alone has an edge cache (the stand-in's, `local.cache`): the bench sets its state
+before each run (`EdgeState`: cold after an invalidation of `/*`, pages past their TTL, or warm)
+and counts the requests the stand-in sends to its origin (`Origin`), each delayed by the
+scenario's edge-to-origin round trip.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import gzip
 import json
 import logging
 import os
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -31,9 +38,11 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from bench.link import LOOPBACK, Shape, ShapingProxy, Tally, through
+from bench.link import LOOPBACK, Scenario, ShapingProxy, Tally, through
 from indexer.handler import s3_client
+from indexer.store import IMMUTABLE, PAGE_CACHE_SECONDS_DEFAULT
 from local import aws
 from local.stack import LocalStack, free_port
 from tests.e2e import VENV_BIN, clean_env, run
@@ -45,8 +54,8 @@ DEVPI = "devpi-server 6.20.3"
 PEERS = (PYPISERVER, DEVPI)
 CONFIG = {
     OURS: "local stack (moto S3 + the CloudFront stand-in running the edge function, Basic auth); "
-    "files published by S3 PUTs and indexed by the indexer worker; CloudFront's gzip applied by the "
-    "bench's proxy",
+    "files published by S3 PUTs (Cache-Control immutable, as the publishing core stores them) and "
+    "indexed by the indexer worker; CloudFront's gzip applied by the bench's proxy",
     PYPISERVER: "`pypiserver run -a . -P . --disable-fallback` on a directory of the files "
     "(no auth, no PyPI fallback, default server)",
     DEVPI: "`devpi-init --no-root-pypi`, `devpi-server --host 127.0.0.1` defaults (waitress, serving "
@@ -56,6 +65,72 @@ CONFIG = {
 }
 
 
+class Origin:
+    """The S3 client of the CloudFront stand-in, wrapped: every call it makes is one request from
+    the edge location to the origin (a miss, or the revalidation of an expired page). Each is
+    counted and waits `rtt` first, the round trip from the edge location to the origin region.
+
+    The stand-in reads S3 only through its `s3` attribute (`local.cdn.CDN.s3`, used by the cache
+    and by uncached requests alike), so wrapping that one object is the whole hook; nothing in
+    `local/` changes.
+    """
+
+    def __init__(self, s3: Any, rtt: float = 0.0, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.s3, self.rtt, self.sleep = s3, rtt, sleep
+        self.lock = threading.Lock()
+        self.requests = 0
+
+    def _trip(self) -> None:
+        with self.lock:
+            self.requests += 1
+        if self.rtt > 0:
+            self.sleep(self.rtt)
+
+    def get_object(self, **kwargs: Any) -> Any:
+        self._trip()
+        return self.s3.get_object(**kwargs)
+
+    def head_object(self, **kwargs: Any) -> Any:
+        self._trip()
+        return self.s3.head_object(**kwargs)
+
+    def reset(self) -> int:
+        """Start counting afresh; returns the requests counted so far."""
+        with self.lock:
+            n, self.requests = self.requests, 0
+        return n
+
+
+COLD, STALE, WARM = "cold", "stale", "warm"
+# Pages carry s-maxage = the indexer's page TTL (indexer.store); files and metadata a year.
+STALE_AFTER = PAGE_CACHE_SECONDS_DEFAULT + 1
+# The stand-in streams objects over 16 MiB uncached: "a local memory bound, not a CloudFront one"
+# (local.cache.CachePolicy). Raised for the bench, whose large wheel CloudFront would cache.
+BENCH_MAX_OBJECT_BYTES = 1 << 30
+
+
+class EdgeState:
+    """The stand-in's CloudFront cache as the bench drives it: emptied (`COLD`: the first install
+    after a publish), its clock moved past the pages' TTL (`STALE`: pages are revalidated with the
+    origin, files and metadata still cached), or left as the previous run filled it (`WARM`)."""
+
+    def __init__(self, stack: LocalStack) -> None:
+        self.cache = stack.cache
+        self.origin = Origin(stack.cdn.s3)
+        stack.cdn.s3 = self.origin
+        self.offset = 0.0
+        self.cache.clock = lambda: time.monotonic() + self.offset
+        self.cache.policy = dataclasses.replace(self.cache.policy, max_object_bytes=BENCH_MAX_OBJECT_BYTES)
+
+    def prepare(self, state: str) -> None:
+        if state == COLD:
+            self.cache.invalidate(["/*"])  # CloudFront's wildcard: every cached object
+        elif state == STALE:
+            self.offset += STALE_AFTER
+        elif state != WARM:
+            raise ValueError(f"unknown edge cache state {state!r}")
+
+
 @dataclass
 class Served:
     """An index under test, reached through its proxy."""
@@ -63,15 +138,33 @@ class Served:
     name: str
     proxy: ShapingProxy
     index_url: str  # through the proxy, with credentials when the index needs them
+    edge: EdgeState | None = None  # pypi-edge's CloudFront stand-in; None for a single server
 
-    def shape(self, shape: Shape) -> None:
-        self.proxy.set_shape(shape)
+    def shape(self, scenario: Scenario) -> None:
+        """The client's link to this index in `scenario` (and, for us, the edge's to the origin)."""
+        if self.edge is None:
+            self.proxy.set_shape(scenario.server)
+        else:
+            self.proxy.set_shape(scenario.edge)
+            self.edge.origin.rtt = scenario.origin_rtt
 
-    def reset(self) -> None:
+    def states(self, scenario: Scenario) -> tuple[str, ...]:
+        """The cache states to measure, in order (each run leaves the cache the next one needs)."""
+        if self.edge is None:
+            return ("",)
+        return (COLD, STALE, WARM) if scenario.stale_pages else (COLD, WARM)
+
+    def reset(self, state: str = "") -> None:
+        if self.edge is not None:
+            self.edge.prepare(state)
+            self.edge.origin.reset()
         self.proxy.reset()
 
     def traffic(self) -> Tally:
         return self.proxy.reset()
+
+    def origin_requests(self) -> int:
+        return self.edge.origin.reset() if self.edge is not None else 0
 
 
 def project_of(filename: str) -> str:
@@ -141,6 +234,11 @@ def project_files(url: str, project: str, authorization: str | None = None) -> s
         return set()
 
 
+# Indexing 30 wheels took 11 s at a load average of 8, and more than 120 s once at 15 (the bench
+# stopped there): a wait, not a failure.
+INDEXING_TIMEOUT = 900
+
+
 def wait(ready: Callable[[], bool], what: str, timeout: float = 120, step: float = 0.2) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -156,16 +254,20 @@ def ours(wheels: list[tuple[str, bytes]]) -> Iterator[Served]:
     with local_stack() as stack:
         s3 = aws.client("s3", stack.s3_endpoint)
         for filename, data in wheels:
-            s3.put_object(Bucket=stack.bucket, Key=f"{project_of(filename)}/{filename}", Body=data)
+            # Immutable, as `pypi-edge upload` and /legacy/ store distributions (indexer/publish.py);
+            # without it CloudFront would keep a wheel only the cache policy's default TTL.
+            key = f"{project_of(filename)}/{filename}"
+            s3.put_object(Bucket=stack.bucket, Key=key, Body=data, CacheControl=IMMUTABLE)
         direct = f"{stack.url}/simple/"
         wait(
             lambda: all(
                 filename in project_files(direct, project_of(filename), basic()) for filename, _ in wheels
             ),
             "local stack indexing",
+            timeout=INDEXING_TIMEOUT,
         )
         with ShapingProxy((stack.host, stack.port), LOOPBACK, cloudfront_compression=True) as proxy:
-            yield Served(OURS, proxy, through(stack.index_url(), proxy))
+            yield Served(OURS, proxy, through(stack.index_url(), proxy), EdgeState(stack))
 
 
 @contextmanager
@@ -223,6 +325,7 @@ def devpi(wheels: list[tuple[str, bytes]]) -> Iterator[Served]:
                     filename in project_files(direct, project_of(filename)) for filename, _ in wheels
                 ),
                 "devpi indexing",
+                timeout=INDEXING_TIMEOUT,
             )
             with ShapingProxy(("127.0.0.1", port), LOOPBACK) as proxy:
                 yield Served(DEVPI, proxy, f"{proxy.url}/root/bench/+simple/")

@@ -17,12 +17,13 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from botocore.exceptions import ClientError
 
-from bench import clients, cost, publish
+from bench import clients, cost, publish, servers
 from bench.__main__ import BEGIN, END, QUICK, Results, document, run, update_readme
-from bench.link import LOOPBACK, Link, Shape, ShapingProxy, through
+from bench.link import LOOPBACK, Link, Scenario, Shape, ShapingProxy, through
 from bench.report import HEADER
-from bench.servers import OURS, PEERS, local_stack
+from bench.servers import COLD, OURS, PEERS, STALE, WARM, local_stack
 from local.stack import free_port
 from tests.distributions import make_wheel
 
@@ -55,42 +56,94 @@ def test_reindex_rerun_reads_no_distribution(results: Results):
     assert rx.again.requests < rx.first.requests
 
 
-def _work(results: Results, task: str, server: str, link: str | None = None):
-    w = results.work
-    return w.get(task, w.trees[0].name, server, link or w.links[0].name)
+def _synthetic(results: Results) -> clients.Case:
+    return results.work.cases[0]
+
+
+def _big(results: Results) -> clients.Case:
+    return results.work.cases[-1]
+
+
+def _get(results: Results, case: clients.Case, task: str, server: str, scenario: Scenario, state=None):
+    return results.work.get(task, case.tree.name, server, scenario.name, state)
 
 
 def test_pep_658_keeps_wheels_off_the_wire_when_locking(results: Results):
-    w = results.work
+    case = _synthetic(results)
     n = QUICK.packages
-    one_wheel = w.trees[0].wheel_bytes / n
+    one_wheel = case.tree.wheel_bytes / n
     for task in ("uv pip compile", "poetry lock"):
-        for link in w.links:
-            ours = _work(results, task, OURS, link.name)
+        for scenario in case.scenarios:
+            ours = _get(results, case, task, OURS, scenario)
             assert ours.requests == 2 * n  # a page and a .metadata per package
             assert ours.bytes_sent < one_wheel
             for peer in PEERS:  # no PEP 658: a wheel's tail by Range requests, or the whole wheel
-                assert _work(results, task, peer, link.name).bytes_sent > ours.bytes_sent
+                assert _get(results, case, task, peer, scenario).bytes_sent > ours.bytes_sent
 
 
 def test_pip_install_fetches_page_metadata_and_wheel_from_us_and_page_and_wheel_from_peers(results: Results):
-    w = results.work
-    n, wheels = QUICK.packages, w.trees[0].wheel_bytes
-    for link in w.links:
-        ours = _work(results, "pip install", OURS, link.name)
-        assert ours.requests == 3 * n
-        assert wheels < ours.bytes_sent < wheels + 10_000  # the wheels once, plus small pages
+    case = _synthetic(results)
+    n, wheels = QUICK.packages, case.tree.wheel_bytes
+    for scenario in case.scenarios:
+        for state in (COLD, STALE, WARM):  # the client's traffic is the same whatever the edge holds
+            ours = _get(results, case, "pip install", OURS, scenario, state)
+            assert ours.requests == 3 * n
+            assert wheels < ours.bytes_sent < wheels + 10_000  # the wheels once, plus small pages
         for peer in PEERS:
-            theirs = _work(results, "pip install", peer, link.name)
+            theirs = _get(results, case, "pip install", peer, scenario)
             assert theirs.requests == 2 * n  # the wheel downloaded to resolve is the one installed
             assert theirs.bytes_sent > wheels
 
 
-def test_every_task_ran_against_every_index_on_every_link(results: Results):
+def test_a_cold_edge_asks_the_origin_for_everything_a_stale_one_for_pages_and_metadata_a_warm_one_nothing(
+    results: Results,
+):
+    case = _synthetic(results)
+    n = QUICK.packages
+    for task in clients.TASKS:
+        for scenario in case.scenarios:
+            cold, stale, warm = (
+                _get(results, case, task.name, OURS, scenario, s) for s in (COLD, STALE, WARM)
+            )
+            assert cold.origin_requests == cold.requests  # every object fetched once, none twice
+            assert stale.origin_requests == 2 * n  # each page and .metadata revalidated; wheels cached
+            assert warm.origin_requests == 0
+
+
+def test_a_scenario_without_stale_pages_measures_a_cold_and_a_warm_edge(results: Results):
+    case = _big(results)
+    (scenario,) = case.scenarios
+    assert not scenario.stale_pages
+    got = {m.state for m in results.work.measurements if m.server == OURS and m.tree == case.tree.name}
+    assert got == {COLD, WARM}
+    for task in case.tasks:
+        assert _get(results, case, task.name, OURS, scenario, WARM).origin_requests == 0
+
+
+def test_pep_658_keeps_the_large_wheel_off_the_wire_when_resolving(results: Results):
+    case = _big(results)
+    n, (scenario,) = QUICK.packages, case.scenarios
+    assert [t.name for t in case.tasks] == ["pip install --dry-run", "uv pip compile", "poetry lock"]
+    assert max(len(data) for _, data in case.tree.wheels) > QUICK.big_bytes
+    for task in case.tasks:
+        ours = _get(results, case, task.name, OURS, scenario)
+        assert ours.requests == 2 * n and ours.bytes_sent < 10_000
+    for peer in PEERS:  # pip without PEP 658 downloads every wheel to read its metadata
+        dry_run = _get(results, case, "pip install --dry-run", peer, scenario)
+        assert dry_run.requests == 2 * n and dry_run.bytes_sent > case.tree.wheel_bytes
+
+
+def test_every_task_ran_against_every_index_in_every_scenario_and_cache_state(results: Results):
     w = results.work
     assert w.servers == [OURS, *PEERS]
-    assert len(w.measurements) == len(w.trees) * len(clients.TASKS) * len(w.servers) * len(QUICK.links)
-    assert all(m.requests > 0 and m.seconds > 0 for m in w.measurements)
+    expected = sum(
+        len(case.tasks) * (len(PEERS) + (3 if scenario.stale_pages else 2))
+        for case in w.cases
+        for scenario in case.scenarios
+    )
+    assert len(w.measurements) == expected
+    assert all(m.requests > 0 and m.seconds > 0 and m.server_total > 0 for m in w.measurements)
+    assert all(m.origin_requests == 0 for m in w.measurements if m.server != OURS)
 
 
 def test_publishing_measures_the_cli_and_the_raw_put_and_says_why_not_otherwise(results: Results):
@@ -128,7 +181,7 @@ def test_large_pages_cost_constant_requests_and_html_is_gzipped_as_cloudfront_wo
             assert f.encoding == "gzip" and f.sent_bytes < f.stored_bytes
         if f.format == "JSON":  # CloudFront does not compress this type: sent as stored
             assert f.sent_bytes == f.stored_bytes
-    assert len(g.fetches) == (1 + len(QUICK.large_roots)) * 2 * len(QUICK.links)
+    assert len(g.fetches) == (1 + len(QUICK.large_roots)) * 2 * len(QUICK.large_links)
 
 
 def test_the_real_tree_is_downloaded_once_then_read_from_the_cache(tmp_path):
@@ -195,6 +248,47 @@ def test_the_write_side_costs_grow_with_uploads_and_trusted_publishing_jobs():
     )
 
 
+# The measured `pip install` of the 30-package tree (bench/results.md): 90 requests, 60 MiB.
+FULL_INSTALL = cost.Install(90, 62_965_564)
+
+
+def _team(developers: int) -> cost.TeamMonth:
+    return cost.team_month(developers, FULL_INSTALL, 5, 30_000, 3, 6, cost.Load())
+
+
+def test_transfer_is_priced_by_its_tiers_after_the_free_terabyte():
+    assert cost.transfer_dollars(1_000, free_gb=1_024) == 0
+    assert cost.transfer_dollars(2_024, free_gb=1_024) == pytest.approx(1_000 * 0.085)
+    assert cost.transfer_dollars(11 * 1_024) == pytest.approx(10 * 1_024 * 0.085 + 1_024 * 0.080)
+
+
+@pytest.mark.parametrize(
+    ("developers", "pick", "fits"),
+    [
+        (10, cost.PAY_AS_YOU_GO, {"Pro", "Business", "Premium"}),  # 271 GB: over Free's 100 GB
+        (50, "Pro", {"Pro", "Business", "Premium"}),  # 1.4 TB out: the free tier's 1 TB is not enough
+        (500, "Business", {"Business", "Premium"}),  # 20.8M requests: over Pro's 10M
+    ],
+)
+def test_each_team_size_gets_the_cheapest_option_that_fits(developers, pick, fits):
+    t = _team(developers)
+    assert t.installs == developers * 21 * 22
+    assert t.viewer_requests == t.installs * 90 + 500 + 2 * 100  # installs, uploads, trusted publishing
+    assert {name for name, dollars in t.plans.items() if dollars is not None} == fits
+    assert t.pick == pick
+    options = {cost.PAY_AS_YOU_GO: t.payg, **{k: v for k, v in t.plans.items() if v is not None}}
+    assert options[pick] == min(options.values())
+
+
+def test_a_plan_costs_its_fee_plus_what_it_does_not_cover():
+    t = _team(50)
+    assert t.plans["Pro"] == pytest.approx(15 + t.outside_plan)
+    # What stays outside: the edge function per request, S3 on misses, storage, the write side.
+    per_request = cost.ours_per_request(5, 30_000, cost.Load()) - cost.CLOUDFRONT_HTTPS_REQUEST
+    assert t.outside_plan > t.installs * 90 * per_request
+    assert t.payg_list > t.payg > t.plans["Pro"]
+
+
 def test_the_document_is_one_table_with_further_tables_and_notes(results: Results):
     text = document(results)
     lines = text.splitlines()
@@ -202,22 +296,27 @@ def test_the_document_is_one_table_with_further_tables_and_notes(results: Result
     main = lines[2 : lines.index("", 2)]
     assert main[0] == "| " + " | ".join(HEADER) + " |"
     rows = main[2:]
-    trees = len(results.work.trees)
-    expected = 4 + 4 * len(QUICK.projects) + 2 + 2 + trees * len(clients.TASKS) * len(PEERS) * 2 + 7
+    clients_rows = sum(
+        len(case.tasks) * len(PEERS) * (len(case.scenarios) + 1) for case in results.work.cases
+    )  # per peer: a wall time per scenario, and the bytes
+    expected = 4 + 4 * len(QUICK.projects) + 2 + 2 + clients_rows + 7 + len(cost.TEAM_SIZES)
     assert len(rows) == expected
     assert all(len(re.split(r"(?<!\\)\|", row)) == len(HEADER) + 2 for row in rows)
     assert {row.split("|")[1].strip() for row in rows} == {"1 edge", "2 indexer", "3 clients", "4 cost"}
     assert all(row.split("|")[-2].strip().endswith("×") for row in rows)  # every row has a ratio
     headings = [line for line in lines if line.startswith("### ")]
-    assert len(headings) == 5
+    assert len(headings) == 7
     notes = [line for line in lines if re.match(r"\d+\. ", line)]
-    assert len(notes) == 12
+    assert len(notes) == 15
     for needle in (
         "serverless-pypi",
         "CodeArtifact",
         "Prices read",
         "devpi-init --no-root-pypi",
         "Compress: true",
+        "flat-rate",
+        "unconfirmed",
+        "edge cache cold",
     ):
         assert needle in text
     assert sum(line.startswith(("| twine upload | ", "| uv publish | ")) for line in lines) == 2
@@ -363,6 +462,7 @@ def test_link_keeps_one_connection_alive_on_both_sides(origin):
     assert (tally.connections, tally.requests) == (1, 4)
     assert origin.connections == 1
     assert tally.statuses == {200: 3, 404: 1}
+    assert len(tally.server_seconds) == 4  # one server time per answered request
 
 
 def test_link_delays_each_request_and_each_new_connection_by_one_round_trip(origin):
@@ -505,7 +605,9 @@ def test_link_answers_502_when_the_server_is_gone():
         conn = http.client.HTTPConnection("127.0.0.1", proxy.server_address[1])
         resp, _ = request(conn, "GET", "/simple/")
         conn.close()
+        tally = proxy.reset()
     assert resp.status == 502
+    assert tally.server_seconds == []  # no server answered
 
 
 def wait_for(condition, timeout: float = 5) -> None:
@@ -530,10 +632,47 @@ def test_link_counts_a_client_that_resets_its_connection_instead_of_printing_it(
 
 def test_a_peer_whose_traffic_varies_is_reported_as_a_flagged_median_but_ours_may_not_vary():
     task, tree = clients.TASKS[1], clients.Tree("t", [], ("x",))
-    samples = [(1.0, 61, 100), (3.0, 61, 300), (2.0, 61, 200)]
-    got = clients._summarize(task, tree, PEERS[1], LOOPBACK, samples)
+    here = Scenario("here", LOOPBACK, LOOPBACK)
+    samples = [(1.0, 61, 100, 0, [0.1]), (3.0, 61, 300, 0, [0.3, 0.3]), (2.0, 61, 200, 0, [0.2])]
+    got = clients._summarize(task, tree, PEERS[1], here, "", samples)
     assert (got.requests, got.bytes_sent, got.seconds, got.varied) == (61, 200, 2.0, True)
-    steady = clients._summarize(task, tree, OURS, LOOPBACK, [(1.0, 8, 10), (2.0, 8, 10)])
+    assert (got.server_median, got.server_total) == (0.2, 0.2)
+    steady = clients._summarize(
+        task, tree, OURS, here, WARM, [(1.0, 8, 10, 0, [0.1]), (2.0, 8, 10, 0, [0.2])]
+    )
     assert (steady.requests, steady.bytes_sent, steady.varied) == (8, 10, False)
     with pytest.raises(AssertionError, match="traffic varied"):
-        clients._summarize(task, tree, OURS, LOOPBACK, samples)
+        clients._summarize(task, tree, OURS, here, WARM, samples)
+    with pytest.raises(AssertionError, match="traffic varied"):  # the origin's requests count too
+        clients._summarize(task, tree, OURS, here, COLD, [(1.0, 8, 10, 8, []), (1.0, 8, 10, 7, [])])
+
+
+class FakeS3:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict]] = []
+
+    def get_object(self, **kwargs):
+        self.calls.append(("get_object", kwargs))
+        if kwargs.get("IfNoneMatch"):
+            raise ClientError(
+                {"Error": {"Code": "304"}, "ResponseMetadata": {"HTTPStatusCode": 304}}, "GetObject"
+            )
+        return {"Body": b"x"}
+
+    def head_object(self, **kwargs):
+        self.calls.append(("head_object", kwargs))
+        return {}
+
+
+def test_the_origin_adds_its_round_trip_to_every_request_the_edge_sends_it_and_counts_them():
+    fake, s3 = FakeTime(), FakeS3()
+    origin = servers.Origin(s3, rtt=0.105, sleep=fake.sleep)
+    assert origin.get_object(Bucket="b", Key="p/") == {"Body": b"x"}
+    origin.head_object(Bucket="b", Key="w.whl")
+    with pytest.raises(ClientError):  # a revalidation answered 304 is a round trip too
+        origin.get_object(Bucket="b", Key="p/", IfNoneMatch='"e"')
+    assert [name for name, _ in s3.calls] == ["get_object", "head_object", "get_object"]
+    assert fake.sleeps == [0.105] * 3
+    assert origin.reset() == 3 and origin.reset() == 0
+    servers.Origin(s3, rtt=0.0, sleep=fake.sleep).get_object(Bucket="b", Key="k")
+    assert fake.sleeps == [0.105] * 3  # a same-region origin adds nothing
