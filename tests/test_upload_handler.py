@@ -14,6 +14,7 @@ import pytest
 from edge import credentials
 from indexer import publish
 from indexer.handler import s3_targets
+from tests.bucket_state import index_keys
 from tests.conftest import BUCKET
 from tests.distributions import make_sdist, make_wheel
 from tests.upload_helpers import (
@@ -55,7 +56,7 @@ def config(s3, refresher):
 
 
 def keys(s3) -> list[str]:
-    return [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
+    return sorted(index_keys(s3, BUCKET))  # private bookkeeping (identity claims) aside
 
 
 def wheel(name="acme-widgets", version="1.0", **kw):

@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from tests.bucket_state import index_keys
 from tests.conftest import BUCKET
 from tests.distributions import make_wheel
 from tests.oidc_issuer import github_claims
@@ -55,7 +56,7 @@ def mint(issuer, **claims) -> dict:
 
 
 def keys(s3) -> list[str]:
-    return [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
+    return sorted(index_keys(s3, BUCKET))  # private bookkeeping (identity claims) aside
 
 
 def publish(token: str, project: str = "acme-tools", version: str = "1.0"):

@@ -376,7 +376,8 @@ def file_upload(req: Request) -> dict:
     except BadRequest as exc:
         return respond(400, str(exc), req.accept)
     try:
-        outcome = publish.Uploader(config.s3, config.bucket, progress=False).upload(dist)
+        uploader = publish.Uploader(config.s3, config.bucket, progress=False)
+        outcome = uploader.upload(dist)
     except publish.Busy as exc:
         return respond(503, str(exc), req.accept, {"retry-after": "1"})
     except publish.ProjectClosed as exc:  # PEP 792: archived or quarantined
@@ -386,14 +387,9 @@ def file_upload(req: Request) -> dict:
     logger.info("upload", extra=extra)
     if outcome == publish.CONFLICT:
         # twine (--skip-existing, older releases), uv and poetry all read 409 as "exists".
-        return respond(
-            409,
-            f"File already exists: {dist.filename} is published with different contents; "
-            "a published file never changes, so bump the version",
-            req.accept,
-        )
+        return respond(409, publish.conflict_message(dist, uploader.held_by(dist)), req.accept)
     if outcome == publish.PRESENT:
-        return respond(200, f"{dist.filename} is already published with identical contents", req.accept)
+        return respond(200, publish.present_message(dist, uploader.held_by(dist)), req.accept)
     refresh(config, dist)
     return respond(200, f"published {dist.key}", req.accept)
 
