@@ -403,3 +403,19 @@ def test_the_kelvin_sign_never_lands_in_the_real_acme_k(s3):
 )
 def test_valid_names_of_every_spelling_still_parse(filename):
     assert parse_filename(filename).project in {"foo-bar-pro", "foo-bar", "a", "a9-b-c", "x1"}
+
+
+def test_the_indexer_leaves_a_kelvin_sign_file_written_straight_to_the_bucket_off_the_real_project(s3):
+    # The read side applies the same name rule (indexer.model.parse_filename): a file written with
+    # `aws s3 cp` under U+212A is not listed inside the real acme-k (main listed it there).
+    from indexer.build import Indexer
+    from indexer.store import Bucket
+
+    good, data, _ = make_wheel("acme-k", "1.0")
+    s3.put_object(Bucket=BUCKET, Key=f"acme-k/{good}", Body=data)
+    s3.put_object(
+        Bucket=BUCKET, Key="acme-k/acme_\u212a-2.0-py3-none-any.whl", Body=make_wheel("acme-k", "2.0")[1]
+    )
+    detail = Indexer(Bucket(s3, BUCKET)).rebuild("acme-k").detail
+    assert detail is not None
+    assert [f.filename for f in detail.files] == [good]
