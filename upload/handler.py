@@ -482,6 +482,7 @@ def trusted_publishing(req: Request) -> dict:
         settings=req.config.trusted,
         cache=req.config.oidc_keys,
         now=int(time.time()),
+        seen=oidc.S3TokenLog(req.config.s3, req.config.bucket),
     )
     headers = {name.lower(): value for name, value in reply.headers.items()}
     return {
