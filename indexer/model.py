@@ -26,6 +26,11 @@ from packaging.version import InvalidVersion, Version
 GENERATED_NAMES = frozenset({"index.html", "index.json"})
 METADATA_SUFFIX = ".metadata"  # PEP 658
 YANKED_SUFFIX = ".yanked"  # our marker for PEP 592 yanks; its text is the reason
+# The indexer's private note that a distribution is left off the pages, and why (JSON: the file's
+# ETag and the reason).  Beside the file, so the one listing of a rebuild finds it; never served
+# (the edge serves only distributions, .metadata and the pages) and never an event (no watched
+# suffix).  It used to be `_left_out` inside index.json, which every reader could read.
+LEFT_OUT_SUFFIX = ".left-out"
 SDIST_SUFFIXES = (".tar.gz", ".zip")
 DIST_SUFFIXES = (".whl", *SDIST_SUFFIXES)
 
@@ -199,7 +204,8 @@ class File:
 class LeftOut:
     """A distribution the page does not list, and why (private bookkeeping, never rendered).
 
-    Remembered by ETag so the next rebuild neither reads the file again nor logs it again.
+    Remembered by ETag, in a `<file>.left-out` note, so the next rebuild neither reads the file
+    again nor logs it again.
     """
 
     filename: str
