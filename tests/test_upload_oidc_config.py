@@ -71,6 +71,7 @@ def test_numeric_ids_are_kept_as_the_strings_the_claims_carry():
     [
         ([], "must be an object"),
         ({"bad name!": [{}]}, "not a valid project name"),
+        ({"acme-\u212a": [{}]}, "not a valid project name"),  # KELVIN SIGN, which folds into "k"
         ({"a": []}, "non-empty list"),
         ({"a": ["x"]}, "must be an object"),
         ({"a": [{"provider": "bitbucket"}]}, "'github' or 'gitlab'"),

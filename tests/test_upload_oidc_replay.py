@@ -188,6 +188,12 @@ def test_a_minted_token_spelt_another_way_is_refused(config, issuer):
         assert publish(other)["statusCode"] == 401
 
 
+@pytest.mark.parametrize("payload", ["A", "AAAAA", "abcde"])
+def test_a_minted_token_of_an_impossible_base64_length_is_refused(payload):
+    with pytest.raises(oidc.MintedTokenError):
+        oidc.verify_minted(f"{oidc.TOKEN_PREFIX}{payload}.{'A' * 43}", KEY.encode(), time.time())
+
+
 # --- a leaked signing key cannot publish what has no publisher ---------------------------------------
 
 

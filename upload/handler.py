@@ -233,8 +233,6 @@ def check_form(form: Form) -> None:
         raise BadRequest(f"unsupported :action {action!r}: only file_upload is supported")
     if form.one("protocol_version") != "1":
         raise BadRequest("unsupported protocol_version: expected 1")
-    if not form.filename:
-        raise BadRequest("no file: the 'content' field is missing")
     for name in ("name", "version"):
         if not (form.one(name) or "").strip():
             raise BadRequest(f"missing field {name!r}")

@@ -64,7 +64,7 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 from joserfc import jws, jwt
@@ -260,14 +260,13 @@ def settings_from_environment(directory: Path | None = None) -> Settings | None:
 # --- replay: each ID token is exchanged once ------------------------------------------------------
 
 
-class TokenLog:
+class TokenLog(Protocol):
     """Where accepted ID tokens are recorded; `first_use` is False for one seen before."""
 
-    def first_use(self, issuer: str, jti: str, expires: int) -> bool:
-        raise NotImplementedError
+    def first_use(self, issuer: str, jti: str, expires: int) -> bool: ...
 
 
-class S3TokenLog(TokenLog):
+class S3TokenLog:
     """A marker per (issuer, jti) in the index's bucket, created with `If-None-Match: *`."""
 
     def __init__(self, client: Any, bucket: str) -> None:
