@@ -533,7 +533,15 @@ class Uploader:
         """PRESENT when the holder has dist's bytes, else CONFLICT (never written over: it is
         another key, and `--force` replaces only a file under its own name)."""
         self.holders[dist.key] = holder
-        existing = self.existing_sha256(holder.key) if holder.published else None
+        existing = None
+        if holder.published:
+            try:
+                existing = self.existing_sha256(holder.key)
+            except ClientError as exc:
+                # A HEAD of a missing key is a 403, not a 404, for an identity that may not list
+                # the whole bucket (S3 API reference, HeadObject, "Permissions").
+                if not is_denied(exc):
+                    raise
         if existing is None:
             self.holders[dist.key] = Holder(holder.key, published=False)
         return PRESENT if existing is not None and existing[0] == dist.sha256 else CONFLICT

@@ -419,3 +419,22 @@ def test_the_indexer_leaves_a_kelvin_sign_file_written_straight_to_the_bucket_of
     detail = Indexer(Bucket(s3, BUCKET)).rebuild("acme-k").detail
     assert detail is not None
     assert [f.filename for f in detail.files] == [good]
+
+
+def test_a_claimed_file_the_identity_may_not_head_is_a_conflict_not_an_error(s3, monkeypatch):
+    from botocore.exceptions import ClientError
+
+    first = publish.validate_bytes(FIRST_WHEEL, wheel_bytes())
+    body = json.dumps({"filename": first.filename, "sha256": first.sha256, "identity": first.name.identity})
+    s3.put_object(Bucket=BUCKET, Key=publish.claim_key(first.name), Body=body.encode())
+
+    def denied(**_):
+        raise ClientError(
+            {"Error": {"Code": "403"}, "ResponseMetadata": {"HTTPStatusCode": 403}}, "HeadObject"
+        )
+
+    monkeypatch.setattr(s3, "head_object", denied)
+    uploader = publish.Uploader(s3, BUCKET, progress=False)
+    other = publish.validate_bytes("acme_x-1.0.0-py3-none-any.whl", wheel_bytes("1.0.0"))
+    assert uploader.upload(other) == publish.CONFLICT
+    assert uploader.held_by(other) == publish.Holder(f"acme-x/{FIRST_WHEEL}", published=False)
