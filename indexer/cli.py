@@ -193,14 +193,18 @@ def validate(path: Path) -> Dist:
 
 
 def validate_all(paths: list[Path]) -> list[Dist]:
-    """Every file checked before any is sent; the same file name twice must be the same bytes."""
+    """Every file checked before any is sent; the same file twice (the same identity, whatever the
+    spelling: indexer.model.DistName.identity) must be the same bytes, and is sent once."""
     dists: dict[str, Dist] = {}
     for path in paths:
         dist = validate(path)
-        seen = dists.get(dist.filename)
+        seen = dists.get(dist.name.identity)
         if seen is not None and seen.sha256 != dist.sha256:
-            raise CliError(f"{seen.path} and {path} have the same file name but different contents")
-        dists.setdefault(dist.filename, dist)
+            raise CliError(
+                f"{seen.path} and {path} are the same file (name, version, build tag and tags; "
+                "one sdist per release) with different contents; nothing was uploaded"
+            )
+        dists.setdefault(dist.name.identity, dist)
     return list(dists.values())
 
 

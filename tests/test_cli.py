@@ -21,7 +21,7 @@ from indexer.store import IMMUTABLE
 from tests import s3_pages
 from tests.bucket_state import index_keys
 from tests.conftest import BUCKET
-from tests.distributions import core_metadata, make_sdist, make_wheel, write
+from tests.distributions import core_metadata, make_sdist, make_wheel, make_zip_sdist, write
 
 
 def run(*argv: str) -> int:
@@ -176,6 +176,19 @@ def test_upload_of_a_look_alike_under_another_spelling_is_a_conflict_naming_the_
         "the published hello_world-1.0.tar.gz"
     )
     assert keys(s3) == {f"hello-world/{first.name}"}
+
+
+def test_upload_of_two_spellings_of_one_file_with_different_bytes_sends_nothing(s3, tmp_path, capsys):
+    first = sdist(tmp_path)
+    (tmp_path / "b").mkdir()
+    second = write(tmp_path / "b", "Hello.World-1.0.zip", make_zip_sdist("Hello.World", "1.0")[1])
+
+    assert run("upload", str(first), str(second)) == cli.EXIT_CONFLICT
+
+    assert "are the same file (name, version, build tag and tags; one sdist per release)" in (
+        capsys.readouterr().err
+    )
+    assert s3.list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0
 
 
 def test_upload_stores_a_legacy_spelling_under_the_specs_spelling(s3, tmp_path, capsys):

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from tests.bucket_state import gained, snapshot
-from tests.distributions import core_metadata, make_sdist, make_wheel
+from tests.distributions import archive_named, make_sdist, make_wheel, make_zip_sdist
 from tests.e2e import Stack
 from tests.oidc_issuer import Issuer, github_claims
 from tests.upload_helpers import encode, fields_for
@@ -117,22 +117,7 @@ def hostile(tmp_path_factory) -> Iterator[Hostile]:
 
 
 def zip_sdist(version: str) -> bytes:
-    import io
-    import zipfile
-
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr(f"acme_widgets-{version}/PKG-INFO", core_metadata("acme-widgets", version, summary="zip"))
-    return buf.getvalue()
-
-
-def named(filename: str) -> bytes:
-    """An archive whose metadata agrees with an (invalid) name, so only the name rule refuses it."""
-    if filename.endswith(".whl"):
-        raw, version = filename.split("-")[:2]
-        return make_wheel(raw, version)[1]
-    raw, _, version = filename.removesuffix(".tar.gz").rpartition("-")
-    return make_sdist(raw, version)[1]
+    return make_zip_sdist("acme-widgets", version, summary="zip")[1]
 
 
 def part(name: str, value: bytes, headers: str = "") -> bytes:
@@ -158,7 +143,7 @@ def up(filename: str, data: bytes, name: str, version: str, user: str = "ci", **
 def invalid(filename: str) -> Request:
     """The form names the project as the file does (main published these)."""
     raw = filename.split("-1.0")[0]
-    return up(filename, named(filename), raw, "1.0", user="admin")
+    return up(filename, archive_named(filename), raw, "1.0", user="admin")
 
 
 def other_wheel(version: str) -> bytes:

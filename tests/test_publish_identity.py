@@ -21,7 +21,7 @@ from indexer import publish
 from indexer.model import canonical_filename, parse_filename
 from tests.bucket_state import gained, snapshot
 from tests.conftest import BUCKET
-from tests.distributions import make_sdist, make_wheel
+from tests.distributions import archive_named, make_sdist, make_wheel, make_zip_sdist
 
 FIRST_WHEEL = "acme_x-1.0-py3-none-any.whl"
 
@@ -35,16 +35,7 @@ def sdist_bytes(version: str = "1.0", *, summary: str = "A test package") -> byt
 
 
 def zip_sdist(version: str = "1.0", *, summary: str = "A test package") -> bytes:
-    """A legacy .zip sdist with PKG-INFO (what old setuptools made on Windows)."""
-    import io
-    import zipfile
-
-    from tests.distributions import core_metadata
-
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr(f"acme_x-{version}/PKG-INFO", core_metadata("acme-x", version, summary=summary))
-    return buf.getvalue()
+    return make_zip_sdist("acme-x", version, summary=summary)[1]
 
 
 @pytest.fixture
@@ -361,21 +352,12 @@ def test_invalid_names_are_refused_naming_the_rule(filename, reason):
     assert message.isascii() and message.isprintable()
 
 
-def archive_named_as(filename: str) -> bytes:
-    """A real archive whose metadata agrees with the (invalid) name, so only the name rule refuses it."""
-    if filename.endswith(".whl"):
-        raw, version = filename.split("-")[:2]
-        return make_wheel(raw, version)[1]
-    raw, _, version = filename.removesuffix(".tar.gz").rpartition("-")
-    return make_sdist(raw, version)[1]
-
-
 @pytest.mark.parametrize(("filename", "reason"), INVALID_NAMES[:11])
 def test_invalid_names_are_refused_before_any_write(s3, filename, reason):
     before = snapshot(s3, BUCKET)
     with pytest.raises(publish.InvalidDistribution) as info:
         publish.Uploader(s3, BUCKET, progress=False).upload(
-            publish.validate_bytes(filename, archive_named_as(filename))
+            publish.validate_bytes(filename, archive_named(filename))
         )
     assert reason in str(info.value)
     assert gained(s3, BUCKET, before) == []

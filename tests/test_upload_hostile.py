@@ -13,7 +13,7 @@ import pytest
 
 from tests.bucket_state import gained, snapshot
 from tests.conftest import BUCKET
-from tests.distributions import make_sdist, make_wheel
+from tests.distributions import archive_named, make_sdist, make_wheel
 from tests.upload_helpers import basic, encode, event, fields_for, install_config, upload_event
 from upload import handler as upload
 
@@ -177,14 +177,6 @@ def test_a_publisher_without_the_right_gets_403_before_attestations_or_the_archi
 # --- item 3: project names --------------------------------------------------------------------------
 
 
-def archive_for(filename: str) -> bytes:
-    if filename.endswith(".whl"):
-        raw, version = filename.split("-")[:2]
-        return make_wheel(raw, version)[1]
-    raw, _, version = filename.removesuffix(".tar.gz").rpartition("-")
-    return make_sdist(raw, version)[1]
-
-
 @pytest.mark.parametrize(
     ("filename", "reason"),
     [
@@ -202,7 +194,7 @@ def archive_for(filename: str) -> bytes:
 )
 def test_invalid_project_names_are_400_naming_the_rule_and_write_nothing(config, s3, filename, reason):
     before = snapshot(s3, BUCKET)
-    resp = send(filename, archive_for(filename), filename.split("-")[0], "1.0", auth=ADMIN)
+    resp = send(filename, archive_named(filename), filename.split("-")[0], "1.0", auth=ADMIN)
     refused(s3, resp, 400, reason)
     assert resp["body"].isascii()
     assert gained(s3, BUCKET, before) == []

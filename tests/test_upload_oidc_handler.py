@@ -17,7 +17,7 @@ from tests.bucket_state import index_keys
 from tests.conftest import BUCKET
 from tests.distributions import make_wheel
 from tests.oidc_issuer import github_claims
-from tests.upload_helpers import SECRET, basic, event, install_config, upload_event
+from tests.upload_helpers import SECRET, basic, event, install_config, trust, upload_event
 from upload import handler as upload
 from upload import oidc, publishers
 
@@ -33,13 +33,7 @@ PUBLISHERS = {
 @pytest.fixture
 def config(s3, issuer):
     cfg = install_config(s3)
-    cfg.trusted = oidc.Settings(
-        audience=AUDIENCE,
-        key=KEY.encode(),
-        publishers=publishers.parse_publishers(PUBLISHERS),
-        test_issuer=issuer.url,
-    )
-    cfg.minted = oidc.minted_verifier(cfg.trusted)
+    trust(cfg, PUBLISHERS, audience=AUDIENCE, key=KEY, issuer=issuer.url)
     yield cfg
     upload.configure(None)
 

@@ -20,9 +20,9 @@ from tests.bucket_state import gained, snapshot
 from tests.conftest import BUCKET
 from tests.distributions import make_wheel
 from tests.oidc_issuer import Seen, github_claims
-from tests.upload_helpers import basic, event, install_config, upload_event
+from tests.upload_helpers import basic, event, install_config, trust, upload_event
 from upload import handler as upload
-from upload import oidc, publishers
+from upload import oidc
 
 AUDIENCE = "pypi.example.com"
 KEY = "k" * 40
@@ -33,13 +33,7 @@ PUBLISHERS = {"acme-tools": [RELEASE], "acme-cli": [RELEASE]}
 @pytest.fixture
 def config(s3, issuer):
     cfg = install_config(s3)
-    cfg.trusted = oidc.Settings(
-        audience=AUDIENCE,
-        key=KEY.encode(),
-        publishers=publishers.parse_publishers(PUBLISHERS),
-        test_issuer=issuer.url,
-    )
-    cfg.minted = oidc.minted_verifier(cfg.trusted)
+    trust(cfg, PUBLISHERS, audience=AUDIENCE, key=KEY, issuer=issuer.url)
     yield cfg
     upload.configure(None)
 
@@ -240,13 +234,7 @@ def test_a_token_keeps_the_projects_that_still_have_a_publisher_and_logs_the_res
 
 def test_removing_a_projects_publishers_disables_its_outstanding_tokens(config, issuer, s3):
     token = json.loads(exchange(issuer.token(AUDIENCE))["body"])["token"]
-    config.trusted = oidc.Settings(
-        audience=AUDIENCE,
-        key=KEY.encode(),
-        publishers=publishers.parse_publishers({"acme-cli": [RELEASE]}),
-        test_issuer=config.trusted.test_issuer,
-    )
-    config.minted = oidc.minted_verifier(config.trusted)
+    trust(config, {"acme-cli": [RELEASE]}, audience=AUDIENCE, key=KEY, issuer=config.trusted.test_issuer)
     assert publish(token, "acme-tools")["statusCode"] == 403
     assert publish(token, "acme-cli")["statusCode"] == 200
 
