@@ -55,7 +55,8 @@ class Registered:
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
-    def __init__(self) -> None:
+    def __init__(self, partition: str = "aws") -> None:
+        self.partition = partition  # of the deploying identity (aws-cn, aws-us-gov elsewhere)
         self.registered: list[Registered] = []
         self.provider_regions: dict[str, str] = {}  # provider URN → region
         self.calls: list[MockCallArgs] = []
@@ -71,7 +72,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {
                 "accountId": ACCOUNT,
-                "arn": f"arn:aws:iam::{ACCOUNT}:user/ci",
+                "arn": f"arn:{self.partition}:iam::{ACCOUNT}:user/ci",
                 "userId": "AIDAMOCK",
                 "id": ACCOUNT,
             }, []
@@ -126,7 +127,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
             raw = hashlib.sha256(seed).digest()[: int(inputs.get("length", 32))]
             state.update(base64=base64.b64encode(raw).decode(), hex=raw.hex())
         elif typ == "random:index/randomId:RandomId":
-            state.update(hex="0123456789abcdef")
+            state.update(hex="0123456789abcdef"[: 2 * int(inputs.get("byteLength", 8))])
         elif typ == "aws:cloudfront/distribution:Distribution":
             rid = DISTRIBUTION_ID
             state.update(
@@ -262,9 +263,12 @@ def config_for(values: dict[str, Any], project: str = PROJECT) -> dict[str, str]
 
 
 def run_program(
-    config: dict[str, Any], secret_keys: tuple[str, ...] = ("users",), stack: str = "dev"
+    config: dict[str, Any],
+    secret_keys: tuple[str, ...] = ("users",),
+    stack: str = "dev",
+    partition: str = "aws",
 ) -> ProgramRun:
-    mocks = RecordingMocks()
+    mocks = RecordingMocks(partition)
     monitor = RecordingMonitor(mocks)
     # Pulumi keeps its state in module globals / context vars: start from nothing.
     pulumi.runtime.settings.ROOT.set(None)
