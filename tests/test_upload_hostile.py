@@ -228,4 +228,5 @@ def test_a_second_sdist_of_a_release_is_409(config, s3):
 def test_a_legacy_spelling_is_published_under_the_specs_spelling(config, s3):
     _, data = make_sdist("acme-widgets", "1.0")
     resp = send("ACME.Widgets-1.0.tar.gz", data, "ACME.Widgets", "1.0")
-    assert (resp["statusCode"], resp["body"]) == (200, "200 published acme-widgets/acme_widgets-1.0.tar.gz\n")
+    assert resp["statusCode"] == 200
+    assert resp["body"].startswith("200 published acme-widgets/acme_widgets-1.0.tar.gz")
