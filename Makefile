@@ -31,7 +31,7 @@ $(CHROMIUM):
 serve: $(STAMP)
 	$(BIN)/python -m local --data-dir .pypi-edge-data $(SERVE_ARGS)
 
-# With branch coverage of edge/ and indexer/ (report and floor: [tool.coverage] in pyproject.toml).
+# With branch coverage of edge/, indexer/ and upload/ (report and floor: [tool.coverage] in pyproject.toml).
 test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

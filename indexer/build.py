@@ -57,6 +57,7 @@ from indexer.metadata import (
 from indexer.model import (
     DIST_SUFFIXES,
     GENERATED_NAMES,
+    LEFT_OUT_SUFFIX,
     METADATA_SUFFIX,
     YANKED_SUFFIX,
     BadFilename,
@@ -82,6 +83,7 @@ from indexer.store import (
     status_code,
 )
 
+NOTE = "application/json"  # `<file>.left-out` (plain JSON, not a PEP 691 page)
 FULL_READ_BYTES = 8 * 1024 * 1024  # below this, one GET of the whole file is cheapest
 SPOOL_BYTES = 32 * 1024 * 1024  # larger streamed files spill to /tmp
 MAX_REASON_BYTES = 4096
@@ -164,7 +166,6 @@ class Indexer:
         prefix = f"{project}/"
         prev_doc, prev_etag = self.bucket.get_json(prefix + "index.json")
         known, prev_serial = render.parse_project_json(prev_doc)
-        remembered = render.parse_left_out(prev_doc)
         objects = {o.key: o for o in self.bucket.list(prefix)}
         # The serial is taken when the bucket was listed, so it orders rebuilds by what they saw
         # (a slow rebuild that listed first never outranks one that listed later).
@@ -177,6 +178,7 @@ class Indexer:
 
         files: list[File] = []
         left_out: list[LeftOut] = []
+        noted: dict[str, LeftOut | None] = {}  # what each `<file>.left-out` note said
         for key, obj in objects.items():
             name = key[len(prefix) :]
             if "/" in name or not is_distribution(name):
@@ -203,7 +205,7 @@ class Indexer:
                     since=status_memory["since"],
                 )
                 continue
-            seen = remembered.get(name)
+            seen = noted[name] = self._left_out_note(objects.get(key + LEFT_OUT_SUFFIX), name)
             if seen is not None and seen.etag == obj.etag:
                 left_out.append(seen)  # the same bytes as when it was left out: not read again
                 continue
@@ -257,12 +259,38 @@ class Indexer:
             # removed after we listed" (ABA).  A first write is therefore checked against a fresh
             # listing; if the bucket moved on, rebuild again, now over a page with an ETag.
             raise PreconditionFailed(prefix + "index.json")
-        # Only the winner of the JSON write cleans up metadata of files that are gone.
+        # Only the winner of the JSON write cleans up metadata of files that are gone, and keeps
+        # the notes of files left out in step with what it left out.
         live = {prefix + f.filename + METADATA_SUFFIX for f in files}
         for key in objects:
             if key.endswith(METADATA_SUFFIX) and key not in live:
                 self.bucket.delete(key)
+        self._write_left_out_notes(prefix, left_out, noted, objects)
         return _Outcome(project, detail, serial, previous_entry)
+
+    def _left_out_note(self, note: ObjectInfo | None, filename: str) -> LeftOut | None:
+        """What `<file>.left-out` says (one GET, only for a file that was left out)."""
+        if note is None:
+            return None
+        got = self.bucket.get_bytes(note.key, max_bytes=MAX_REASON_BYTES * 2)
+        return render.parse_left_out_note(filename, got[0]) if got is not None else None
+
+    def _write_left_out_notes(
+        self,
+        prefix: str,
+        left_out: list[LeftOut],
+        noted: dict[str, LeftOut | None],
+        objects: dict[str, ObjectInfo],
+    ) -> None:
+        """A note for each file left out (written only when it says something new); none for
+        the others, so a file that is listed again, or gone, loses its note."""
+        wanted = {prefix + x.filename + LEFT_OUT_SUFFIX: x for x in left_out}
+        for key, item in wanted.items():
+            if noted.get(item.filename) != item:
+                self.bucket.put(key, render.left_out_note(item), NOTE, self.bucket.page_cache_control)
+        for key in objects:
+            if key.endswith(LEFT_OUT_SUFFIX) and key not in wanted:
+                self.bucket.delete(key)
 
     def _project_status(
         self, marker: ObjectInfo | None, prev_doc: dict | None
@@ -301,7 +329,7 @@ class Indexer:
         prefix = f"{project}/"
         deleted = False
         for key in objects:
-            if key == prefix + "index.html" or key.endswith(METADATA_SUFFIX):
+            if key == prefix + "index.html" or key.endswith((METADATA_SUFFIX, LEFT_OUT_SUFFIX)):
                 self.bucket.delete(key)
                 deleted = True
         if prev_etag:

@@ -201,14 +201,18 @@ def validate(path: Path) -> Dist:
 
 
 def validate_all(paths: list[Path]) -> list[Dist]:
-    """Every file checked before any is sent; the same file name twice must be the same bytes."""
+    """Every file checked before any is sent; the same file twice (the same identity, whatever the
+    spelling: indexer.model.DistName.identity) must be the same bytes, and is sent once."""
     dists: dict[str, Dist] = {}
     for path in paths:
         dist = validate(path)
-        seen = dists.get(dist.filename)
+        seen = dists.get(dist.name.identity)
         if seen is not None and seen.sha256 != dist.sha256:
-            raise CliError(f"{seen.path} and {path} have the same file name but different contents")
-        dists.setdefault(dist.filename, dist)
+            raise CliError(
+                f"{seen.path} and {path} are the same file (name, version, build tag and tags; "
+                "one sdist per release) with different contents; nothing was uploaded"
+            )
+        dists.setdefault(dist.name.identity, dist)
     return list(dists.values())
 
 
@@ -228,17 +232,21 @@ def cmd_upload(args: argparse.Namespace, client_factory: Callable[[], Any]) -> i
             raise CliError(str(exc)) from exc
         outcomes[outcome].append(dist)
         target = f"s3://{args.bucket}/{dist.key}"
+        spelt = f" (sent as {dist.given})" if dist.given and dist.given != dist.filename else ""
         if outcome == "uploaded":
-            _out(f"uploaded         {target} ({_size(dist.size)})")
+            _out(f"uploaded         {target} ({_size(dist.size)}){spelt}")
         elif outcome == "replaced":
             _out(f"replaced         {target} (--force; bucket versioning keeps the previous bytes)")
         elif outcome == "present":
-            _out(f"already present  {target} (identical, sha256 {dist.sha256[:12]}…)")
-        else:
+            held = f"s3://{args.bucket}/{uploader.held_by(dist).key}"
+            _out(f"already present  {held} (identical, sha256 {dist.sha256[:12]}…){spelt}")
+        elif uploader.held_by(dist).key == dist.key:
             _err(
-                f"error: {dist.filename}: a different file with this name is already published "
+                f"error: {dist.shown}: a different file with this name is already published "
                 f"at {target}; bump the version, or pass --force to replace it"
             )
+        else:
+            _err(f"error: {publish.conflict_message(dist, uploader.held_by(dist))}")
     counts = ", ".join(f"{len(v)} {k}" for k, v in outcomes.items() if v)
     _out(f"{len(dists)} file(s): {counts}.")
     sent = outcomes["uploaded"] + outcomes["replaced"]
@@ -414,14 +422,14 @@ def cmd_mirror(args: argparse.Namespace, client_factory: Callable[[], Any]) -> i
         progress_bar(len(picks), "mirror", unit=" file", show=not args.no_progress) as bar,
     ):
         for pick in picks:
-            target = f"s3://{args.bucket}/{pick.key}"
             try:
-                outcome = _mirror_one(pick, uploader, Path(tmp))
+                outcome, key = _mirror_one(pick, uploader, Path(tmp))
             except (mirror.MirrorError, publish.PublishError) as exc:
                 counts["failed"] += 1
                 _err(f"error: {exc}")
                 bar.update(1)
                 continue
+            target = f"s3://{args.bucket}/{key}"
             if outcome == publish.UPLOADED:
                 counts["mirrored"] += 1
                 changed.add(pick.project)
@@ -429,7 +437,7 @@ def cmd_mirror(args: argparse.Namespace, client_factory: Callable[[], Any]) -> i
             else:
                 counts["present"] += 1
                 _out(f"already present  {target}")
-            marker = mirror.yank_marker(pick)
+            marker = mirror.yank_marker(pick, key)
             if marker is not None:
                 got = bucket.get_bytes(marker[0])
                 if got is None or yank_reason(got[0].decode("utf-8", "replace")) != pick.yanked:
@@ -444,26 +452,31 @@ def cmd_mirror(args: argparse.Namespace, client_factory: Callable[[], Any]) -> i
     return EXIT_CONFLICT if counts["failed"] else EXIT_OK
 
 
-def _mirror_one(pick: Any, uploader: Uploader, tmp: Path) -> str:
-    """UPLOADED or PRESENT; raises MirrorError / PublishError with a one-line reason."""
+def _mirror_one(pick: Any, uploader: Uploader, tmp: Path) -> tuple[str, str]:
+    """(UPLOADED or PRESENT, the key that holds the file); raises MirrorError / PublishError with
+    a one-line reason.  Upstream's spelling may differ from ours (`Django-4.2-py3-none-any.whl`
+    is stored as `django-4.2-py3-none-any.whl`): the core finds the file by its identity."""
     from indexer import mirror
 
-    existing = uploader.existing_sha256(pick.key)
+    key = uploader.find(pick.filename)
+    existing = uploader.existing_sha256(key) if key else None
     if existing is not None:
         if existing[0] == pick.sha256:
-            return publish.PRESENT  # nothing downloaded, nothing written
+            return publish.PRESENT, key  # nothing downloaded, nothing written
         raise mirror.MirrorError(
-            f"{pick.filename}: a different file with this name is already published at "
-            f"{pick.key} (sha256 {existing[0][:12]}…, upstream {pick.sha256[:12]}…); not replaced"
+            f"{pick.filename}: a different file is already published as {key} (sha256 "
+            f"{existing[0][:12]}…, upstream {pick.sha256[:12]}…); not replaced"
         )
     path = mirror.download(pick, tmp)
     try:
-        outcome = uploader.upload(publish.validate(path))
+        dist = publish.validate(path)
+        outcome = uploader.upload(dist)
     finally:
         path.unlink(missing_ok=True)
     if outcome == publish.CONFLICT:  # written by someone else since we looked
-        raise mirror.MirrorError(f"{pick.filename}: a different file with this name was published meanwhile")
-    return outcome
+        message = publish.conflict_message(dist, uploader.held_by(dist))
+        raise mirror.MirrorError(f"{pick.filename}: a different file was published meanwhile: {message}")
+    return outcome, uploader.held_by(dist).key
 
 
 def cmd_unyank(args: argparse.Namespace, client_factory: Callable[[], Any]) -> int:

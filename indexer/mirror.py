@@ -248,8 +248,12 @@ def download(pick: Pick, directory: Path) -> Path:
     return path
 
 
-def yank_marker(pick: Pick) -> tuple[str, bytes] | None:
-    """The `.yanked` marker that keeps an upstream yank, or None for a file upstream did not yank."""
+def yank_marker(pick: Pick, key: str | None = None) -> tuple[str, bytes] | None:
+    """The `.yanked` marker that keeps an upstream yank, or None for a file upstream did not yank.
+
+    `key`: where the file is stored, when that is another spelling than upstream's (the
+    publishing core stores files under the spelling the specifications give).
+    """
     if pick.yanked is None:
         return None
-    return pick.key + YANKED_SUFFIX, pick.yanked.encode("utf-8")
+    return (key or pick.key) + YANKED_SUFFIX, pick.yanked.encode("utf-8")

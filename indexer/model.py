@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from packaging.utils import (
+    InvalidName,
     InvalidSdistFilename,
     InvalidWheelFilename,
     NormalizedName,
     canonicalize_name,
+    canonicalize_version,
     parse_sdist_filename,
     parse_wheel_filename,
 )
@@ -24,6 +26,11 @@ from packaging.version import InvalidVersion, Version
 GENERATED_NAMES = frozenset({"index.html", "index.json"})
 METADATA_SUFFIX = ".metadata"  # PEP 658
 YANKED_SUFFIX = ".yanked"  # our marker for PEP 592 yanks; its text is the reason
+# The indexer's private note that a distribution is left off the pages, and why (JSON: the file's
+# ETag and the reason).  Beside the file, so the one listing of a rebuild finds it; never served
+# (the edge serves only distributions, .metadata and the pages) and never an event (no watched
+# suffix).  It used to be `_left_out` inside index.json, which every reader could read.
+LEFT_OUT_SUFFIX = ".left-out"
 SDIST_SUFFIXES = (".tar.gz", ".zip")
 DIST_SUFFIXES = (".whl", *SDIST_SUFFIXES)
 
@@ -46,6 +53,12 @@ class BadFilename(ValueError):
     """The key does not name a distribution we can place in the index."""
 
 
+# The rule for project names, as a refusal says it (PEP 508 names; core metadata "Name").
+NAME_RULE = (
+    "a project name is a PEP 508 name in ASCII: letters, digits, and '.', '_' or '-' only between them"
+)
+
+
 @dataclass(frozen=True)
 class DistName:
     """What a distribution's file name says about it."""
@@ -53,40 +66,115 @@ class DistName:
     project: NormalizedName
     version: Version
     kind: str  # "wheel" or "sdist"
+    build: tuple[int, str] | tuple[()] = ()  # a wheel's build tag, parsed (binary distribution format)
+    tags: tuple[str, ...] = ()  # a wheel's tags, compressed sets expanded, sorted
+
+    @property
+    def identity(self) -> str:
+        """What makes two files the same file, whatever their spelling.
+
+        Normalized name; the version as PEP 440 compares it (`canonicalize_version`: 1.0 ==
+        1.0.0, 0!1.0 == 1.0, local labels lower-cased); the build tag; the set of tags (a wheel)
+        or "sdist" (one sdist per release, .tar.gz or .zip).  Two files with one identity would
+        offer an installer the same thing twice, with different bytes.
+        """
+        version = canonicalize_version(self.version)
+        if self.kind != "wheel":
+            return f"{self.project} {version} sdist"
+        build = f"{self.build[0]}{self.build[1]}" if self.build else "-"
+        return f"{self.project} {version} {build} {'.'.join(self.tags)}"
 
 
 def is_distribution(filename: str) -> bool:
     return filename.endswith(DIST_SUFFIXES)
 
 
+def _check_name(raw: str, filename: str) -> None:
+    """PEP 508 names, in ASCII.  `canonicalize_name(validate=True)` matches its pattern with
+    re.IGNORECASE, under which some non-ASCII letters match ASCII ones (U+212A KELVIN SIGN is
+    "k", U+017F LONG S is "s"), so ASCII is checked on its own."""
+    try:
+        if not raw.isascii():
+            raise InvalidName(raw)
+        canonicalize_name(raw, validate=True)
+    except InvalidName:
+        raise BadFilename(f"{filename}: {raw!r} is not a valid project name ({NAME_RULE})") from None
+
+
 def parse_filename(filename: str) -> DistName:
     """Project, version and kind from a wheel or sdist file name (PEP 427, PEP 625).
 
-    Raises BadFilename when the name cannot be parsed; the caller leaves that file out.
+    The project name must be a valid PEP 508 name in ASCII, and the whole file name printable
+    ASCII (every part of a distribution's name is).  Raises BadFilename otherwise; the indexer
+    leaves that file out, the publishing core refuses it.
     """
+    if not (filename.isascii() and filename.isprintable()):
+        shown = ascii(filename)[1:-1]
+        raise BadFilename(f"{shown}: a distribution file name is printable ASCII ({NAME_RULE})")
     try:
         if filename.endswith(".whl"):
-            name, version, _build, _tags = parse_wheel_filename(filename)
-            return DistName(name, version, "wheel")
+            _check_name(filename.split("-", 1)[0], filename)
+            name, version, build, tags = parse_wheel_filename(filename)
+            return DistName(name, version, "wheel", build, tuple(sorted(map(str, tags))))
         if filename.endswith(SDIST_SUFFIXES):
             try:
                 name, version = parse_sdist_filename(filename)
+                raw = filename.removesuffix(".tar.gz").removesuffix(".zip").rpartition("-")[0]
             except InvalidSdistFilename:
-                name, version = _parse_legacy_sdist(filename)
+                raw, version = _parse_legacy_sdist(filename)
+                name = canonicalize_name(raw)
+            _check_name(raw, filename)
             return DistName(name, version, "sdist")
     except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion) as exc:
         raise BadFilename(f"{filename}: {exc}") from exc
     raise BadFilename(f"{filename}: not a wheel or an sdist")
 
 
-def _parse_legacy_sdist(filename: str) -> tuple[NormalizedName, Version]:
-    # parse_sdist_filename splits on the last dash, so "foo-bar-1.0.tar.gz" works but
-    # "foo-1.0-py3.zip"-style names or a ".zip" it rejects need a second try.
+# Platform compatibility tags: each part of a (compressed) tag set is letters, digits and "_"
+# (https://packaging.python.org/en/latest/specifications/platform-compatibility-tags/).
+_TAG_PART = re.compile(r"[a-z0-9_]+(?:\.[a-z0-9_]+)*")
+_BUILD_TAG = re.compile(r"[0-9]+[A-Za-z0-9_]*")
+
+
+def canonical_filename(filename: str, name: DistName | None = None) -> str:
+    """The spelling the specifications give this distribution's file name.
+
+    Wheels, binary distribution format ("Escaping and Unicode",
+    https://packaging.python.org/en/latest/specifications/binary-distribution-format/): the
+    name normalized with runs of "-_." as one "_", lower case; the version normalized (PEP 440,
+    `str(Version)`: "1.0RC1" -> "1.0rc1", "1.0-1" -> "1.0.post1"); the tags as given, lower case.
+    Sdists, PEP 625 (source distribution format, "Source distribution file name",
+    https://packaging.python.org/en/latest/specifications/source-distribution-format/):
+    "{name}-{version}.tar.gz" with the same name and version rules.  A legacy ".zip" sdist
+    keeps its suffix (renaming an archive cannot change its format) and gets the same name and
+    version.  So "ACME.X-1.0.zip" is stored as "acme_x-1.0.zip" and "ACME_X-1.0-py3-none-any.whl"
+    as "acme_x-1.0-py3-none-any.whl".  Raises BadFilename for tags or build tags that are not
+    letters, digits and "_".
+    """
+    name = name or parse_filename(filename)
+    stem = name.project.replace("-", "_") + "-" + str(name.version)
+    if name.kind == "sdist":
+        return stem + (".zip" if filename.endswith(".zip") else ".tar.gz")
+    parts = filename[: -len(".whl")].split("-")
+    tags = "-".join(parts[-3:]).lower()
+    if not all(_TAG_PART.fullmatch(part.lower()) for part in parts[-3:]):
+        raise BadFilename(f"{filename}: wheel tags are letters, digits and '_' (platform compatibility tags)")
+    if name.build:
+        if len(parts) != 6 or not _BUILD_TAG.fullmatch(parts[2]):
+            raise BadFilename(f"{filename}: a build tag is a number, then letters, digits or '_'")
+        stem += f"-{name.build[0]}{name.build[1]}"
+    return f"{stem}-{tags}.whl"
+
+
+def _parse_legacy_sdist(filename: str) -> tuple[str, Version]:
+    """(the name as written, version): parse_sdist_filename splits on the last dash, so
+    "foo-bar-1.0.tar.gz" works but "foo-1.0-py3.zip"-style names it rejects need a second try."""
     stem = filename.removesuffix(".tar.gz").removesuffix(".zip")
     for match in _LEGACY_SPLIT.finditer(stem):
         name, version = stem[: match.start()], stem[match.end() :]
         try:
-            return canonicalize_name(name, validate=True), Version(version)
+            canonicalize_name(name, validate=True)
+            return name, Version(version)
         except (InvalidVersion, ValueError):
             continue
     raise InvalidSdistFilename(f"cannot split {filename!r} into name and version")
@@ -116,7 +204,8 @@ class File:
 class LeftOut:
     """A distribution the page does not list, and why (private bookkeeping, never rendered).
 
-    Remembered by ETag so the next rebuild neither reads the file again nor logs it again.
+    Remembered by ETag, in a `<file>.left-out` note, so the next rebuild neither reads the file
+    again nor logs it again.
     """
 
     filename: str

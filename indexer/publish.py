@@ -10,13 +10,38 @@ No caller validates a distribution or writes one to the bucket any other way.
   the PEP 503 normalized name (`Dist.key`).
 * `check_digests(dist, sha256_digest=..., blake2_256_digest=...)`: the digests a client sent
   (the legacy upload API's form fields) match the bytes.
+* Names: a file is stored under the spelling the specifications give it
+  (`indexer.model.canonical_filename`: "ACME.X-1.0.zip" -> "acme_x-1.0.zip"), so `Dist.filename`
+  may differ from the name it came with (`Dist.given`).  Project names must be PEP 508 names in
+  ASCII (`indexer.model.parse_filename`).
 * `Uploader(client, bucket).upload(dist)` -> "uploaded" | "present" | "conflict" | "replaced":
   a conditional write (`If-None-Match: *`, or `If-Match: <etag>` for `--force`), so two
   publishers racing on one file name cannot both win and nothing is overwritten silently; an
   existing identical file (same SHA-256) is "already present", a different one a conflict.
+  "The same file" means the same *identity* (`DistName.identity`: normalized name, version as
+  PEP 440 compares it, build tag, tags or "sdist"), whatever the spelling: see "One file per
+  identity" below.
   Each PUT carries the SHA-256 (`ChecksumSHA256`): S3 verifies the bytes and keeps the
   full-object checksum, which the indexer reuses instead of downloading the file.  S3 writes an
   object whole or not at all, so a failed upload leaves nothing half-written.
+
+One file per identity.  `acme_x-1.0-py3-none-any.whl`, `ACME.X-1.0-py3-none-any.whl` and
+`acme_x-1.0.0-py3-none-any.whl` are one file to an installer; so are any two sdists of a release.
+Before writing, the core (1) lists the project's folder once and compares identities, which
+catches files of any spelling already there (written before this rule, or with `aws s3 cp`);
+then (2) *claims* the identity: a conditional PUT (`If-None-Match: *`) of `_claims/<project>~<hash
+of the identity>`, whose body names the file and its SHA-256.  S3 lets exactly one conditional
+create of a key succeed, so of two concurrent uploads of look-alikes (different keys, which a
+conditional write on the file's key alone would not serialize) one gets the claim and the other
+a 412, reads the claim, and answers "already present" (same bytes) or "conflict" without writing.
+A distribution's key is only ever written by the holder of its identity's claim naming that key
+and those bytes, so the core cannot write two files of one identity.  A claim is permanent, like
+PyPI's rule that a file name is never reused: after a delete, the same bytes may come back, other
+bytes may not (`--force`, an administrator's tool, replaces a file at its own key and its claim).
+Claims live under `_claims/`, which the edge never serves (not a project name) and the indexer
+never reads (no watched suffix).  An identity that may not list the bucket or write claims (an
+IAM user limited to `*.whl` keys) still gets the conditional write on the key, without the
+look-alike guards.
 
 Docs: conditional writes, https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html
 (412 when the condition fails; 409 ConditionalRequestConflict when a concurrent conditional
@@ -30,6 +55,8 @@ import base64
 import contextlib
 import hashlib
 import io
+import json
+import logging
 import os
 import sys
 import time
@@ -46,8 +73,24 @@ from indexer.metadata import (
     sdist_metadata,
     wheel_metadata,
 )
-from indexer.model import DIST_SUFFIXES, BadFilename, DistName, parse_filename
-from indexer.store import IMMUTABLE, error_code, is_not_found, is_precondition_failed, status_code
+from indexer.model import (
+    DIST_SUFFIXES,
+    BadFilename,
+    DistName,
+    canonical_filename,
+    is_distribution,
+    parse_filename,
+)
+from indexer.store import (
+    IMMUTABLE,
+    Bucket,
+    error_code,
+    is_not_found,
+    is_precondition_failed,
+    status_code,
+)
+
+logger = logging.getLogger("pypi_edge.publish")
 
 # A single PUT keeps a *full-object* SHA-256 in S3; a multipart upload only gets a composite one
 # (a hash of the parts' hashes, "…-N"), which pip's sha256 cannot use.  With a full-object
@@ -66,6 +109,17 @@ PUT_ATTEMPTS = 5
 CONTENT_TYPES = {".whl": "application/zip", ".zip": "application/zip", ".tar.gz": "application/gzip"}
 
 UPLOADED, PRESENT, CONFLICT, REPLACED = "uploaded", "present", "conflict", "replaced"
+
+# One small object per distribution identity (see "One file per identity" above).  Not a
+# project name (PEP 508 names start with a letter or digit), so the edge never serves it, and
+# one "/" deep, the `<prefix>/<name>` shape the upload role may write (infra/upload.py).
+CLAIMS_PREFIX = "_claims/"
+MAX_CLAIM_BYTES = 4096
+
+
+def claim_key(name: DistName) -> str:
+    digest = hashlib.sha256(name.identity.encode("utf-8")).hexdigest()[:40]
+    return f"{CLAIMS_PREFIX}{name.project}~{digest}"
 
 
 class PublishError(Exception):
@@ -88,12 +142,20 @@ class Busy(PublishError):
 class Dist:
     """A distribution that passed validation, backed by a file on disk or by bytes in memory."""
 
-    filename: str
+    filename: str  # the spelling it is stored under (`canonical_filename`)
     name: DistName
     size: int
     sha256: str  # hex
     path: Path | None = None
     data: bytes | None = None
+    given: str = ""  # the file name it came with, when that is another spelling
+
+    @property
+    def shown(self) -> str:
+        """How messages name it: as the publisher spelt it, and as it is stored when that differs."""
+        if self.given and self.given != self.filename:
+            return f"{self.given} (stored as {self.filename})"
+        return self.filename
 
     @property
     def key(self) -> str:
@@ -123,14 +185,24 @@ def _sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _check(label: str, filename: str, fh: IO[bytes]) -> DistName:
-    """The rules every published file meets; `label` prefixes each reason (a path or a file name)."""
+def check_filename(label: str, filename: str) -> tuple[DistName, str]:
+    """(what the name says, the spelling to store it under), or InvalidDistribution.
+
+    Only the name: the upload endpoint calls this first, to check the publish right on the
+    project before it parses anything else a stranger sent (attestations, the archive).
+    """
     if not filename.endswith(DIST_SUFFIXES):
         raise InvalidDistribution(f"{label}: not a distribution (expected a .whl, .tar.gz or .zip file)")
     try:
         name = parse_filename(filename)
+        return name, canonical_filename(filename, name)
     except BadFilename as exc:
         raise InvalidDistribution(f"{label}: not a valid distribution file name ({exc})") from exc
+
+
+def _check(label: str, filename: str, fh: IO[bytes]) -> tuple[DistName, str]:
+    """The rules every published file meets; `label` prefixes each reason (a path or a file name)."""
+    name, canonical = check_filename(label, filename)
     try:
         if name.kind == "wheel":
             raw = wheel_metadata(fh, name.project)
@@ -142,22 +214,27 @@ def _check(label: str, filename: str, fh: IO[bytes]) -> DistName:
         check_agrees(parse_core_metadata(raw), name)  # the indexer applies the same rule
     except MetadataError as exc:
         raise InvalidDistribution(f"{label}: {exc}") from exc
-    return name
+    return name, canonical
 
 
 def validate(path: Path) -> Dist:
     """Check that the file at `path` is a distribution whose metadata agrees with its file name."""
     with path.open("rb") as fh:
-        name = _check(str(path), path.name, fh)
-    return Dist(path.name, name, path.stat().st_size, _sha256_file(path), path=path)
+        name, canonical = _check(str(path), path.name, fh)
+    return Dist(canonical, name, path.stat().st_size, _sha256_file(path), path=path, given=path.name)
+
+
+def shown(filename: str) -> str:
+    """A file name as a one-line message may quote it (control and non-ASCII characters escaped)."""
+    return filename if filename.isascii() and filename.isprintable() else ascii(filename)[1:-1]
 
 
 def validate_bytes(filename: str, data: bytes) -> Dist:
     """The same checks for a file held in memory (the upload endpoint)."""
     if "/" in filename or "\\" in filename:
-        raise InvalidDistribution(f"{filename}: a file name cannot contain a path")
-    name = _check(filename, filename, io.BytesIO(data))
-    return Dist(filename, name, len(data), hashlib.sha256(data).hexdigest(), data=data)
+        raise InvalidDistribution(f"{shown(filename)}: a file name cannot contain a path")
+    name, canonical = _check(shown(filename), filename, io.BytesIO(data))
+    return Dist(canonical, name, len(data), hashlib.sha256(data).hexdigest(), data=data, given=filename)
 
 
 def check_digests(
@@ -293,6 +370,48 @@ def is_denied(exc: ClientError) -> bool:
     return error_code(exc) in {"AccessDenied", "403", "Forbidden"} or status_code(exc) == 403
 
 
+@dataclass(frozen=True)
+class Holder:
+    """The file that holds a distribution's identity when that is not the distribution itself."""
+
+    key: str
+    published: bool = True  # False: only a claim names it (an upload in flight, interrupted, or deleted)
+
+
+def conflict_message(dist: Dist, holder: Holder) -> str:
+    """Why `dist` is refused as a conflict: one line, the same on every path (PyPI's "File already
+    exists" opening, which twine, uv and poetry recognise)."""
+    if holder.key == dist.key:
+        return (
+            f"File already exists: {dist.shown} is published with different contents; "
+            "a published file never changes, so bump the version"
+        )
+    other = holder.key.rpartition("/")[2]
+    same = "the same file (name, version, build tag and tags, once normalized; one sdist per release)"
+    if holder.published:
+        return (
+            f"File already exists: {dist.shown} is {same} as the published {other}, with different "
+            "contents; a published file never changes, so bump the version"
+        )
+    return (
+        f"File already exists: {dist.shown} is {same} as {other}, which an earlier upload claimed "
+        f"and did not complete (or which was deleted); upload that exact file as {other}, or bump the version"
+    )
+
+
+def present_message(dist: Dist, holder: Holder) -> str:
+    if holder.key == dist.key:
+        return f"{dist.shown} is already published with identical contents"
+    return f"{dist.shown} is already published as {holder.key.rpartition('/')[2]} with identical contents"
+
+
+@dataclass(frozen=True)
+class _Claim:
+    filename: str
+    sha256: str
+    etag: str
+
+
 class Uploader:
     def __init__(self, client: Any, bucket: str, *, force: bool = False, progress: bool = True) -> None:
         self.client = client
@@ -300,12 +419,14 @@ class Uploader:
         self.force = force
         self.progress = progress
         self._refusals: dict[str, str | None] = {}
+        # project -> identity -> keys of the distributions in its folder (one listing per project)
+        self._listings: dict[str, dict[str, list[str]] | None] = {}
+        self.holders: dict[str, Holder] = {}  # dist.key -> the other file, for PRESENT / CONFLICT
 
     def refusal(self, project: str) -> str | None:
         """Why `project` takes no uploads now (PEP 792 status), or None; read once per Uploader."""
         if project not in self._refusals:
             from indexer.status import upload_refusal
-            from indexer.store import Bucket
 
             try:
                 self._refusals[project] = upload_refusal(Bucket(self.client, self.bucket), project)
@@ -321,15 +442,21 @@ class Uploader:
         """Send one file; returns UPLOADED, PRESENT, REPLACED or CONFLICT.
 
         Raises ProjectClosed for an archived or quarantined project (every publishing path
-        comes through here, so this is the one place that rule lives).
+        comes through here, so this is the one place that rule lives).  For PRESENT and
+        CONFLICT caused by another spelling of the same file, `holders[dist.key]` names it.
         """
         refused = self.refusal(dist.name.project)
         if refused:
             raise ProjectClosed(refused)
+        holder = self.holder(dist)
+        if holder is not None:
+            return self._compare(dist, holder)
+        listing = self._listing(dist.name.project)
         if_match: str | None = None  # None: only if absent; an ETag: only over exactly that object
-        if dist.size >= HEAD_FIRST_BYTES:
-            # Not for safety (the conditional PUT is what decides) but to spare re-sending a large
-            # file that is already there, e.g. when a CI job is re-run.
+        here = listing is not None and dist.key in listing.get(dist.name.identity, ())
+        if here or (listing is None and dist.size >= HEAD_FIRST_BYTES):
+            # The key is taken (or, unlisted, a large file may be): compare before sending, which
+            # also spares re-sending a large file that is already there (a re-run CI job).
             try:
                 verdict, if_match = self._verdict(dist)
             except ClientError as exc:
@@ -338,9 +465,14 @@ class Uploader:
                 verdict = "absent"  # an identity that may only PutObject: let the PUT decide
             if verdict in {PRESENT, CONFLICT}:
                 return verdict
+        claimed = self._claim(dist)
+        if claimed is not None:
+            return claimed
         for attempt in range(PUT_ATTEMPTS):
             try:
                 self._send(dist, if_match)
+                if listing is not None:
+                    listing.setdefault(dist.name.identity, []).append(dist.key)
                 return REPLACED if if_match else UPLOADED
             except ClientError as exc:
                 if not is_precondition_failed(exc):
@@ -352,6 +484,116 @@ class Uploader:
             if verdict in {PRESENT, CONFLICT}:
                 return verdict
         raise Busy(f"{dist.filename}: the object keeps changing while we upload it; try again")
+
+    # --- one file per identity ---------------------------------------------------------------
+
+    def _listing(self, project: str) -> dict[str, list[str]] | None:
+        """identity -> keys of the distributions in `project`'s folder, listed once per Uploader
+        (S3 lists are strongly consistent); None for an identity that may not list the bucket."""
+        if project not in self._listings:
+            found: dict[str, list[str]] | None = {}
+            prefix = f"{project}/"
+            try:
+                for obj in Bucket(self.client, self.bucket).list(prefix):
+                    name = obj.key[len(prefix) :]
+                    if "/" in name or not is_distribution(name):
+                        continue
+                    with contextlib.suppress(BadFilename):
+                        found.setdefault(parse_filename(name).identity, []).append(obj.key)  # type: ignore[union-attr]
+            except ClientError as exc:
+                if not is_denied(exc):
+                    raise
+                found = None
+            self._listings[project] = found
+        return self._listings[project]
+
+    def find(self, filename: str) -> str | None:
+        """The key that holds `filename`'s identity in the bucket (its own spelling first), or
+        None; raises InvalidDistribution for a name the core would refuse.  For the mirror, which
+        knows upstream's file name and sha256 before it downloads anything."""
+        name, canonical = check_filename(shown(filename), filename)
+        own = f"{name.project}/{canonical}"
+        listing = self._listing(name.project)
+        if listing is None:
+            return own  # cannot list: the caller looks at the key itself
+        keys = listing.get(name.identity, [])
+        return own if own in keys else min(keys, default=None)
+
+    def held_by(self, dist: Dist) -> Holder:
+        """After PRESENT or CONFLICT: the file that holds `dist`'s identity (its own key, or another)."""
+        return self.holders.get(dist.key, Holder(dist.key))
+
+    def holder(self, dist: Dist) -> Holder | None:
+        """A file of another spelling that holds `dist`'s identity in the bucket, if any."""
+        listing = self._listing(dist.name.project) or {}
+        others = sorted(k for k in listing.get(dist.name.identity, ()) if k != dist.key)
+        return Holder(others[0]) if others else None
+
+    def _compare(self, dist: Dist, holder: Holder) -> str:
+        """PRESENT when the holder has dist's bytes, else CONFLICT (never written over: it is
+        another key, and `--force` replaces only a file under its own name)."""
+        self.holders[dist.key] = holder
+        existing = None
+        if holder.published:
+            try:
+                existing = self.existing_sha256(holder.key)
+            except ClientError as exc:
+                # A HEAD of a missing key is a 403, not a 404, for an identity that may not list
+                # the whole bucket (S3 API reference, HeadObject, "Permissions").
+                if not is_denied(exc):
+                    raise
+        if existing is None:
+            self.holders[dist.key] = Holder(holder.key, published=False)
+        return PRESENT if existing is not None and existing[0] == dist.sha256 else CONFLICT
+
+    def _claim(self, dist: Dist) -> str | None:
+        """Take the identity's claim; None when `dist` holds it now, else PRESENT / CONFLICT."""
+        key = claim_key(dist.name)
+        body = json.dumps(
+            {"filename": dist.filename, "sha256": dist.sha256, "identity": dist.name.identity},
+            sort_keys=True,
+        ).encode()
+        condition: dict[str, str] = {"IfNoneMatch": "*"}
+        for attempt in range(PUT_ATTEMPTS):
+            try:
+                self.client.put_object(
+                    Bucket=self.bucket, Key=key, Body=body, ContentType="application/json", **condition
+                )
+                return None
+            except ClientError as exc:
+                if is_denied(exc):
+                    logger.warning("may not write %s: publishing without the identity claim", key)
+                    return None
+                if not is_precondition_failed(exc):
+                    raise
+                if error_code(exc) == "ConditionalRequestConflict" or status_code(exc) == 409:
+                    time.sleep(0.2 * 2**attempt)  # the other writer's claim is in flight
+                    continue
+            claim = self._read_claim(key)
+            if claim is None:
+                condition = {"IfNoneMatch": "*"}  # removed meanwhile: claim it afresh
+                continue
+            if (claim.filename, claim.sha256) == (dist.filename, dist.sha256):
+                return None  # ours: a retry, or an identical upload racing us (the file's PUT decides)
+            if self.force and claim.filename == dist.filename:
+                condition = {"IfMatch": claim.etag}  # --force replaces the file and its claim
+                continue
+            return self._compare(dist, Holder(f"{dist.name.project}/{claim.filename}"))
+        raise Busy(f"{dist.filename}: its claim keeps changing while we upload it; try again")
+
+    def _read_claim(self, key: str) -> _Claim | None:
+        try:
+            resp = self.client.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if is_not_found(exc):
+                return None
+            raise
+        try:
+            doc = json.loads(resp["Body"].read(MAX_CLAIM_BYTES))
+            return _Claim(str(doc["filename"]), str(doc["sha256"]), resp["ETag"])
+        except (ValueError, KeyError, TypeError):
+            # Not ours (written by hand?): it still holds the identity; name it in the refusal.
+            return _Claim(key, "", resp["ETag"])
 
     def _verdict(self, dist: Dist) -> tuple[str, str | None]:
         """("absent" | PRESENT | CONFLICT | "replace", the ETag to replace) for dist's key."""

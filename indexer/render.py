@@ -126,10 +126,7 @@ def project_json(detail: ProjectDetail, *, status_memory: dict[str, str] | None 
         doc["_held"] = [_file_json(f) for f in detail.held]
     if status_memory:
         doc["_status"] = status_memory  # the marker's ETag and "since": read only when it changes
-    if detail.left_out:
-        doc["_left_out"] = [
-            {"filename": x.filename, "_etag": x.etag, "reason": x.reason} for x in detail.left_out
-        ]
+    # Files left out (and why) are not in the page: readers read it (indexer.model.LEFT_OUT_SUFFIX).
     return (json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
@@ -167,16 +164,20 @@ def parse_project_json(doc: Any) -> tuple[dict[str, File], int]:
     return known, serial if isinstance(serial, int) else 0
 
 
-def parse_left_out(doc: Any) -> dict[str, LeftOut]:
-    """The distributions a page we wrote before left out, by filename; tolerant of foreign JSON."""
-    items = doc.get("_left_out") if isinstance(doc, dict) else None
-    left_out: dict[str, LeftOut] = {}
-    for item in items if isinstance(items, list) else []:
-        if isinstance(item, dict) and all(
-            isinstance(item.get(k), str) for k in ("filename", "_etag", "reason")
-        ):
-            left_out[item["filename"]] = LeftOut(item["filename"], item["_etag"], item["reason"])
-    return left_out
+def left_out_note(item: LeftOut) -> bytes:
+    """The body of `<file>.left-out`: the file's ETag when it was left out, and why."""
+    return json.dumps({"etag": item.etag, "reason": item.reason}, ensure_ascii=False).encode("utf-8")
+
+
+def parse_left_out_note(filename: str, body: bytes) -> LeftOut | None:
+    """A note we wrote before, or None for anything unreadable (the file is then read again)."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(doc, dict) or not all(isinstance(doc.get(k), str) for k in ("etag", "reason")):
+        return None
+    return LeftOut(filename, doc["etag"], doc["reason"])
 
 
 def project_root_entry(doc: Any) -> ProjectEntry | None:

@@ -46,6 +46,7 @@ from infra import bundle, common
 from infra.distribution import EdgeDistribution, EdgeDistributionArgs
 from infra.fallback import FallbackRedirect, FallbackRedirectArgs
 from infra.indexer import Indexer, IndexerArgs
+from infra.salts import CredentialSalts
 from infra.storage import Storage, StorageArgs
 from infra.trusted import TrustedPublishing, TrustedPublishingArgs
 from infra.upload import UploadEndpoint, UploadEndpointArgs
@@ -97,7 +98,8 @@ class PrivateIndexArgs:
     trusted_publishing_audience: str | None = None
     """The OIDC audience; default the `domain`, else a generated id of the deployment."""
     credentials_seed: str | None = None
-    """Salt seed for the credential hashes; default "<project>/<stack>" (stable per stack)."""
+    """Salt seed for the credential hashes; default: 32 random bytes made once per deployment and
+    kept in the stack's state (so salts differ between deployments, and stay put between runs)."""
     source_root: Path = bundle.REPO_ROOT
     """Where edge/ and indexer/ (with indexer/requirements.txt) live."""
     bundle_dir: Path | None = None
@@ -150,7 +152,6 @@ class PrivateIndex(pulumi.ComponentResource):
         super().__init__(TYPE_TOKEN, name, None, opts)
         args.validate()
         project, stack = pulumi.get_project(), pulumi.get_stack()
-        seed = args.credentials_seed or f"{project}/{stack}"
         bundle_dir = args.bundle_dir or args.source_root / ".bundles"
         child = pulumi.ResourceOptions(parent=self)
 
@@ -167,6 +168,13 @@ class PrivateIndex(pulumi.ComponentResource):
 
         # --- users: the place for a run-time user store (issue #19's Cognito user pool, in its own
         # infra/users.py); the edge and upload functions would take what it outputs ------------------
+        # The password salts' seed: random per deployment, kept in the state (infra/salts.py).
+        self.salts: CredentialSalts | None = None
+        if args.credentials_seed:
+            seed: pulumi.Input[str] = args.credentials_seed
+        else:
+            self.salts = CredentialSalts(name, child)
+            seed = self.salts.seed
 
         # --- the names of the regional functions ----------------------------------------------
         # The upload function invokes the indexer, which is made last (it needs the distribution):

@@ -52,7 +52,8 @@ class EdgeDistributionArgs:
     users: pulumi.Input[Mapping[str, Any]]
     """The `users` config (secret); only salted hashes reach the edge bundle."""
     realm: str
-    credentials_seed: str
+    credentials_seed: pulumi.Input[str]
+    """The salt seed (`PrivateIndex`: random per deployment, from the stack's state)."""
     bucket_id: pulumi.Input[str]
     bucket_arn: pulumi.Input[str]
     bucket_regional_domain_name: pulumi.Input[str]
@@ -94,11 +95,12 @@ class EdgeDistribution(pulumi.ComponentResource):
             f"{name}-edge-role", "pypi-edge viewer-request function (Lambda@Edge)", child, edge=True
         )
 
-        def build_edge(users: Mapping[str, Any]) -> bundle.Bundle:
+        def build_edge(inputs: list[Any]) -> bundle.Bundle:
+            users, seed = inputs
             return bundle.build_edge_bundle(
                 dict(users),
                 args.realm,
-                args.credentials_seed,
+                seed,
                 out_dir=bundle_dir,
                 name=args.edge_bundle_name,
                 source_root=args.source_root,
@@ -106,7 +108,9 @@ class EdgeDistribution(pulumi.ComponentResource):
 
         # The bundle holds salted hashes only, never a password: it is not secret, and an
         # unsecret archive keeps the Lambda code diffable (and plain in the state).
-        edge_bundle = pulumi.Output.unsecret(pulumi.Output.from_input(args.users).apply(build_edge))
+        edge_bundle = pulumi.Output.unsecret(
+            pulumi.Output.all(args.users, args.credentials_seed).apply(build_edge)
+        )
         self.edge_function = common.lambda_at_edge(
             f"{name}-edge",
             description="pypi-edge viewer-request: Basic auth, URL rewriting (Lambda@Edge)",

@@ -129,7 +129,27 @@ class Storage(pulumi.ComponentResource):
                     abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
                         days_after_initiation=ABORT_INCOMPLETE_UPLOADS_DAYS
                     ),
-                )
+                ),
+                # Trusted publishing's replay markers (upload/oidc.py S3TokenLog): one per ID token
+                # exchanged, needed only while that token could still be presented.  S3 computes
+                # an expiration "by adding the number of days specified in the rule to the object
+                # creation time and rounding the resulting time to the next day midnight UTC"
+                # ("Lifecycle configuration elements", S3 User Guide), so a marker lives at least
+                # JTI_RETENTION_DAYS x 24 h, longer than any token upload/oidc.py accepts.  Its
+                # noncurrent version goes a day later; where this rule and the one above overlap,
+                # "the shorter expiration policy is honored" ("How Amazon S3 handles conflicts in
+                # lifecycle configurations", S3 User Guide).
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
+                    id="expire-oidc-replay-markers",
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=wiring.JTI_PREFIX),
+                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
+                        days=wiring.JTI_RETENTION_DAYS
+                    ),
+                    noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                        noncurrent_days=1
+                    ),
+                ),
             ],
             opts=pulumi.ResourceOptions(
                 parent=self, aliases=moved, retain_on_delete=retain, depends_on=[versioning]

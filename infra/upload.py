@@ -68,7 +68,8 @@ class UploadEndpointArgs:
     users: pulumi.Input[Mapping[str, Any]]
     """The `users` config (secret); only its salted hashes reach the bundle, as for the edge."""
     realm: str
-    credentials_seed: str
+    credentials_seed: pulumi.Input[str]
+    """The salt seed (`PrivateIndex`: random per deployment, from the stack's state)."""
     indexer_function_name: pulumi.Input[str]
     """The indexer's name, chosen up front, never the indexer's own Output (`infra.indexer` says why)."""
     function_name: pulumi.Input[str]
@@ -109,30 +110,71 @@ class UploadEndpoint(pulumi.ComponentResource):
 
         logs = common.function_log_group(f"{name}-logs", args.function_name, args.log_retention_days, child)
         self.role = common.function_role(
-            f"{name}-role", "pypi-edge upload function: writes distributions, nothing else", child
+            f"{name}-role",
+            "pypi-edge upload function: creates distributions and their claims, nothing else",
+            child,
         )
         indexer_arn = caller.arn("lambda", pulumi.Output.concat("function:", args.indexer_function_name))
         distributions = [pulumi.Output.concat(args.bucket_arn, "/", key) for key in wiring.DISTRIBUTION_KEYS]
+        claims = pulumi.Output.concat(args.bucket_arn, "/", wiring.CLAIMS_PREFIX, "*")
+        replay_markers = pulumi.Output.concat(args.bucket_arn, "/", wiring.JTI_PREFIX, "*")
         policy = aws.iam.RolePolicy(
             f"{name}-policy",
             role=self.role.id,
             policy=common.policy(
                 {
-                    # Distribution files only: never a page, a .metadata, a .yanked marker or a
-                    # status marker (the indexer and the CLI own those).
-                    "Sid": "PublishDistributions",
+                    # Distribution files, the publishing core's identity claims and trusted
+                    # publishing's replay markers: never a page, a .metadata, a .yanked marker or a
+                    # status marker (the indexer and the CLI own those).  Every write the function
+                    # makes is a create-only conditional PUT (`If-None-Match: *`: indexer/publish.py
+                    # Uploader, upload/oidc.py S3TokenLog; it never sends If-Match, which only the
+                    # CLI's --force uses), so the condition key s3:if-none-match must be present
+                    # ("Enforce conditional writes on Amazon S3 buckets", S3 User Guide: the
+                    # condition keys s3:if-none-match and s3:if-match, Example 1, `"Null":
+                    # {"s3:if-none-match": "false"}`).  A bug or a stolen role can then create
+                    # objects but never overwrite one.  No multipart upload: the function sends one
+                    # PUT of at most ~4.5 MB, so s3:ObjectCreationOperation need not exempt parts.
+                    "Sid": "CreateOnlyWithIfNoneMatch",
                     "Effect": "Allow",
                     "Action": "s3:PutObject",
-                    "Resource": distributions,
+                    "Resource": [*distributions, claims, replay_markers],
+                    "Condition": {"Null": {"s3:if-none-match": "false"}},
+                },
+                {
+                    # Keys are `<project>/<file>` or `<private prefix>/<name>`, never deeper and
+                    # never starting with "/": in a resource ARN "*" matches any characters,
+                    # "/" included ("IAM JSON policy elements: Resource", IAM User Guide), so the
+                    # Allow above would also match "a/b/c.whl"; an explicit Deny wins over any
+                    # Allow ("Policy evaluation logic", IAM User Guide).
+                    "Sid": "OnlyProjectSlashFileKeys",
+                    "Effect": "Deny",
+                    "Action": "s3:PutObject",
+                    "Resource": [
+                        pulumi.Output.concat(args.bucket_arn, "/*/*/*"),
+                        pulumi.Output.concat(args.bucket_arn, "//*"),
+                    ],
                 },
                 {
                     # The conflict check reads what holds the name (HEAD with ChecksumMode, or a
-                    # GET to hash it).  HeadObject has no action of its own: it needs s3:GetObject
-                    # (S3 API reference, HeadObject, "Permissions").
-                    "Sid": "ReadDistributionsForConflictCheck",
+                    # GET to hash it), and a claim that another upload holds.  HeadObject has no
+                    # action of its own: it needs s3:GetObject (S3 API reference, HeadObject,
+                    # "Permissions").
+                    "Sid": "ReadDistributionsAndClaimsForConflictCheck",
                     "Effect": "Allow",
                     "Action": "s3:GetObject",
-                    "Resource": distributions,
+                    "Resource": [*distributions, claims],
+                },
+                {
+                    # One file per identity: the core lists the project's folder (`<project>/`)
+                    # once per upload to find other spellings of the same file.  Only listings of
+                    # a prefix ending in "/" (the s3:prefix condition key of ListBucket, "Amazon S3
+                    # condition key examples", S3 User Guide); a listing without a prefix has no
+                    # s3:prefix, so StringLike does not match and it is refused.
+                    "Sid": "ListOneProjectFolder",
+                    "Effect": "Allow",
+                    "Action": "s3:ListBucket",
+                    "Resource": args.bucket_arn,
+                    "Condition": {"StringLike": {"s3:prefix": "?*/"}},
                 },
                 {
                     # PEP 792: the publishing core reads `<project>/.project-status` and refuses
@@ -168,9 +210,9 @@ class UploadEndpoint(pulumi.ComponentResource):
         def build(inputs: list[Any]) -> bundle.Bundle:
             from edge import credentials
 
-            users, trusted_config = inputs
+            users, trusted_config, seed = inputs
             return bundle.build_upload_bundle(
-                credentials.render_file(dict(users), args.realm, args.credentials_seed),
+                credentials.render_file(dict(users), args.realm, seed),
                 out_dir=bundle_dir,
                 name=zip_name,
                 source_root=args.source_root,
@@ -180,7 +222,7 @@ class UploadEndpoint(pulumi.ComponentResource):
         # Hashes only (as in the edge bundle), and the publishers' config (no secret in it): not
         # secret, and diffable in the state.
         upload_bundle = pulumi.Output.unsecret(
-            pulumi.Output.all(args.users, args.trusted_publishing_config).apply(build)
+            pulumi.Output.all(args.users, args.trusted_publishing_config, args.credentials_seed).apply(build)
         )
         self.function = aws.lambda_.Function(
             f"{name}-function",

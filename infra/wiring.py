@@ -18,11 +18,26 @@ STATUS_MARKER = ".project-status"
 WATCHED_SUFFIXES: tuple[str, ...] = (".whl", ".tar.gz", ".zip", ".yanked", STATUS_MARKER)
 
 # Keys the indexer writes and deletes (IAM resource patterns, relative to the bucket): the root
-# and project pages and PEP 658 metadata.  Distributions and .yanked markers are not among them.
-GENERATED_KEYS: tuple[str, ...] = ("index.html", "index.json", "*/index.html", "*/index.json", "*.metadata")
+# and project pages, PEP 658 metadata, and its private notes on files it left out
+# (indexer/model.py LEFT_OUT_SUFFIX).  Distributions and .yanked markers are not among them.
+GENERATED_KEYS: tuple[str, ...] = (
+    *("index.html", "index.json", "*/index.html", "*/index.json"),
+    *("*.metadata", "*.left-out"),
+)
 
-# Keys of distribution files (IAM resource patterns): what the upload function may write.
-DISTRIBUTION_KEYS: tuple[str, ...] = ("*.whl", "*.tar.gz", "*.zip")
+# Keys of distribution files (IAM resource patterns): what the upload function may write, as
+# `<project>/<file>` (the upload role's policy also denies anything deeper).
+DISTRIBUTION_KEYS: tuple[str, ...] = ("*/*.whl", "*/*.tar.gz", "*/*.zip")
+# Private bookkeeping the upload function writes, one "/" deep, under prefixes that are no
+# project name (so the edge never serves them) and end in no watched suffix (so no event):
+# the publishing core's identity claims (indexer/publish.py CLAIMS_PREFIX) and trusted
+# publishing's replay markers (upload/oidc.py JTI_PREFIX; tests hold the values equal, since
+# infra/ does not import the function's code).
+CLAIMS_PREFIX = "_claims/"
+JTI_PREFIX = "_oidc-jti/"
+# Replay markers expire after this many days (a lifecycle rule); upload/oidc.py refuses ID tokens
+# that stay valid longer than that.
+JTI_RETENTION_DAYS = 1
 
 # Methods CloudFront lets through to the viewer-request function; any other gets CloudFront's
 # own 403 (the local stack's CloudFront stand-in does the same).

@@ -27,3 +27,12 @@ def snapshot(s3: Any, bucket: str, prefix: str = "") -> frozenset[Version]:
 def gained(s3: Any, bucket: str, before: frozenset[Version], prefix: str = "") -> list[Version]:
     """The versions and markers present now that were not in `before`, sorted (empty = nothing written)."""
     return sorted(snapshot(s3, bucket, prefix) - before)
+
+
+def index_keys(s3: Any, bucket: str) -> set[str]:
+    """The keys of the index itself: everything but private bookkeeping (`_claims/`, `_oidc-jti/`:
+    a first segment starting with "_", which is no project name and which the edge never serves)."""
+    found: set[str] = set()
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        found.update(o["Key"] for o in page.get("Contents", []) if not o["Key"].startswith("_"))
+    return found

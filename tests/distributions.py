@@ -141,6 +141,24 @@ def make_sdist(
     return sdist_filename(name, version), buf.getvalue()
 
 
+def make_zip_sdist(name: str, version: str, *, summary: str | None = "A test package") -> tuple[str, bytes]:
+    """(filename, .zip bytes): a legacy zip sdist with PKG-INFO, as old setuptools made on Windows."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr(f"{_dist_name(name)}-{version}/PKG-INFO", core_metadata(name, version, summary=summary))
+    return f"{_dist_name(name)}-{version}.zip", buf.getvalue()
+
+
+def archive_named(filename: str) -> bytes:
+    """A real wheel or .tar.gz sdist whose metadata agrees with `filename`, however odd its name
+    (so that a refusal can only come from the name rule)."""
+    if filename.endswith(".whl"):
+        raw, version = filename.split("-")[:2]
+        return make_wheel(raw, version)[1]
+    raw, _, version = filename.removesuffix(".tar.gz").rpartition("-")
+    return make_sdist(raw, version)[1]
+
+
 def write(directory: Path, filename: str, data: bytes) -> Path:
     path = directory / filename
     path.write_bytes(data)

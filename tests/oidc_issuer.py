@@ -186,3 +186,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, {"count": 1, "value": issuer.token(audience)})
         else:
             self._json(404, {"message": "Not Found"})
+
+
+class Seen:
+    """An in-memory `upload.oidc.TokenLog` for tests that call the exchange directly (the upload
+    function uses `S3TokenLog`, whose own tests run against moto)."""
+
+    def __init__(self) -> None:
+        self.used: set[tuple[str, str]] = set()
+
+    def first_use(self, issuer: str, jti: str, expires: int) -> bool:
+        if (issuer, jti) in self.used:
+            return False
+        self.used.add((issuer, jti))
+        return True

@@ -9,6 +9,8 @@ provider, retainOnDelete, protect, dependencies), plus the resolved stack output
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import json
 import runpy
@@ -118,6 +120,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
             )
         elif typ == "random:index/randomPassword:RandomPassword":
             state.update(result=ORIGIN_SECRET)
+        elif typ == "random:index/randomBytes:RandomBytes":
+            # Drawn once per deployment and kept in its state: here, a function of the stack, so
+            # a re-run of one stack gets the same bytes and another stack others.
+            seed = f"{pulumi.get_project()}/{pulumi.get_stack()}/{name}".encode()
+            raw = hashlib.sha256(seed).digest()[: int(inputs.get("length", 32))]
+            state.update(base64=base64.b64encode(raw).decode(), hex=raw.hex())
         elif typ == "random:index/randomId:RandomId":
             state.update(hex="0123456789abcdef"[: 2 * int(inputs.get("byteLength", 8))])
         elif typ == "aws:cloudfront/distribution:Distribution":

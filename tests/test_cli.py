@@ -19,8 +19,9 @@ from moto.s3.responses import S3Response
 from indexer import cli, publish
 from indexer.store import IMMUTABLE
 from tests import s3_pages
+from tests.bucket_state import index_keys
 from tests.conftest import BUCKET
-from tests.distributions import core_metadata, make_sdist, make_wheel, write
+from tests.distributions import core_metadata, make_sdist, make_wheel, make_zip_sdist, write
 
 
 def run(*argv: str) -> int:
@@ -38,7 +39,7 @@ def sdist(tmp_path: Path, name: str = "Hello.World", version: str = "1.0", **kw:
 
 
 def keys(s3: Any) -> set[str]:
-    return {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])}
+    return index_keys(s3, BUCKET)  # private bookkeeping (identity claims) aside
 
 
 def body(s3: Any, key: str) -> bytes:
@@ -156,6 +157,62 @@ def test_upload_different_file_with_same_name_is_a_conflict(s3, tmp_path, capsys
     assert body(s3, f"hello-world/{first.name}") == first.read_bytes()
 
 
+def test_upload_of_a_look_alike_under_another_spelling_is_a_conflict_naming_the_published_file(
+    s3, tmp_path, capsys
+):
+    (tmp_path / "a").mkdir()
+    first = sdist(tmp_path / "a", summary="first")
+    run("upload", str(first), "--no-progress")
+    capsys.readouterr()
+    _, data = make_sdist("Hello.World", "1.0.0", summary="second")
+    second = write(tmp_path, "Hello.World-1.0.0.tar.gz", data)
+
+    assert run("upload", str(second), "--no-progress", "--force") == cli.EXIT_CONFLICT
+
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "error: File already exists: Hello.World-1.0.0.tar.gz (stored as hello_world-1.0.0.tar.gz) is "
+        "the same file (name, version, build tag and tags, once normalized; one sdist per release) as "
+        "the published hello_world-1.0.tar.gz"
+    )
+    assert keys(s3) == {f"hello-world/{first.name}"}
+
+
+def test_upload_of_two_spellings_of_one_file_with_different_bytes_sends_nothing(s3, tmp_path, capsys):
+    first = sdist(tmp_path)
+    (tmp_path / "b").mkdir()
+    second = write(tmp_path / "b", "Hello.World-1.0.zip", make_zip_sdist("Hello.World", "1.0")[1])
+
+    assert run("upload", str(first), str(second)) == cli.EXIT_CONFLICT
+
+    assert "are the same file (name, version, build tag and tags; one sdist per release)" in (
+        capsys.readouterr().err
+    )
+    assert s3.list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0
+
+
+def test_upload_stores_a_legacy_spelling_under_the_specs_spelling(s3, tmp_path, capsys):
+    _, data = make_sdist("Hello.World", "1.0")
+    path = write(tmp_path, "Hello.World-1.0.tar.gz", data)
+
+    assert run("upload", str(path), "--no-progress") == 0
+
+    assert keys(s3) == {"hello-world/hello_world-1.0.tar.gz"}
+    assert "(sent as Hello.World-1.0.tar.gz)" in capsys.readouterr().out
+
+
+def test_upload_refuses_an_invalid_project_name_before_sending_anything(s3, tmp_path, capsys):
+    _, data = make_sdist("acme-", "1.0")
+    path = write(tmp_path, "acme--1.0.tar.gz", data)
+
+    assert run("upload", str(path)) == cli.EXIT_CONFLICT
+
+    assert "'acme-' is not a valid project name (a project name is a PEP 508 name in ASCII" in (
+        capsys.readouterr().err
+    )
+    assert s3.list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0
+
+
 def test_upload_force_replaces_and_versioning_keeps_the_old_bytes(s3, tmp_path, capsys):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
@@ -178,14 +235,17 @@ def test_upload_race_of_two_different_files_has_exactly_one_winner(s3, tmp_path,
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     paths = [wheel(tmp_path / "a", summary="from a"), wheel(tmp_path / "b", summary="from b")]
-    # Both PUTs are in flight at once (the barrier), then S3 applies them one at a time, as S3
-    # does; moto's own check-then-write is not atomic, so the lock stands in for S3's.
+    # Both claims of the file's identity are in flight at once (the barrier), then S3 applies
+    # them one at a time, as S3 does; moto's own check-then-write is not atomic, so the lock
+    # stands in for S3's.  The loser reads the winner's claim and never sends its file.
     both_in_flight = threading.Barrier(2, timeout=10)
     s3_serializes = threading.Lock()
     original = S3Response.put_object
 
     def concurrent_put(self: S3Response) -> Any:
-        if self.headers.get("If-None-Match") == "*":
+        if self.headers.get("If-None-Match") == "*" and self.parse_key_name().startswith(
+            publish.CLAIMS_PREFIX
+        ):
             both_in_flight.wait()
         with s3_serializes:
             return original(self)
@@ -246,7 +306,8 @@ def test_upload_of_a_large_file_already_there_does_not_send_it_again(s3, tmp_pat
 
     assert run("upload", str(path)) == 0
 
-    assert calls == ["GetObject", "HeadObject"]  # the project's PEP 792 status marker, then the file
+    # The project's PEP 792 status marker, its folder (look-alikes of the file), then the file.
+    assert calls == ["GetObject", "ListObjectsV2", "HeadObject"]
     assert "already present" in capsys.readouterr().out
 
 

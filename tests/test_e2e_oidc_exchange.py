@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e import VENV_BIN, clean_env, run
-from tests.oidc_issuer import REQUEST_TOKEN, Issuer, github_claims, gitlab_claims
+from tests.oidc_issuer import REQUEST_TOKEN, Issuer, Seen, github_claims, gitlab_claims
 from tests.tls import TLSProxy, make_ca_and_leaf
 from upload import oidc, publishers
 
@@ -41,6 +41,7 @@ class Index:
     cache: oidc.KeyCache = field(default_factory=oidc.KeyCache)
     requests: list[tuple[str, str, str]] = field(default_factory=list)  # method, path, auth user
     uploads: dict[str, bytes] = field(default_factory=dict)
+    seen: Seen = field(default_factory=Seen)  # replay protection (the upload function: S3TokenLog)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -70,6 +71,7 @@ class _Handler(BaseHTTPRequestHandler):
                 settings=index.settings,
                 cache=index.cache,
                 now=int(time.time()),
+                seen=index.seen,
             )
             self._answer(reply.status, reply.encoded())
             return

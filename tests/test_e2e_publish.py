@@ -188,12 +188,14 @@ def test_wrong_password_is_401(stack, tmp_path):
     assert "HTTPError: 401 Unauthorized" in out(result)
 
 
-def test_a_reader_is_403_naming_the_project(stack, tmp_path):
+def test_a_reader_is_403_saying_it_may_only_read(stack, tmp_path):
+    # Read-only credentials are refused before the body is parsed (issue 18), so the answer
+    # cannot name the project: it says what the credentials may do.
     folder, names = dist(tmp_path, "pub-reader", "1.0", sdist=False)
     result = twine(stack, *READER, folder / names[0], verbose=True)
     assert result.returncode == 1
     assert "HTTPError: 403 Forbidden" in out(result)
-    assert "403 'alice' may not publish to project 'pub-reader'" in out(result)
+    assert "403 'alice' may read this index but not publish to it" in out(result)
 
 
 def test_a_token_outside_its_scope_is_403(stack, tmp_path):

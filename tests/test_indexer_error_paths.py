@@ -33,7 +33,7 @@ from indexer.metadata import (
     sdist_metadata,
 )
 from indexer.model import DistName, ProjectEntry, ProjectList, parse_filename
-from indexer.render import parse_left_out, parse_root_json
+from indexer.render import parse_left_out_note, parse_root_json
 from indexer.store import Bucket, PreconditionFailed
 from tests import s3_pages
 from tests.conftest import BUCKET, RequestCounter
@@ -321,10 +321,19 @@ def test_an_empty_range_file_fetches_nothing():
 # --- private JSON read back, tolerant of anything -----------------------------------------
 
 
-def test_malformed_left_out_entries_are_forgotten():
-    doc = {"_left_out": [None, 1, {"filename": "a.whl"}, {"filename": "b.whl", "_etag": "e", "reason": "r"}]}
-    assert list(parse_left_out(doc)) == ["b.whl"]
-    assert parse_left_out({"_left_out": "x"}) == {} and parse_left_out(None) == {}
+@pytest.mark.parametrize(
+    "body", [b"not json", b"[]", b'{"etag": "e"}', b'{"etag": 1, "reason": "r"}', b"\xff"]
+)
+def test_malformed_left_out_notes_are_forgotten(body):
+    assert parse_left_out_note("a.whl", body) is None
+
+
+def test_a_left_out_note_is_read_back():
+    from indexer.model import LeftOut
+    from indexer.render import left_out_note
+
+    item = LeftOut("a.whl", '"e"', "not a zip: é")
+    assert parse_left_out_note("a.whl", left_out_note(item)) == item
 
 
 def test_a_root_json_with_junk_and_duplicate_entries_keeps_the_newest_valid_ones():

@@ -146,8 +146,9 @@ def test_a_left_out_file_is_not_read_or_logged_again_while_its_bytes_are_unchang
     good_wheel(lambda_s3, "demo", "1.0")
     put(lambda_s3, "demo/demo-0.5-py3-none-any.whl", b"not a zip")
     deliver("demo/demo-0.5-py3-none-any.whl")
-    doc = json.loads(s3_pages.read(lambda_s3, BUCKET, "demo/index.json"))
-    assert [x["filename"] for x in doc["_left_out"]] == ["demo-0.5-py3-none-any.whl"]
+    note = json.loads(s3_pages.read(lambda_s3, BUCKET, "demo/demo-0.5-py3-none-any.whl.left-out"))
+    assert note["etag"] == lambda_s3.head_object(Bucket=BUCKET, Key="demo/demo-0.5-py3-none-any.whl")["ETag"]
+    assert "File is not a zip file" in note["reason"]
     caplog.clear()
     new = good_wheel(lambda_s3, "demo", "2.0")
     keys = fetched(lambda_s3)
@@ -166,8 +167,48 @@ def test_a_left_out_file_replaced_by_a_good_one_is_indexed(lambda_s3):
     good_wheel(lambda_s3, "demo", "2.0")  # same name, new bytes, new ETag
     deliver("demo/demo-2.0-py3-none-any.whl")
     assert page_files(lambda_s3, "demo") == ["demo-1.0-py3-none-any.whl", "demo-2.0-py3-none-any.whl"]
+    assert "demo/demo-2.0-py3-none-any.whl.left-out" not in keys_of(lambda_s3)  # its note is gone
+
+
+def keys_of(s3: Any) -> set[str]:
+    return {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])}
+
+
+def test_why_a_file_is_left_out_is_never_in_the_page_readers_read(lambda_s3):
+    # main: index.json carried "_left_out" with the file name and the reason, and every reader
+    # (any valid credentials) could read it.
+    from edge.handler import route
+
+    good_wheel(lambda_s3, "demo", "1.0")
+    put(lambda_s3, "demo/demo-0.5-py3-none-any.whl", b"not a zip")
+    deliver("demo/demo-0.5-py3-none-any.whl")
+    for page in ("demo/index.json", "demo/index.html"):
+        text = s3_pages.read(lambda_s3, BUCKET, page).decode()
+        assert "demo-0.5" not in text and "not a zip" not in text
+    assert route("GET", "/simple/demo/demo-0.5-py3-none-any.whl.left-out")["status"] == "404"
+    assert route("GET", "/demo/demo-0.5-py3-none-any.whl.left-out")["status"] == "404"
+
+
+def test_a_page_from_before_the_notes_is_rebuilt_without_its_left_out_list(lambda_s3):
+    good_wheel(lambda_s3, "demo", "1.0")
+    put(lambda_s3, "demo/demo-0.5-py3-none-any.whl", b"not a zip")
+    deliver("demo/demo-0.5-py3-none-any.whl")
     doc = json.loads(s3_pages.read(lambda_s3, BUCKET, "demo/index.json"))
-    assert "_left_out" not in doc
+    doc["_left_out"] = [{"filename": "demo-0.5-py3-none-any.whl", "_etag": "x", "reason": "old"}]
+    lambda_s3.put_object(Bucket=BUCKET, Key="demo/index.json", Body=json.dumps(doc).encode())
+    deliver("demo/demo-0.5-py3-none-any.whl")
+    assert "_left_out" not in json.loads(s3_pages.read(lambda_s3, BUCKET, "demo/index.json"))
+    assert "demo/demo-0.5-py3-none-any.whl.left-out" in keys_of(lambda_s3)
+
+
+def test_a_project_whose_last_file_goes_loses_its_notes_too(lambda_s3):
+    good = good_wheel(lambda_s3, "demo", "1.0")
+    put(lambda_s3, "demo/demo-0.5-py3-none-any.whl", b"not a zip")
+    deliver("demo/demo-0.5-py3-none-any.whl")
+    for key in (f"demo/{good}", "demo/demo-0.5-py3-none-any.whl"):
+        lambda_s3.delete_object(Bucket=BUCKET, Key=key)
+    deliver(f"demo/{good}")
+    assert not [k for k in keys_of(lambda_s3) if k.startswith("demo/")]
 
 
 @pytest.mark.parametrize(

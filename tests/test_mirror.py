@@ -16,11 +16,13 @@ from indexer import cli, mirror
 from indexer.build import Indexer
 from indexer.store import Bucket
 from tests import s3_pages
+from tests.bucket_state import index_keys
 from tests.conftest import BUCKET, RequestCounter
 from tests.distributions import make_sdist, make_wheel
 from tests.upstream import Upstream
 
 PYPI_REASON = "Yanked due to conflicts with CVE-2024-35195 mitigation "
+LEGACY = "MLegacy.Name-1.0-py3-none-any.whl"
 
 
 def wheel(name: str, version: str, deps: tuple[str, ...] = ()) -> tuple[str, bytes]:
@@ -51,6 +53,10 @@ def upstream():
         filename, data, metadata = wheel_with_metadata(name, version, deps)
         index.add(filename, data, name, metadata)  # PEP 658: pip resolves without downloading
     index.add(*make_sdist("msdistonly", "1.0"), "msdistonly")
+    # Upstream spells it the pre-normalization way (as PyPI still serves Django-4.2-py3-none-any.whl).
+    _, legacy, legacy_metadata = make_wheel("MLegacy.Name", "1.0")
+    index.add(LEGACY, legacy, "mlegacy-name", legacy_metadata)
+    index.yanked[LEGACY] = "old"
     index.yanked[wheel("myanky", "2.0")[0]] = PYPI_REASON
     index.start()
     yield index
@@ -62,7 +68,7 @@ def run(*argv: str) -> int:
 
 
 def keys(s3: Any) -> set[str]:
-    return {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])}
+    return index_keys(s3, BUCKET)  # private bookkeeping (identity claims) aside
 
 
 def body(s3: Any, key: str) -> bytes:
@@ -119,6 +125,19 @@ def test_an_upstream_yank_is_kept_with_its_reason_as_written(s3, upstream, capsy
     assert f"yanked           s3://{BUCKET}/myanky/{filename}, as upstream (reason: {PYPI_REASON!r})" in (
         capsys.readouterr().out
     )
+
+
+def test_an_upstream_spelling_is_stored_under_the_specs_spelling_with_its_yank_and_found_again(
+    s3, upstream, capsys
+):
+    assert run("mirror", "mlegacy-name==1.0", "--from", upstream.url) == 0
+    stored = "mlegacy-name/mlegacy_name-1.0-py3-none-any.whl"
+    assert keys(s3) == {stored, stored + ".yanked"}
+    assert f"mirrored         s3://{BUCKET}/{stored}" in capsys.readouterr().out
+    counter = RequestCounter(s3)
+    assert run("mirror", "mlegacy-name==1.0", "--from", upstream.url) == 0
+    assert f"already present  s3://{BUCKET}/{stored}" in capsys.readouterr().out
+    assert counter.calls["PutObject"] == 0
 
 
 def test_a_file_whose_bytes_do_not_match_the_upstream_sha256_is_not_published(s3, upstream, capsys):
@@ -184,7 +203,7 @@ def test_a_different_file_already_here_is_not_replaced(s3, upstream, capsys):
 
     assert run("mirror", "mother", "--from", upstream.url) == cli.EXIT_CONFLICT
 
-    assert "a different file with this name is already published" in capsys.readouterr().err
+    assert f"a different file is already published as mother/{filename}" in capsys.readouterr().err
     assert body(s3, f"mother/{filename}") == b"our own build"
 
 
@@ -252,7 +271,7 @@ def test_a_file_published_by_someone_else_meanwhile_is_reported(s3, upstream, mo
     assert run("mirror", "mother", "--from", upstream.url) == cli.EXIT_CONFLICT
 
     assert (
-        f"error: {filename}: a different file with this name was published meanwhile"
+        f"error: {filename}: a different file was published meanwhile: File already exists"
         in capsys.readouterr().err
     )
     assert body(s3, f"mother/{filename}") == b"written while we downloaded"

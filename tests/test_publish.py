@@ -94,8 +94,9 @@ def test_uploader_writes_bytes_with_the_checksum_and_immutable_cache(s3, counter
     dist = publish.validate_bytes(filename, data)
     counter.reset()
     assert publish.Uploader(s3, BUCKET, progress=False).upload(dist) == publish.UPLOADED
-    # In memory, small: no HEAD first; one GET of the project's PEP 792 status marker (absent).
-    assert counter.calls == {"GetObject": 1, "PutObject": 1}
+    # In memory, small: no HEAD first; one GET of the project's PEP 792 status marker (absent),
+    # one LIST of the project's folder (look-alikes), the identity's claim and the file.
+    assert counter.calls == {"GetObject": 1, "ListObjectsV2": 1, "PutObject": 2}
     head = s3.head_object(Bucket=BUCKET, Key=dist.key, ChecksumMode="ENABLED")
     assert head["ChecksumSHA256"] == base64.b64encode(hashlib.sha256(data).digest()).decode()
     assert head["CacheControl"] == IMMUTABLE

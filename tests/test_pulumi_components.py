@@ -26,6 +26,7 @@ PARTS = {
     "pypi-edge:index:EdgeDistribution",
     "pypi-edge:index:Indexer",
     "pypi-edge:index:TrustedPublishing",
+    "pypi-edge:index:CredentialSalts",
 }
 
 
@@ -66,7 +67,9 @@ def test_the_infra_modules_import_each_other_without_a_cycle() -> None:
         visit(module, ())
     # Only the composition imports the parts; nothing imports the composition.
     assert not [m for m, imported in graph.items() if "component" in imported]
-    assert {"storage", "upload", "fallback", "distribution", "indexer", "trusted"} <= graph["component"]
+    assert {"storage", "upload", "fallback", "distribution", "indexer", "trusted", "salts"} <= graph[
+        "component"
+    ]
     assert graph["common"] <= {"bundle", "wiring"}
 
 

@@ -34,6 +34,7 @@ def test_every_aws_resource_type_the_program_creates_has_its_actions_and_no_othe
     aws_types = {t for t in created if t.split(":", 1)[0] not in deployer.STATE_ONLY_PACKAGES}
     assert aws_types == set(deployer.ACTIONS)
     assert created - aws_types == {
+        "random:index/randomBytes:RandomBytes",  # the password salts' seed (infra/salts.py)
         "random:index/randomId:RandomId",
         "random:index/randomPassword:RandomPassword",
     }

@@ -231,11 +231,13 @@ def test_bucket_is_private_encrypted_versioned_in_the_stack_region(run: ProgramR
     assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}  # SSE-S3, no KMS key
     assert "bucketKeyEnabled" not in rule  # a Bucket Key applies to SSE-KMS only
     assert versioning.inputs["versioningConfiguration"] == {"status": "Enabled"}
-    [lc] = lifecycle.inputs["rules"]
+    lc, markers = lifecycle.inputs["rules"]
     assert lc["status"] == "Enabled"
     assert lc["filter"] == {"prefix": ""}  # the whole bucket
     assert lc["noncurrentVersionExpiration"]["noncurrentDays"] == 90
     assert versioning.urn in lifecycle.dependencies
+    # Trusted publishing's replay markers expire after a day (tests/test_pulumi_upload.py).
+    assert markers["id"] == "expire-oidc-replay-markers" and markers["filter"] == {"prefix": "_oidc-jti/"}
 
 
 def test_bucket_and_its_protections_survive_destroy_by_default(run: ProgramRun) -> None:
@@ -427,11 +429,15 @@ def test_edge_bundle_is_byte_identical_on_a_no_op_up(run: ProgramRun, rerun: Pro
 
 
 def test_edge_bundle_of_another_stack_has_other_salts(run: ProgramRun, custom: ProgramRun) -> None:
+    # Issue 18: the salts come from a random seed per deployment (infra/salts.py), not from the
+    # project, stack and user names; tests/test_pulumi_salts.py shows two stacks with the same
+    # names and users get different salts.
     assert edge_function(custom).inputs["code"].path != edge_function(run).inputs["code"].path
     members = zip_members(REPO / edge_function(custom).inputs["code"].path)
     realm, users = credentials.load(members[credentials.FILE_NAME])
     assert realm == DOMAIN_CONFIG["realm"] and set(users) == {"carol"}
-    assert users["carol"].salt == credentials.derive_salt("pypi-edge/prod", "carol")
+    seed = custom.one("random:index/randomBytes:RandomBytes").state["base64"]
+    assert users["carol"].salt == credentials.derive_salt(seed, "carol")
 
 
 def test_no_password_anywhere(run: ProgramRun, custom: ProgramRun) -> None:
@@ -667,6 +673,7 @@ def test_indexer_role_is_least_privilege(run: ProgramRun) -> None:
         f"{bucket_arn}/*/index.html",
         f"{bucket_arn}/*/index.json",
         f"{bucket_arn}/*.metadata",
+        f"{bucket_arn}/*.left-out",  # its private notes on files it left out (never served)
     }
     assert granted == {
         "s3:GetObject": {f"{bucket_arn}/*"},

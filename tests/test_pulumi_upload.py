@@ -158,11 +158,20 @@ def test_upload_role_writes_distributions_and_invokes_the_indexer_only(run):
     bucket = run.one("aws:s3/bucket:Bucket").state["arn"]
     logs = run.one("aws:cloudwatch/logGroup:LogGroup", "-upload-logs").state["arn"]
     indexer = run.one(T_FUNCTION, "-indexer").state["name"]
-    distributions = {f"{bucket}/*.whl", f"{bucket}/*.tar.gz", f"{bucket}/*.zip"}
-    assert granted(policy.inputs["policy"]) == {
-        "s3:PutObject": distributions,
-        # Distributions for the conflict check; the PEP 792 marker so closed projects are refused.
-        "s3:GetObject": distributions | {f"{bucket}/*/.project-status"},
+    distributions = {f"{bucket}/*/*.whl", f"{bucket}/*/*.tar.gz", f"{bucket}/*/*.zip"}
+    claims, markers = f"{bucket}/_claims/*", f"{bucket}/_oidc-jti/*"
+    allowed = [s for s in statements(policy.inputs["policy"]) if s["Effect"] == "Allow"]
+    granted_: dict[str, set[str]] = {}
+    for s in allowed:
+        for action in as_list(s["Action"]):
+            granted_.setdefault(action, set()).update(as_list(s["Resource"]))
+    assert granted_ == {
+        # Distributions, identity claims and replay markers: created, never overwritten (below).
+        "s3:PutObject": distributions | {claims, markers},
+        # Distributions and claims for the conflict check; the PEP 792 marker so closed projects
+        # are refused; one project folder listed to find other spellings of a file.
+        "s3:GetObject": distributions | {claims, f"{bucket}/*/.project-status"},
+        "s3:ListBucket": {bucket},
         "lambda:InvokeFunction": {f"arn:aws:lambda:{STACK_REGION}:{ACCOUNT}:function:{indexer}"},
         "logs:CreateLogStream": {f"{logs}:*"},
         "logs:PutLogEvents": {f"{logs}:*"},
@@ -170,6 +179,56 @@ def test_upload_role_writes_distributions_and_invokes_the_indexer_only(run):
     # No page, metadata, marker or listing is writable by the endpoint strangers can reach.
     for generated in wiring.GENERATED_KEYS:
         assert not any(r.endswith(generated) for r in distributions)
+
+
+def upload_statements(run) -> dict[str, dict[str, Any]]:
+    return {s["Sid"]: s for s in statements(run.one(T_ROLE_POLICY, "-upload-policy").inputs["policy"])}
+
+
+def test_every_write_of_the_upload_role_must_be_a_conditional_create(run):
+    # Issue 18: the role could PutObject any *.whl key without a condition.  Now S3 refuses a
+    # PutObject of this role without If-None-Match (the s3:if-none-match condition key; the
+    # function never sends If-Match), so even a bug or a stolen role cannot overwrite an object.
+    [put] = [s for s in upload_statements(run).values() if "s3:PutObject" in as_list(s["Action"])
+             and s["Effect"] == "Allow"]  # fmt: skip
+    assert put["Condition"] == {"Null": {"s3:if-none-match": "false"}}
+
+
+def test_the_upload_role_writes_only_project_slash_file_keys(run):
+    bucket = run.one("aws:s3/bucket:Bucket").state["arn"]
+    deny = upload_statements(run)["OnlyProjectSlashFileKeys"]
+    assert deny["Effect"] == "Deny" and deny["Action"] == "s3:PutObject"
+    assert set(as_list(deny["Resource"])) == {f"{bucket}/*/*/*", f"{bucket}//*"}
+    # The keys the function writes all have the allowed shape (one "/", not at the start).
+    from indexer.publish import CLAIMS_PREFIX
+    from upload.oidc import JTI_PREFIX, S3TokenLog
+
+    assert (CLAIMS_PREFIX, JTI_PREFIX) == (wiring.CLAIMS_PREFIX, wiring.JTI_PREFIX)
+    for key in (
+        "acme/acme-1.0-py3-none-any.whl",
+        CLAIMS_PREFIX + "acme~ab12",
+        S3TokenLog.key("https://i", "j"),
+    ):
+        assert key.count("/") == 1 and not key.startswith("/")
+
+
+def test_the_upload_role_lists_only_one_project_folder_at_a_time(run):
+    listing = upload_statements(run)["ListOneProjectFolder"]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": "?*/"}}
+
+
+def test_replay_markers_expire_after_a_day_and_no_accepted_token_outlives_them(run):
+    from upload import oidc
+
+    lifecycle = run.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+    [rule] = [r for r in lifecycle.inputs["rules"] if r["id"] == "expire-oidc-replay-markers"]
+    assert rule["status"] == "Enabled"
+    assert rule["filter"] == {"prefix": oidc.JTI_PREFIX}
+    assert rule["expiration"] == {"days": oidc.JTI_RETENTION_DAYS}
+    assert rule["noncurrentVersionExpiration"] == {"noncurrentDays": 1}
+    assert wiring.JTI_RETENTION_DAYS == oidc.JTI_RETENTION_DAYS
+    # S3 expires a marker no sooner than `days` x 24 h after it was written.
+    assert rule["expiration"]["days"] * 86400 > oidc.MAX_ID_TOKEN_REMAINING_SECONDS + oidc.LEEWAY_SECONDS
 
 
 def test_indexer_may_invalidate_this_distribution_only(run):

@@ -14,6 +14,7 @@ import pytest
 from edge import credentials
 from indexer import publish
 from indexer.handler import s3_targets
+from tests.bucket_state import index_keys
 from tests.conftest import BUCKET
 from tests.distributions import make_sdist, make_wheel
 from tests.upload_helpers import (
@@ -57,7 +58,7 @@ def config(s3, refresher):
 
 
 def keys(s3) -> list[str]:
-    return [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
+    return sorted(index_keys(s3, BUCKET))  # private bookkeeping (identity claims) aside
 
 
 def wheel(name="acme-widgets", version="1.0", **kw):
@@ -122,13 +123,13 @@ def test_missing_or_wrong_credentials_are_401_with_a_basic_challenge(config, s3,
     assert keys(s3) == []
 
 
-def test_a_reader_gets_403_naming_the_project(config, s3):
+def test_a_reader_gets_403_saying_it_may_only_read(config, s3):
     filename, data = wheel()
     resp = upload.handler(
         upload_event(filename, data, "acme-widgets", "1.0", auth=basic("reader", "reader-pw"))
     )
     assert resp["statusCode"] == 403
-    assert body_of(resp) == "403 'reader' may not publish to project 'acme-widgets'\n"
+    assert body_of(resp) == "403 'reader' may read this index but not publish to it\n"
     assert keys(s3) == []
 
 
@@ -252,11 +253,15 @@ def test_each_upload_is_logged_with_who_what_and_the_outcome(config, s3, caplog)
 
 
 def test_a_refusal_is_logged(config, caplog):
-    filename, data = wheel()
+    filename, data = wheel("other-project")
     with caplog.at_level(logging.INFO, logger="pypi_edge.upload"):
-        upload.handler(upload_event(filename, data, "acme-widgets", "1.0", auth=basic("reader", "reader-pw")))
+        upload.handler(upload_event(filename, data, "other-project", "1.0", auth=CI))
+        reader = basic("reader", "reader-pw")
+        upload.handler(upload_event(filename, data, "other-project", "1.0", auth=reader))
     (record,) = [r for r in caplog.records if r.getMessage() == "refused: no publish right"]
-    assert (record.principal, record.project) == ("reader", "acme-widgets")
+    assert (record.principal, record.project) == ("ci", "other-project")
+    (record,) = [r for r in caplog.records if r.getMessage() == "refused: read-only credentials"]
+    assert record.principal == "reader"
 
 
 def test_without_a_refresher_the_upload_still_succeeds(config, s3):
@@ -331,7 +336,7 @@ def test_valid_attestations_are_accepted(config, s3):
     ("filename", "data", "reason"),
     [
         ("acme_widgets-1.0-py3-none-any.whl", b"PK\x03\x04 not really", "not a distribution:"),
-        ("acme_widgets-1.0.exe", b"MZ", "not a valid distribution file name"),
+        ("acme_widgets-1.0.exe", b"MZ", "not a distribution (expected a .whl, .tar.gz or .zip file)"),
         ("acme_widgets.whl", b"x", "not a valid distribution file name"),
     ],
 )

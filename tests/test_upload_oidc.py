@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.oidc_issuer import Issuer, github_claims, gitlab_claims, rsa_key
+from tests.oidc_issuer import Issuer, Seen, github_claims, gitlab_claims, rsa_key
 from upload import oidc, publishers
 from upload.oidc import KeyCache, MintedTokenError, Refusal, Settings
 from upload.publishers import GitHubPublisher, GitLabPublisher
@@ -55,7 +55,7 @@ def settings_for(issuer: Issuer, publishers: dict[str, tuple[Any, ...]] | None =
 
 
 def mint(settings: Settings, cache: KeyCache, token: object, now: int = NOW) -> oidc.Reply:
-    return oidc.mint_token(settings, cache, json.dumps({"token": token}).encode(), now)
+    return oidc.mint_token(settings, cache, json.dumps({"token": token}).encode(), now, seen=Seen())
 
 
 def events(caplog: pytest.LogCaptureFixture, name: str) -> list[Any]:
@@ -125,7 +125,11 @@ def test_a_ref_glob_and_pinned_ids_accept_the_right_run(issuer, cache):
         repository_id="101",
     )
     assert (
-        mint(settings_for(issuer, {"acme-tools": (pinned,)}), cache, issuer.token(AUDIENCE, now=NOW)).status
+        mint(
+            settings_for(issuer, {"acme-tools": (pinned,)}),
+            cache,
+            issuer.token(AUDIENCE, now=NOW),
+        ).status
         == 200
     )
 
@@ -210,7 +214,11 @@ def test_wrong_ref_names_the_ref_claim(issuer, cache):
     publisher = GitHubPublisher(repository="acme/tools", workflow="release.yml", ref="refs/tags/v*")
     issuer.claims = github_claims(ref="refs/heads/feature")
     _, description = refusal(
-        mint(settings_for(issuer, {"acme-tools": (publisher,)}), cache, issuer.token(AUDIENCE, now=NOW))
+        mint(
+            settings_for(issuer, {"acme-tools": (publisher,)}),
+            cache,
+            issuer.token(AUDIENCE, now=NOW),
+        )
     )
     assert "ref 'refs/heads/feature' does not match 'refs/tags/v*'" in description
 
@@ -222,7 +230,11 @@ def test_a_re_created_repository_is_refused_by_its_immutable_id(issuer, cache, c
     )
     issuer.claims = github_claims(**{claim: "999999"})
     _, description = refusal(
-        mint(settings_for(issuer, {"acme-tools": (publisher,)}), cache, issuer.token(AUDIENCE, now=NOW))
+        mint(
+            settings_for(issuer, {"acme-tools": (publisher,)}),
+            cache,
+            issuer.token(AUDIENCE, now=NOW),
+        )
     )
     assert f"{claim} '999999' is not the pinned id" in description
     assert "'7'" not in description and "'101'" not in description
@@ -265,9 +277,9 @@ def test_a_jwt_from_the_future_is_refused(issuer, cache):
     assert "not valid yet" in description
 
 
-@pytest.mark.parametrize("drop", ["exp", "iat", "aud"])
+@pytest.mark.parametrize("drop", ["exp", "iat", "aud", "jti"])
 def test_a_jwt_without_a_required_claim_is_refused(issuer, cache, drop):
-    claims = {"iss": issuer.url, "aud": AUDIENCE, "iat": NOW, "exp": NOW + 300, **github_claims()}
+    claims = {"iss": issuer.url, "aud": AUDIENCE, "iat": NOW, "exp": NOW + 300, "jti": "j", **github_claims()}
     del claims[drop]
     token = oidc_sign(issuer, claims)
     _, description = refusal(mint(settings_for(issuer), cache, token))
@@ -443,13 +455,13 @@ def test_a_bad_discovery_document_or_jwks_is_issuer_unavailable(documents, clock
     ],
 )
 def test_malformed_requests_get_the_error_shape(issuer, cache, body, status, code):
-    reply = oidc.mint_token(settings_for(issuer), cache, body, NOW)
+    reply = oidc.mint_token(settings_for(issuer), cache, body, NOW, seen=Seen())
     assert reply.status == status
     assert reply.body["errors"][0]["code"] == code
 
 
 def test_a_deeply_nested_body_under_the_size_limit_is_invalid_payload_not_a_crash(issuer, cache):
-    reply = oidc.mint_token(settings_for(issuer), cache, b"[" * 10_000 + b"]" * 10_000, NOW)
+    reply = oidc.mint_token(settings_for(issuer), cache, b"[" * 10_000 + b"]" * 10_000, NOW, seen=Seen())
     assert reply.status == 413 or reply.body["errors"][0]["code"] == "invalid-payload"
 
 
@@ -573,7 +585,7 @@ def test_a_refusal_is_logged_as_a_warning_with_the_unverified_claims(issuer, cac
 
 
 def test_a_refusal_of_garbage_logs_no_claims(issuer, cache, caplog):
-    oidc.mint_token(settings_for(issuer), cache, b"garbage", NOW)
+    oidc.mint_token(settings_for(issuer), cache, b"garbage", NOW, seen=Seen())
     (record,) = events(caplog, "trusted publishing token refused")
     assert record.claims == {}
 
@@ -621,7 +633,9 @@ def settings_for_key() -> Settings:
 
 
 def test_audience_endpoint_answers_the_configured_audience(issuer, cache):
-    reply = oidc.handle("GET", "/_/oidc/audience", b"", settings=settings_for(issuer), cache=cache, now=NOW)
+    reply = oidc.handle(
+        "GET", "/_/oidc/audience", b"", settings=settings_for(issuer), cache=cache, now=NOW, seen=Seen()
+    )
     assert (reply.status, reply.body) == (200, {"audience": AUDIENCE})
     assert reply.headers["Content-Type"] == "application/json"
     assert json.loads(reply.encoded()) == {"audience": AUDIENCE}
@@ -629,10 +643,10 @@ def test_audience_endpoint_answers_the_configured_audience(issuer, cache):
 
 @pytest.mark.parametrize("settings", [None, Settings(audience=AUDIENCE, key=KEY, publishers={})])
 def test_without_trusted_publishers_the_endpoints_say_not_enabled(cache, settings):
-    reply = oidc.handle("GET", "/_/oidc/audience", b"", settings=settings, cache=cache, now=NOW)
+    reply = oidc.handle("GET", "/_/oidc/audience", b"", settings=settings, cache=cache, now=NOW, seen=Seen())
     assert (reply.status, reply.body) == (403, {"message": "Trusted publishing functionality not enabled"})
     reply = oidc.handle(
-        "POST", "/_/oidc/mint-token", b'{"token": "x"}', settings=settings, cache=cache, now=NOW
+        "POST", "/_/oidc/mint-token", b'{"token": "x"}', settings=settings, cache=cache, now=NOW, seen=Seen()
     )
     assert refusal(reply) == ("not-enabled", "trusted publishing is not configured on this index")
 
@@ -647,21 +661,23 @@ def test_without_trusted_publishers_the_endpoints_say_not_enabled(cache, setting
     ],
 )
 def test_endpoints_answer_only_their_method(issuer, cache, method, path, status):
-    reply = oidc.handle(method, path, b"", settings=settings_for(issuer), cache=cache, now=NOW)
+    reply = oidc.handle(method, path, b"", settings=settings_for(issuer), cache=cache, now=NOW, seen=Seen())
     assert reply.status == status
     if status == 405:
         assert reply.headers["Allow"] in {"GET", "POST"}
 
 
 def test_other_paths_under_oidc_are_404(cache):
-    reply = oidc.handle("GET", "/_/oidc/github/mint-token", b"", settings=None, cache=cache, now=NOW)
+    reply = oidc.handle(
+        "GET", "/_/oidc/github/mint-token", b"", settings=None, cache=cache, now=NOW, seen=Seen()
+    )
     assert (reply.status, reply.body) == (404, {"message": "no such endpoint: /_/oidc/github/mint-token"})
 
 
 def test_burn_token_is_accepted_and_logged_with_the_token_id(issuer, cache, minted, caplog):
     body = json.dumps({"token": minted}).encode()
     reply = oidc.handle(
-        "POST", "/_/oidc/burn-token", body, settings=settings_for(issuer), cache=cache, now=NOW
+        "POST", "/_/oidc/burn-token", body, settings=settings_for(issuer), cache=cache, now=NOW, seen=Seen()
     )
     assert reply.status == 202
     (record,) = events(caplog, "trusted publishing burn requested")
@@ -670,7 +686,7 @@ def test_burn_token_is_accepted_and_logged_with_the_token_id(issuer, cache, mint
 
 def test_burn_token_with_garbage_is_still_202_and_logs_no_token(issuer, cache, caplog):
     reply = oidc.handle(
-        "POST", "/_/oidc/burn-token", b"{{", settings=settings_for(issuer), cache=cache, now=NOW
+        "POST", "/_/oidc/burn-token", b"{{", settings=settings_for(issuer), cache=cache, now=NOW, seen=Seen()
     )
     assert reply.status == 202
     (record,) = events(caplog, "trusted publishing burn requested")

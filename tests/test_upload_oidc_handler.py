@@ -13,10 +13,11 @@ import time
 
 import pytest
 
+from tests.bucket_state import index_keys
 from tests.conftest import BUCKET
 from tests.distributions import make_wheel
 from tests.oidc_issuer import github_claims
-from tests.upload_helpers import SECRET, basic, event, install_config, upload_event
+from tests.upload_helpers import SECRET, basic, event, install_config, trust, upload_event
 from upload import handler as upload
 from upload import oidc, publishers
 
@@ -32,13 +33,7 @@ PUBLISHERS = {
 @pytest.fixture
 def config(s3, issuer):
     cfg = install_config(s3)
-    cfg.trusted = oidc.Settings(
-        audience=AUDIENCE,
-        key=KEY.encode(),
-        publishers=publishers.parse_publishers(PUBLISHERS),
-        test_issuer=issuer.url,
-    )
-    cfg.minted = oidc.minted_verifier(cfg.trusted)
+    trust(cfg, PUBLISHERS, audience=AUDIENCE, key=KEY, issuer=issuer.url)
     yield cfg
     upload.configure(None)
 
@@ -55,7 +50,7 @@ def mint(issuer, **claims) -> dict:
 
 
 def keys(s3) -> list[str]:
-    return [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
+    return sorted(index_keys(s3, BUCKET))  # private bookkeeping (identity claims) aside
 
 
 def publish(token: str, project: str = "acme-tools", version: str = "1.0"):

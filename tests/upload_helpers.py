@@ -100,3 +100,18 @@ def install_config(s3: Any, refresher: Any = None) -> upload.Config:
     config = upload.Config(bucket=BUCKET, origin_secret=SECRET, s3=s3, refresher=refresher, verifier=verifier)
     upload.configure(config)
     return config
+
+
+def trust(
+    config: upload.Config, publishers_config: dict[str, Any], *, audience: str, key: str, issuer: str
+) -> None:
+    """Switch trusted publishing on in an installed config, trusting the local test `issuer`."""
+    from upload import oidc, publishers
+
+    config.trusted = oidc.Settings(
+        audience=audience,
+        key=key.encode(),
+        publishers=publishers.parse_publishers(publishers_config),
+        test_issuer=issuer,
+    )
+    config.minted = oidc.minted_verifier(config.trusted)

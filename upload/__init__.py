@@ -33,11 +33,15 @@ Environment
                       retries (optional: without it the S3 event indexes the file within seconds)
     PYPI_EDGE_CREDENTIALS  optional path of the credentials file (default: the bundled one)
 
-IAM (least privilege: write distributions, nothing else)
-    s3:PutObject and s3:GetObject on ``arn:aws:s3:::BUCKET/*`` (the conditional PUT, and the HEAD/GET
-    that compares an existing file's SHA-256 after a 412); lambda:InvokeFunction on the indexer
-    function; the basic execution role's logs:CreateLogStream / logs:PutLogEvents.  No
-    s3:DeleteObject, no s3:ListBucket.  Memory: a request holds the body, its base64 form and the
+IAM (least privilege: create distributions and their bookkeeping, nothing else; infra/upload.py)
+    s3:PutObject on ``<project>/<file>.whl|.tar.gz|.zip``, ``_claims/*`` (identity claims,
+    indexer/publish.py) and ``_oidc-jti/*`` (replay markers, upload/oidc.py), only with
+    ``If-None-Match`` (the s3:if-none-match condition key) and never deeper than one "/";
+    s3:GetObject on the same distributions, the claims and ``*/.project-status`` (the HEAD/GET that
+    compares an existing file's SHA-256, a claim held by another upload, PEP 792);
+    s3:ListBucket of one ``<project>/`` prefix at a time (look-alikes of a file);
+    lambda:InvokeFunction on the indexer function; logs:CreateLogStream / logs:PutLogEvents.  No
+    s3:DeleteObject, no If-Match overwrite.  Memory: a request holds the body, its base64 form and the
     parsed file at once (~3 x 6 MB); 512 MB leaves ample room and more CPU for the hashes.
     Timeout: the indexer call dominates; 30 s.
 

@@ -17,12 +17,15 @@ is in the body: ``text/plain``, or PyPI's JSON error shape (``{"message", "code"
 the client prefers JSON, as uv does (it shows ``code``).
 
 Order, each step answering on its own: secret origin header (403) -> route (404/405) -> Basic
-credentials through `edge.credentials` (401 with a challenge) -> multipart form (400) -> publish
-right on the file's project (403) -> the publishing core `indexer.publish` (400 invalid,
-200 created, 200 identical, 409 different bytes) -> the project's pages rebuilt through the
-`Refresher` before answering.  Bad input never raises out of the handler; S3 trouble is a 503
-(twine retries 5xx); nothing is written unless the whole file validated, and S3 writes an
-object whole or not at all.
+credentials through `edge.credentials` (401 with a challenge) -> any publish right at all (403:
+read-only credentials never reach a parser) -> multipart form (400) -> the file *name* (400:
+PEP 508 ASCII names) -> publish right on its project (403, before the attestations and the
+archive are parsed) -> the other fields, attestations bounded in size and depth (400) -> the
+publishing core `indexer.publish` (400 invalid, 200 created, 200 identical, 409 different bytes
+or a look-alike of a published file) -> the project's pages rebuilt through the `Refresher`
+before answering.  Bad input never raises out of the handler: every failure to parse a field is
+a 400; S3 trouble is a 503 (twine retries 5xx); nothing is written unless the whole file
+validated, and S3 writes an object whole or not at all.
 """
 
 from __future__ import annotations
@@ -49,7 +52,6 @@ from packaging.version import InvalidVersion, Version
 
 from edge import credentials
 from indexer import publish
-from indexer.model import BadFilename, parse_filename
 from upload import oidc
 
 logger = logging.getLogger("pypi_edge.upload")
@@ -66,6 +68,14 @@ REALM = "pypi-edge"
 # parser's limits are safeguards: the counts a real upload needs, with room to spare.
 MAX_PARTS = 2048  # twine/uv send one field per classifier, requirement and project URL
 MAX_BODY_BYTES = 8 * 1024 * 1024
+# Bounds on the fields this function parses (the rest it never interprets).  A PEP 740
+# attestation is a few KB (a Sigstore bundle: certificate, envelope, inclusion proof) and nests
+# about 8 levels deep; json.loads recurses once per level and raises RecursionError (not a
+# ValueError) near 1,000, so depth is checked before parsing.
+MAX_ATTESTATIONS_BYTES = 256 * 1024
+MAX_JSON_DEPTH = 32
+MAX_SHORT_FIELD_CHARS = 1024  # name, version, digests, filetype: S3 keys are at most 1,024 bytes
+SHORT_FIELDS = ("name", "version", "filetype", "pyversion", "sha256_digest", "blake2_256_digest")
 
 # The fields that must appear at most once (repeatable ones: classifiers, requires_dist, ...).
 SINGLE_FIELDS = (
@@ -140,16 +150,16 @@ def parse_form(headers: dict[str, str], body: bytes) -> Form:
     ctype, options = parse_options_header(headers.get("content-type", ""))
     if ctype.lower() != "multipart/form-data" or not options.get("boundary"):
         raise BadRequest("expected a multipart/form-data body with a boundary (the legacy upload API)")
-    parser = MultipartParser(
-        io.BytesIO(body),
-        options["boundary"],
-        content_length=len(body),
-        part_limit=MAX_PARTS,
-        spool_limit=MAX_BODY_BYTES,  # everything in memory: no temporary files in the function
-        memory_limit=MAX_BODY_BYTES,
-    )
     form = Form()
     try:
+        parser = MultipartParser(
+            io.BytesIO(body),
+            options["boundary"],
+            content_length=len(body),
+            part_limit=MAX_PARTS,
+            spool_limit=MAX_BODY_BYTES,  # everything in memory: no temporary files in the function
+            memory_limit=MAX_BODY_BYTES,
+        )
         for part in parser:
             if part.name == "content":
                 if form.filename:
@@ -158,17 +168,64 @@ def parse_form(headers: dict[str, str], body: bytes) -> Form:
                     raise BadRequest("the 'content' part has no filename")
                 form.filename, form.content = part.filename, part.raw
             elif part.filename:
-                raise BadRequest(f"unexpected file in field {part.name!r}")
+                raise BadRequest(f"unexpected file in field {part.name[:100]!r}")
             else:
-                form.fields.setdefault(part.name, []).append(part.value)
+                # UTF-8 whatever charset a part declares: twine, uv and poetry send UTF-8, and a
+                # declared charset Python does not know would raise LookupError.
+                form.fields.setdefault(part.name, []).append(part.raw.decode("utf-8"))
+    except BadRequest:
+        raise
     except MultipartError as exc:
         raise BadRequest(f"malformed multipart body: {exc}") from None
     except UnicodeDecodeError:
         raise BadRequest("a form field is not valid UTF-8") from None
+    except Exception as exc:  # the parser is third-party code and the input a stranger's: a 400
+        logger.warning("multipart parser failed", extra={"error": repr(exc)[:200]})
+        raise BadRequest("malformed multipart body") from None
     for name in SINGLE_FIELDS:
         if len(form.fields.get(name, ())) > 1:
             raise BadRequest(f"field {name!r} given more than once")
+    for name in SHORT_FIELDS:
+        if len(form.one(name) or "") > MAX_SHORT_FIELD_CHARS:
+            raise BadRequest(f"field {name!r} is longer than {MAX_SHORT_FIELD_CHARS} characters")
     return form
+
+
+def json_depth(text: str) -> int:
+    """How deeply the arrays and objects of a JSON text nest (strings skipped), without parsing it."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth = max(0, depth - 1)
+    return deepest
+
+
+def parse_attestations(text: str) -> list[dict]:
+    """PEP 740 attestations: a JSON array of objects, bounded in size and depth, or BadRequest."""
+    if len(text) > MAX_ATTESTATIONS_BYTES:
+        raise BadRequest(f"attestations larger than {MAX_ATTESTATIONS_BYTES} bytes")
+    if json_depth(text) > MAX_JSON_DEPTH:
+        raise BadRequest(f"attestations nest deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        parsed = json.loads(text)
+    except (ValueError, RecursionError):
+        raise BadRequest("attestations is not valid JSON") from None
+    if not isinstance(parsed, list) or not all(isinstance(a, dict) for a in parsed):
+        raise BadRequest("attestations must be a JSON array of attestation objects (PEP 740)")
+    return parsed
 
 
 def check_form(form: Form) -> None:
@@ -178,8 +235,6 @@ def check_form(form: Form) -> None:
         raise BadRequest(f"unsupported :action {action!r}: only file_upload is supported")
     if form.one("protocol_version") != "1":
         raise BadRequest("unsupported protocol_version: expected 1")
-    if not form.filename:
-        raise BadRequest("no file: the 'content' field is missing")
     for name in ("name", "version"):
         if not (form.one(name) or "").strip():
             raise BadRequest(f"missing field {name!r}")
@@ -187,12 +242,7 @@ def check_form(form: Form) -> None:
         raise BadRequest("missing sha256_digest (or blake2_256_digest)")
     attestations = form.one("attestations")
     if attestations is not None:
-        try:
-            parsed = json.loads(attestations)
-        except ValueError:
-            raise BadRequest("attestations is not valid JSON") from None
-        if not isinstance(parsed, list) or not all(isinstance(a, dict) for a in parsed):
-            raise BadRequest("attestations must be a JSON array of attestation objects (PEP 740)")
+        parse_attestations(attestations)
 
 
 def check_fields_match(form: Form, dist: publish.Dist) -> None:
@@ -410,16 +460,25 @@ def file_upload(req: Request) -> dict:
             req.accept,
             {"www-authenticate": credentials.challenge(config.verifier.realm or REALM)},
         )
+    if not principal.publish:
+        # Read-only credentials: refused before any byte of the body is parsed.
+        logger.info("refused: read-only credentials", extra={"principal": principal.name})
+        return respond(403, f"{principal.name!r} may read this index but not publish to it", req.accept)
     try:
         form = parse_form(req.headers, req.body())
-        check_form(form)
+        if not form.filename:
+            raise BadRequest("no file: the 'content' field is missing")
+        # The publish right, as early as the file name allows: before the attestations, the other
+        # fields and the archive are parsed.
         try:
-            project = parse_filename(form.filename).project
-        except BadFilename as exc:
-            raise BadRequest(f"{form.filename}: not a valid distribution file name ({exc})") from None
+            name, _stored = publish.check_filename(publish.shown(form.filename), form.filename)
+        except publish.InvalidDistribution as exc:
+            raise BadRequest(str(exc)) from None
+        project = name.project
         if not principal.can_publish(project):
             logger.info("refused: no publish right", extra={"principal": principal.name, "project": project})
             return respond(403, f"{principal.name!r} may not publish to project {project!r}", req.accept)
+        check_form(form)
         try:
             dist = publish.validate_bytes(form.filename, form.content)
             publish.check_digests(
@@ -433,7 +492,8 @@ def file_upload(req: Request) -> dict:
     except BadRequest as exc:
         return respond(400, str(exc), req.accept)
     try:
-        outcome = publish.Uploader(config.s3, config.bucket, progress=False).upload(dist)
+        uploader = publish.Uploader(config.s3, config.bucket, progress=False)
+        outcome = uploader.upload(dist)
     except publish.Busy as exc:
         return respond(503, str(exc), req.accept, {"retry-after": "1"})
     except publish.ProjectClosed as exc:  # PEP 792: archived or quarantined
@@ -443,14 +503,9 @@ def file_upload(req: Request) -> dict:
     logger.info("upload", extra=extra)
     if outcome == publish.CONFLICT:
         # twine (--skip-existing, older releases), uv and poetry all read 409 as "exists".
-        return respond(
-            409,
-            f"File already exists: {dist.filename} is published with different contents; "
-            "a published file never changes, so bump the version",
-            req.accept,
-        )
+        return respond(409, publish.conflict_message(dist, uploader.held_by(dist)), req.accept)
     if outcome == publish.PRESENT:
-        return respond(200, f"{dist.filename} is already published with identical contents", req.accept)
+        return respond(200, publish.present_message(dist, uploader.held_by(dist)), req.accept)
     if not refresh(config, dist):
         return respond(200, f"published {dist.key}; {INDEXING_CONTINUES}", req.accept)
     return respond(200, f"published {dist.key}", req.accept)
@@ -493,6 +548,7 @@ def trusted_publishing(req: Request) -> dict:
         settings=req.config.trusted,
         cache=req.config.oidc_keys,
         now=int(time.time()),
+        seen=oidc.S3TokenLog(req.config.s3, req.config.bucket),
     )
     headers = {name.lower(): value for name, value in reply.headers.items()}
     return {

@@ -31,6 +31,19 @@ Which issuers are trusted is derived from the publishers: GitHub's issuer when a
 publisher exists, each GitLab publisher's issuer (https only).  A test issuer on
 `http://127.0.0.1` can only be trusted by constructing `Settings(test_issuer=...)` in Python
 (tests, `python -m local --trust-test-issuer`); the config file cannot express it.
+
+Replay.  An ID token buys one upload token, as on PyPI (warehouse refuses a reused `jti`): the
+first exchange records the token's issuer and `jti` with a conditional PUT (`If-None-Match: *`)
+of a small marker under `_oidc-jti/` (`S3TokenLog`), and S3 lets exactly one such create of a
+key succeed, so of two exchanges of one token, concurrent or not, one is refused.  The bucket's
+lifecycle rule expires the markers after `JTI_RETENTION_DAYS` (infra); a token that would stay
+valid longer than that is refused, so no token outlives its marker.  The prefix is no project
+name: the edge never serves it, and the indexer never reads it.
+
+Minted tokens are checked again when used: the payload and signature must be canonical base64url
+(one spelling per token), and the projects a token names are intersected with the projects that
+have a trusted publisher *now*, so a token minted with a leaked signing key cannot publish "*"
+or a project without a publisher, and removing a project's publishers disables its tokens at once.
 """
 
 from __future__ import annotations
@@ -51,8 +64,9 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from botocore.exceptions import ClientError
 from joserfc import jws, jwt
 from joserfc.errors import (
     BadSignatureError,
@@ -65,6 +79,7 @@ from joserfc.jwk import KeySet
 from packaging.utils import canonicalize_name
 
 from edge import credentials
+from indexer.store import is_precondition_failed
 from upload.publishers import (
     CONFIG_FILE,
     GITHUB,
@@ -119,6 +134,29 @@ FETCH_TIMEOUT_SECONDS = 5
 MAX_DOCUMENT_BYTES = 256 * 1024
 JWKS_MAX_AGE_SECONDS = 3600  # re-read the key set hourly, so rotated keys arrive without a kid miss
 JWKS_MIN_REFRESH_SECONDS = 60  # an unknown kid refreshes at most once a minute per issuer
+
+# Replay protection (see the module docstring).  Markers live at least a day: S3 lifecycle
+# expiration counts whole days from creation, rounded up to the next midnight UTC ("Lifecycle
+# configuration elements", S3 User Guide), so a marker outlives any token accepted with at most
+# MAX_ID_TOKEN_REMAINING_SECONDS left (GitHub's live minutes; GitLab's, the job timeout).
+JTI_PREFIX = "_oidc-jti/"
+JTI_RETENTION_DAYS = 1
+MAX_ID_TOKEN_REMAINING_SECONDS = 12 * 3600
+MAX_JTI_CHARS = 256
+# Unverified values (from a token anyone can forge) are quoted at most this long, in refusals
+# and in the log; a refusal logs at most `len(LOGGED_CLAIMS)` of them.
+MAX_UNVERIFIED_CHARS = 100
+LOGGED_CLAIMS = (
+    "iss",
+    "aud",
+    "sub",
+    "repository",
+    "project_path",
+    "job_workflow_ref",
+    "ref",
+    "run_id",
+    "sha",
+)
 
 # The claims summary a minted token carries and every log line repeats: who, what, which run.
 SUMMARY_CLAIMS = {
@@ -219,6 +257,46 @@ def settings_from_environment(directory: Path | None = None) -> Settings | None:
     return load_settings(path.read_bytes(), os.environ.get(KEY_ENV))
 
 
+# --- replay: each ID token is exchanged once ------------------------------------------------------
+
+
+class TokenLog(Protocol):
+    """Where accepted ID tokens are recorded; `first_use` is False for one seen before."""
+
+    def first_use(self, issuer: str, jti: str, expires: int) -> bool: ...
+
+
+class S3TokenLog:
+    """A marker per (issuer, jti) in the index's bucket, created with `If-None-Match: *`."""
+
+    def __init__(self, client: Any, bucket: str) -> None:
+        self.client = client
+        self.bucket = bucket
+
+    @staticmethod
+    def key(issuer: str, jti: str) -> str:
+        # Hashed: the jti is the issuer's text (any characters, any length), and one "/" deep is the
+        # key shape the upload role may write (infra/upload.py).
+        return JTI_PREFIX + hashlib.sha256(f"{issuer}\0{jti}".encode()).hexdigest()
+
+    def first_use(self, issuer: str, jti: str, expires: int) -> bool:
+        try:
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=self.key(issuer, jti),
+                Body=json.dumps({"exp": expires}).encode(),
+                ContentType="application/json",
+                IfNoneMatch="*",
+            )
+        except ClientError as exc:
+            # 412: recorded before.  409 ConditionalRequestConflict: the same token is being
+            # exchanged right now by another request; one of the two must lose, and this one has.
+            if is_precondition_failed(exc):
+                return False
+            raise
+        return True
+
+
 # --- the issuer's keys ---------------------------------------------------------------------------
 
 Fetch = Callable[[str], Any]
@@ -278,7 +356,8 @@ class KeyCache:
             if kid not in entry.kids:
                 raise Refusal(
                     "invalid-token",
-                    f"the token is signed with key id {kid!r}, which {issuer} does not publish",
+                    f"the token is signed with key id {_unverified_text(kid)}, "
+                    f"which {issuer} does not publish",
                 )
             return entry.keys
 
@@ -325,6 +404,12 @@ def _unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     return header, claims
 
 
+def _unverified_text(value: object) -> str:
+    """A value from an unverified token, quoted for a refusal or a log line: bounded."""
+    shown = repr(value)
+    return shown if len(shown) <= MAX_UNVERIFIED_CHARS else shown[: MAX_UNVERIFIED_CHARS - 1] + "…"
+
+
 def _claim_refusal(exc: ClaimError, settings: Settings, claims: Mapping[str, Any], now: int) -> Refusal:
     name = exc.claim
     if isinstance(exc, ExpiredTokenError):
@@ -348,13 +433,13 @@ def verify_oidc_token(settings: Settings, cache: KeyCache, token: object, now: i
         raise Refusal("invalid-token", "malformed token: not a signed JWT")
     header, unverified = _unverified(token)
     if header.get("alg") not in ALGORITHMS:
-        raise Refusal("invalid-token", f"unsupported signing algorithm {header.get('alg')!r} (want RS256)")
+        alg = _unverified_text(header.get("alg"))
+        raise Refusal("invalid-token", f"unsupported signing algorithm {alg} (want RS256)")
     issuer = unverified.get("iss")
     if not isinstance(issuer, str) or issuer not in settings.issuers:
-        # Checked before any network access: an untrusted issuer's keys are never fetched.
-        trusted = ", ".join(sorted(settings.issuers)) or "none configured"
-        shown = repr(issuer)[:_MAX_SUMMARY_VALUE]
-        raise Refusal("invalid-token", f"issuer {shown} is not trusted by this index (trusted: {trusted})")
+        # Checked before any network access: an untrusted issuer's keys are never fetched.  The
+        # caller is anonymous: which issuers *are* trusted is this index's business.
+        raise Refusal("invalid-token", f"issuer {_unverified_text(issuer)} is not trusted by this index")
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid:
         raise Refusal("invalid-token", "the token header has no key id ('kid')")
@@ -372,11 +457,21 @@ def verify_oidc_token(settings: Settings, cache: KeyCache, token: object, now: i
         aud={"essential": True, "value": settings.audience},
         exp={"essential": True},
         iat={"essential": True},
+        jti={"essential": True},  # replay protection needs it (GitHub and GitLab always send one)
     )
     try:
         registry.validate(claims)
     except ClaimError as exc:
         raise _claim_refusal(exc, settings, claims, now) from None
+    jti = claims["jti"]
+    if not isinstance(jti, str) or not jti or len(jti) > MAX_JTI_CHARS:
+        raise Refusal("invalid-token", f"invalid 'jti' claim: a string of 1 to {MAX_JTI_CHARS} characters")
+    if not isinstance(claims["exp"], int) or claims["exp"] - now > MAX_ID_TOKEN_REMAINING_SECONDS:
+        raise Refusal(
+            "invalid-token",
+            f"the token stays valid for more than {MAX_ID_TOKEN_REMAINING_SECONDS // 3600} hours; "
+            "request one that expires sooner (a shorter job timeout on GitLab)",
+        )
     return claims
 
 
@@ -434,6 +529,19 @@ def _b64(data: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _canonical_b64(text: str) -> bool:
+    """Whether `text` is the one unpadded base64url spelling of its bytes.
+
+    The decoder ignores the unused low bits of the last character (43 characters carry 258 bits
+    for 32 bytes), so "…A", "…B", "…C" and "…D" can decode alike; only the encoder's own
+    spelling is accepted, so a token has exactly one spelling.
+    """
+    try:
+        return _b64(_unb64(text)) == text
+    except ValueError:  # binascii.Error: a length no encoder produces (1 mod 4)
+        return False
 
 
 def _signature(key: bytes, payload: str) -> bytes:
@@ -498,6 +606,8 @@ def verify_minted(token: str, key: bytes, now: float) -> Grant:
     # Canonical base64url only (the decoder would skip stray characters): one token, one spelling.
     if not dot or not _B64URL.match(payload) or not _SIGNATURE.match(signature):
         raise MintedTokenError("malformed minted token")
+    if not (_canonical_b64(payload) and _canonical_b64(signature)):
+        raise MintedTokenError("malformed minted token: not canonical base64url")
     if not hmac.compare_digest(_unb64(signature), _signature(key, payload)):
         raise MintedTokenError("minted token signature does not verify (tampered, or another key)")
     try:
@@ -535,22 +645,29 @@ def minted_verifier(
         return None
     key = settings.key
 
+    configured = frozenset(settings.publishers)  # normalized names, no globs
+
     def verify(token: str) -> credentials.Principal | None:
         try:
             grant = verify_minted(token, key, clock())
         except MintedTokenError as exc:
             log_event(logging.WARNING, "trusted publishing token refused", reason=str(exc))
             return None
+        # Only projects that have a trusted publisher now: what a token *says* is not enough (a
+        # leaked key could sign "*"), and a project whose publishers were removed takes no more.
+        projects = tuple(p for p in grant.projects if isinstance(p, str) and p in configured)
+        dropped = [str(p)[:MAX_UNVERIFIED_CHARS] for p in grant.projects if p not in projects][:20]
         log_event(
-            logging.INFO,
+            logging.WARNING if dropped else logging.INFO,
             "trusted publishing token used",
             token_id=grant.token_id,
             publisher=grant.publisher,
-            projects=list(grant.projects),
+            projects=list(projects),
+            dropped=dropped,
             expires=grant.expires,
             claims=dict(grant.claims),
         )
-        return credentials.Principal(f"{grant.publisher} (token {grant.token_id})", "minted", grant.projects)
+        return credentials.Principal(f"{grant.publisher} (token {grant.token_id})", "minted", projects)
 
     return verify
 
@@ -611,13 +728,18 @@ def _token_field(body: bytes) -> object:
     return payload["token"]
 
 
-def mint_token(settings: Settings | None, cache: KeyCache, body: bytes, now: int) -> Reply:
-    """POST /_/oidc/mint-token: exchange a CI provider's ID token for an upload token."""
+def mint_token(settings: Settings | None, cache: KeyCache, body: bytes, now: int, *, seen: TokenLog) -> Reply:
+    """POST /_/oidc/mint-token: exchange a CI provider's ID token for an upload token, once."""
     try:
         if settings is None or not enabled(settings):
             raise _NOT_ENABLED
         claims = verify_oidc_token(settings, cache, _token_field(body), now)
         projects, publishers = match(settings, claims)
+        if not seen.first_use(claims["iss"], claims["jti"], claims["exp"]):
+            raise Refusal(
+                "invalid-reuse-token",
+                "this ID token was already exchanged (each one buys one upload token); request a new one",
+            )
         provider = publishers[0].provider
         token, grant = mint(settings, projects, publishers[0].describe(), summary(provider, claims), now)
         if len(token) > MAX_MINTED_TOKEN_BYTES:
@@ -647,13 +769,13 @@ def mint_token(settings: Settings | None, cache: KeyCache, body: bytes, now: int
 
 
 def _loggable(body: bytes) -> dict[str, str]:
-    """The unverified claims of a refused request, for the log only (never trusted, truncated)."""
+    """The unverified claims of a refused request, for the log only (never trusted): at most
+    `LOGGED_CLAIMS`, each at most `MAX_UNVERIFIED_CHARS`."""
     try:
         _header, claims = _unverified(json.loads(body)["token"])
     except (Refusal, ValueError, KeyError, TypeError, UnicodeError, RecursionError, AttributeError):
         return {}
-    keep = ("iss", "aud", "sub", "repository", "project_path", "job_workflow_ref", "ref", "run_id", "sha")
-    return {k: str(claims[k])[:_MAX_SUMMARY_VALUE] for k in keep if k in claims}
+    return {k: str(claims[k])[:MAX_UNVERIFIED_CHARS] for k in LOGGED_CLAIMS if k in claims}
 
 
 def burn_token(settings: Settings | None, body: bytes, now: int) -> Reply:
@@ -674,7 +796,14 @@ def burn_token(settings: Settings | None, body: bytes, now: int) -> Reply:
 
 
 def handle(
-    method: str, path: str, body: bytes, *, settings: Settings | None, cache: KeyCache, now: int
+    method: str,
+    path: str,
+    body: bytes,
+    *,
+    settings: Settings | None,
+    cache: KeyCache,
+    now: int,
+    seen: TokenLog,
 ) -> Reply:
     """Answer one request under /_/oidc/."""
     if path not in PATHS:
@@ -685,5 +814,5 @@ def handle(
     if path == AUDIENCE_PATH:
         return audience(settings)
     if path == MINT_PATH:
-        return mint_token(settings, cache, body, now)
+        return mint_token(settings, cache, body, now, seen=seen)
     return burn_token(settings, body, now)

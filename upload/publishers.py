@@ -26,8 +26,9 @@ GITLAB_ISSUER = "https://gitlab.com"
 CONFIG_FILE = "trusted-publishing.json"
 KEY_ENV = "PYPI_EDGE_OIDC_KEY"
 
-# PEP 508 / core metadata project names (what `packaging` accepts), before normalization.
-_PROJECT_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
+# PEP 508 / core metadata project names (what `packaging` accepts), before normalization; ASCII
+# only (without re.ASCII, IGNORECASE lets U+212A KELVIN SIGN match "k").
+_PROJECT_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE | re.ASCII)
 
 
 def text_claim(claims: Mapping[str, Any], name: str) -> str | None:
