@@ -19,7 +19,7 @@ from indexer.store import PAGE_CACHE_SECONDS_DEFAULT
 from local import aws
 from local.cache import CachePolicy, EdgeCache, InvalidationAPI
 from local.cdn import CDN
-from local.worker import Worker
+from local.worker import LambdaContext, Worker
 
 DEFAULT_USER = ("pypi", "pypi")
 # `make serve`'s user may publish every project, so the twine/uv commands in the banner work.
@@ -124,6 +124,11 @@ class LocalStack:
         self.moto = ThreadedMotoServer(ip_address=self.host, port=self.s3_port, verbose=False)
         self.moto.start()
         self.resources = aws.provision(self.s3_endpoint, self.bucket)
+        # What the deploy's aws.lambda_.Invocation does: the pages' static assets and, in a bucket
+        # without one, an empty root index, so /simple/ is a 200 from the first request.
+        indexer_handler.handler(
+            {"action": indexer_handler.INIT_ACTION, "bucket": self.bucket}, LambdaContext()
+        )
 
         from edge import handler as edge_handler
 
