@@ -21,6 +21,8 @@ Public functions (all pure apart from the credentials state):
 * `verify(value) -> bool` -- checks an ``Authorization`` header value, with the warm cache.
 * `route(method, uri, querystring, accept) -> str | dict` -- the URL map: a rewritten URI
   (str) or a generated response (dict).  It assumes the viewer is already authenticated.
+* `decode_path(uri) -> str | None` -- the path, or None for a 400 (see below).
+* `json_variant(uri, accept_encoding) -> str` -- the stored copy of a JSON page to serve.
 * `negotiate(accept) -> "json" | "html" | None` -- PEP 691 content negotiation.
 * `configure(raw)` / `reload()` -- (re)load the credentials (see below).
 
@@ -35,17 +37,20 @@ A missing, unreadable or invalid file leaves the function with no users: every r
 
 Decisions a reviewer should know:
 
-* Authentication happens before anything else, so 405/400/301/404/406 are only ever seen by
-  authenticated viewers and a stranger learns nothing about which paths exist.
+* The path is checked before anything else (`decode_path`): a path that CloudFront's own
+  normalization could read differently (dot segments, ``//``, needless or separator-hiding
+  escapes) is a 400 for everyone, so no spelling can reach an exemption or another behaviour.
+  Then exactly five paths (`guard.EXEMPT_ROUTES`: ``/legacy/``, ``/legacy`` and three under
+  ``/_/oidc/``) go to the upload function without Basic auth, after the cross-site check
+  (`guard.cross_site_refusal`, 403) and the size check (413); everything else authenticates
+  first, so 405/301/404/406 are only ever seen by authenticated viewers and a stranger learns
+  nothing about which paths exist.
 * Warm requests skip the slow hash: a bounded (`CACHE_SIZE`) FIFO of SHA-256 digests of
   header values that verified.  Only successes enter it.  An unknown user pays one slow hash
   against a dummy entry, exactly like a known user with a wrong password.
 * The incoming URI is percent-decoded exactly once, validated, and re-encoded with
   ``quote(..., safe="/")``, so ``+`` becomes ``%2B`` (S3 would read a literal ``+`` as a
-  space) and the key S3 sees is the one validated here.  400 for: a path longer than
-  `MAX_URI_BYTES` (1024 bytes as received, which is also S3's key length limit), non-ASCII or
-  malformed ``%`` escapes, invalid UTF-8, NUL and other control characters, backslashes, and
-  ``.``/``..`` segments (also when percent-encoded).
+  space) and the key S3 sees is the one validated here (`decode_path` lists the 400s).
 * Project names are PEP 508 names; a non-normalized one (PEP 503) is answered with a 301 to the
   normalized name, for project pages *and* for file URLs (``/simple/Foo_Bar/x.whl`` ->
   ``/simple/foo-bar/x.whl``), so every object has one URL and one cache entry.  Redirects keep
@@ -55,7 +60,12 @@ Decisions a reviewer should know:
 * The query string is consumed here (``?format=``, PEP 691) and never forwarded, so S3
   sub-resources such as ``?versionId=`` or ``?acl`` cannot be reached through the CDN.
 * Content negotiation happens before the cache (the URI is rewritten to ``index.json`` or
-  ``index.html``), so the cache key needs no ``Accept`` and no ``Vary`` is required.
+  ``index.html``), so the cache key needs no ``Accept``; the same for the encoding of JSON
+  pages (`json_variant`: ``index.json`` is stored gzip-encoded, ``index.identity.json`` plain
+  for clients that do not accept gzip).  Browsers and pip still need ``Vary: Accept,
+  Accept-Encoding``, which the response headers policy adds (infra/wiring.py).
+* Generated responses carry their own strict Content-Security-Policy (`GENERATED_CSP`): only
+  the `PAGE_STYLE` block, by its hash.
 """
 
 from __future__ import annotations

@@ -160,8 +160,9 @@ class HeadersPolicy:
 # CloudFront's own compression adds `Vary: Accept-Encoding`, which the value must keep (issue #25).
 # CloudFront's cache needs no Vary: the viewer-request function rewrites the URI (the cache key)
 # by Accept, and for JSON by Accept-Encoding, before the cache is consulted, and the cache policy
-# puts the normalized Accept-Encoding in the key for what CloudFront compresses itself.  CloudFront's guide names Vary among the headers
-# a policy manages ("Add or remove HTTP headers in CloudFront responses with a policy").
+# puts the normalized Accept-Encoding in the key for what CloudFront compresses itself.
+# CloudFront's guide names Vary among the headers a policy manages ("Add or remove HTTP headers in
+# CloudFront responses with a policy").
 PAGES_POLICY = HeadersPolicy(
     name="pages",
     content_security_policy=PAGE_CSP,
