@@ -20,8 +20,18 @@ STATUS_MARKER = ".project-status"
 WATCHED_SUFFIXES: tuple[str, ...] = (".whl", ".tar.gz", ".zip", ".yanked", STATUS_MARKER)
 
 # Keys the indexer writes and deletes (IAM resource patterns, relative to the bucket): the root
-# and project pages and PEP 658 metadata.  Distributions and .yanked markers are not among them.
-GENERATED_KEYS: tuple[str, ...] = ("index.html", "index.json", "*/index.html", "*/index.json", "*.metadata")
+# and project pages (HTML, JSON gzip-encoded and unencoded), PEP 658 metadata, and the pages'
+# static assets.  Distributions and .yanked markers are not among them.
+GENERATED_KEYS: tuple[str, ...] = (
+    "index.html",
+    "index.json",
+    "index.identity.json",
+    "*/index.html",
+    "*/index.json",
+    "*/index.identity.json",
+    "*.metadata",
+    "-/static/*",  # the pages' scripts and styles (indexer/assets.py)
+)
 
 # Keys of distribution files (IAM resource patterns): what the upload function may write.
 DISTRIBUTION_KEYS: tuple[str, ...] = ("*.whl", "*.tar.gz", "*.zip")
