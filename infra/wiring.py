@@ -192,7 +192,6 @@ FILES_POLICY = HeadersPolicy(
     csp_override=True,
     custom=(("Content-Type", FILE_CONTENT_TYPE), ("Content-Disposition", "attachment")),
 )
-RESPONSE_HEADERS: dict[str, str] = dict(PAGES_POLICY.custom)
 
 
 def path_pattern_matches(pattern: str, path: str) -> bool:
