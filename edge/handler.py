@@ -384,11 +384,6 @@ def upload_request(request: dict) -> dict:
     return request
 
 
-def is_upload_path(uri: str) -> bool:
-    """Whether a request goes to the upload function unauthenticated: one of the exact routes."""
-    return uri.__class__ is str and uri in guard.EXEMPT_ROUTES
-
-
 def _not_acceptable() -> Response:
     return _response(
         406,

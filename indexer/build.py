@@ -470,7 +470,7 @@ class Indexer:
                 continue
             written.append(item.key)
         _, etag = self.bucket.get_json(JSON_PAGE)
-        if etag is None and self.bucket.get_bytes("index.html", max_bytes=1) is None and self.update_root({}):
+        if etag is None and not self.bucket.exists("index.html") and self.update_root({}):
             written += ["index.html", IDENTITY_JSON_PAGE, JSON_PAGE]
         return written
 

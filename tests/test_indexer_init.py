@@ -163,3 +163,24 @@ def test_the_edge_and_the_indexer_name_the_pages_alike():
     assert edge.JSON_PAGE == model.JSON_PAGE
     assert edge.IDENTITY_JSON_PAGE == model.IDENTITY_JSON_PAGE
     assert edge.STATIC_PREFIX == assets.URL_PREFIX
+
+
+def test_init_stops_on_an_s3_error_rather_than_guess_the_root_is_missing(s3):
+    from botocore.exceptions import ClientError
+
+    class Refusing:
+        """The bucket's client, except that HEAD of the root page is refused."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(s3, name)
+
+        def head_object(self, **kwargs: Any) -> Any:
+            error = {
+                "Error": {"Code": "403", "Message": "Forbidden"},
+                "ResponseMetadata": {"HTTPStatusCode": 403},
+            }
+            raise ClientError(error, "HeadObject")
+
+    with pytest.raises(ClientError):
+        Indexer(Bucket(Refusing(), BUCKET)).init()
+    assert "index.json" not in keys(s3)
