@@ -40,6 +40,8 @@ def _event(uri: str, authorization: str | None, accept: str | None = PIP_ACCEPT)
     headers = {"host": [{"key": "Host", "value": "d111111abcdef8.cloudfront.net"}]}
     if accept:
         headers["accept"] = [{"key": "Accept", "value": accept}]
+        # pip 26.3's (requests') value: it picks the gzip-stored JSON page (edge.handler.json_variant).
+        headers["accept-encoding"] = [{"key": "Accept-Encoding", "value": "gzip, deflate"}]
     if authorization:
         headers["authorization"] = [{"key": "Authorization", "value": authorization}]
     request = {

@@ -45,8 +45,9 @@ import sys
 ENV_VAR = "PYPI_EDGE_FALLBACK"
 FILE_NAME = "fallback.json"
 DEFAULT_CACHE_SECONDS = 60
-# The keys the viewer-request function rewrites project pages to (PEP 503 normalized names).
-_PROJECT_PAGE = re.compile(r"/([a-z0-9]+(?:-[a-z0-9]+)*)/index\.(?:html|json)")
+# The keys the viewer-request function rewrites project pages to (PEP 503 normalized names),
+# including the unencoded copy of the JSON page (edge/handler.py, json_variant).
+_PROJECT_PAGE = re.compile(r"/([a-z0-9]+(?:-[a-z0-9]+)*)/index\.(?:html|json|identity\.json)")
 _MISSING = frozenset({"403", "404"})
 
 _url = ""  # the fallback index, ending in "/"; "" = off

@@ -21,6 +21,8 @@ Public functions (all pure apart from the credentials state):
 * `verify(value) -> bool` -- checks an ``Authorization`` header value, with the warm cache.
 * `route(method, uri, querystring, accept) -> str | dict` -- the URL map: a rewritten URI
   (str) or a generated response (dict).  It assumes the viewer is already authenticated.
+* `decode_path(uri) -> str | None` -- the path, or None for a 400 (see below).
+* `json_variant(uri, accept_encoding) -> str` -- the stored copy of a JSON page to serve.
 * `negotiate(accept) -> "json" | "html" | None` -- PEP 691 content negotiation.
 * `configure(raw)` / `reload()` -- (re)load the credentials (see below).
 
@@ -35,17 +37,20 @@ A missing, unreadable or invalid file leaves the function with no users: every r
 
 Decisions a reviewer should know:
 
-* Authentication happens before anything else, so 405/400/301/404/406 are only ever seen by
-  authenticated viewers and a stranger learns nothing about which paths exist.
+* The path is checked before anything else (`decode_path`): a path that CloudFront's own
+  normalization could read differently (dot segments, ``//``, needless or separator-hiding
+  escapes) is a 400 for everyone, so no spelling can reach an exemption or another behaviour.
+  Then exactly five paths (`guard.EXEMPT_ROUTES`: ``/legacy/``, ``/legacy`` and three under
+  ``/_/oidc/``) go to the upload function without Basic auth, after the cross-site check
+  (`guard.cross_site_refusal`, 403) and the size check (413); everything else authenticates
+  first, so 405/301/404/406 are only ever seen by authenticated viewers and a stranger learns
+  nothing about which paths exist.
 * Warm requests skip the slow hash: a bounded (`CACHE_SIZE`) FIFO of SHA-256 digests of
   header values that verified.  Only successes enter it.  An unknown user pays one slow hash
   against a dummy entry, exactly like a known user with a wrong password.
 * The incoming URI is percent-decoded exactly once, validated, and re-encoded with
   ``quote(..., safe="/")``, so ``+`` becomes ``%2B`` (S3 would read a literal ``+`` as a
-  space) and the key S3 sees is the one validated here.  400 for: a path longer than
-  `MAX_URI_BYTES` (1024 bytes as received, which is also S3's key length limit), non-ASCII or
-  malformed ``%`` escapes, invalid UTF-8, NUL and other control characters, backslashes, and
-  ``.``/``..`` segments (also when percent-encoded).
+  space) and the key S3 sees is the one validated here (`decode_path` lists the 400s).
 * Project names are PEP 508 names; a non-normalized one (PEP 503) is answered with a 301 to the
   normalized name, for project pages *and* for file URLs (``/simple/Foo_Bar/x.whl`` ->
   ``/simple/foo-bar/x.whl``), so every object has one URL and one cache entry.  Redirects keep
@@ -55,22 +60,32 @@ Decisions a reviewer should know:
 * The query string is consumed here (``?format=``, PEP 691) and never forwarded, so S3
   sub-resources such as ``?versionId=`` or ``?acl`` cannot be reached through the CDN.
 * Content negotiation happens before the cache (the URI is rewritten to ``index.json`` or
-  ``index.html``), so the cache key needs no ``Accept`` and no ``Vary`` is required.
+  ``index.html``), so the cache key needs no ``Accept``; the same for the encoding of JSON
+  pages (`json_variant`: ``index.json`` is stored gzip-encoded, ``index.identity.json`` plain
+  for clients that do not accept gzip).  Browsers and pip still need ``Vary: Accept,
+  Accept-Encoding``, which the response headers policy adds (infra/wiring.py).
+* Generated responses carry their own strict Content-Security-Policy (`GENERATED_CSP`): only
+  the `PAGE_STYLE` block, by its hash.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import re
+import string
 import sys
 from functools import lru_cache
 from urllib.parse import quote, unquote, unquote_to_bytes
 
 try:
     from edge import credentials as _credentials
+    from edge import guard
 except ImportError:
     # The deployed bundle has edge/*.py at the zip root (Lambda handler "handler.handler").
     import credentials as _credentials  # type: ignore[no-redef]
+    import guard  # type: ignore[no-redef]
 
 ENV_VAR = "PYPI_EDGE_CREDENTIALS"
 DEFAULT_REALM = "pypi-edge"
@@ -81,8 +96,9 @@ MAX_QUERY_BYTES = 1024
 MAX_AUTHORIZATION_BYTES = _credentials.MAX_AUTHORIZATION_BYTES
 
 # The upload endpoint (SPEC.md): its own CloudFront behaviours, origin = the upload function's URL.
-UPLOAD_PATH = "/legacy/"
-OIDC_PREFIX = "/_/oidc/"
+# Only the exact paths `guard.EXEMPT_ROUTES` skip Basic auth here; every other path under these
+# prefixes is a 404 (behind Basic auth), so nothing else ever reaches the upload origin.
+UPLOAD_PREFIXES = ("/legacy/", "/_/")
 ORIGIN_SECRET_HEADER = "x-pypi-edge-origin-secret"  # set by CloudFront for the upload origin only
 # The largest upload request body (multipart form, as Content-Length counts it) the function URL
 # can take.  A function URL passes the request to Lambda as a synchronous Invoke, whose payload
@@ -196,12 +212,44 @@ def verify(value: str | None) -> bool:
 _HTML = "text/html; charset=utf-8"
 _TEXT = "text/plain; charset=utf-8"  # upload clients (twine --verbose, uv) print the body as is
 
+# The one inline thing the generated pages have: their style.  Restyle them by changing this
+# constant only; the policy below follows it.
+PAGE_STYLE = (
+    "body{margin:3em auto;max-width:40em;padding:0 1em;color:#1d2330;"
+    "font:15px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif}h1{font-size:1.4em}"
+)
+
+
+def generated_csp(style: str) -> str:
+    """The Content-Security-Policy of a generated response whose only inline content is `style`.
+
+    Nothing may load; only that `<style>` block applies, named by its SHA-256 (CSP Level 3,
+    "hash-source": base64 of the digest of the element's text); no base, form or framing.
+    """
+    digest = base64.b64encode(hashlib.sha256(style.encode("utf-8")).digest()).decode("ascii")
+    return (
+        f"default-src 'none'; style-src 'sha256-{digest}'; img-src data:; base-uri 'none'; "
+        "form-action 'none'; frame-ancestors 'none'"
+    )
+
+
+GENERATED_CSP = generated_csp(PAGE_STYLE)
+
 
 def _response(
     status: int, description: str, headers: dict[str, str], body: str = "", content_type: str = _HTML
 ) -> Response:
-    """A CloudFront generated response; never caches (generated at viewer-request anyway)."""
-    all_headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", **headers}
+    """A CloudFront generated response; never caches (generated at viewer-request anyway).
+
+    It carries its own Content-Security-Policy: the distribution's response headers policy adds
+    the pages' policy only where a response has none (`infra.wiring`, override off).
+    """
+    all_headers = {
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": GENERATED_CSP,
+        **headers,
+    }
     if body:
         all_headers["Content-Type"] = content_type
     response: Response = {
@@ -216,7 +264,10 @@ def _response(
 
 
 def _page(title: str, text: str) -> str:
-    return f'<!doctype html><meta charset="utf-8"><title>{title}</title><h1>{title}</h1><p>{text}</p>\n'
+    return (
+        f'<!doctype html><meta charset="utf-8"><title>{title}</title><style>{PAGE_STYLE}</style>'
+        f"<h1>{title}</h1><p>{text}</p>\n"
+    )
 
 
 def unauthorized() -> Response:
@@ -230,7 +281,21 @@ def unauthorized() -> Response:
 
 
 def _bad_request() -> Response:
-    return _response(400, "Bad Request", {}, _page("400 Bad Request", "Malformed request path."))
+    return _response(
+        400,
+        "Bad Request",
+        {},
+        _page(
+            "400 Bad Request",
+            "Malformed request path: dot segments, empty segments (//), backslashes, control "
+            "characters, encoded / \\ or %, and needlessly percent-encoded letters, digits or -._~ "
+            "are refused.",
+        ),
+    )
+
+
+def _forbidden(reason: str) -> Response:
+    return _response(403, "Forbidden", {}, f"403 {reason}\n", _TEXT)
 
 
 def _not_found() -> Response:
@@ -280,7 +345,12 @@ def _upload_method_not_allowed() -> Response:
 
 
 def upload_request(request: dict) -> dict:
-    """``/legacy/`` and ``/_/oidc/*``: check the size, then forward to the upload function untouched.
+    """The exact upload routes (`guard.EXEMPT_ROUTES`): refuse a browser's request, check the
+    size, then forward to the upload function untouched.
+
+    A request carrying ``Origin`` or a ``Sec-Fetch-Site`` other than ``none`` comes from a web
+    page, never from twine, uv or poetry: 403 before anything else (`guard.cross_site_refusal`;
+    the upload function applies the same rule again).
 
     The request keeps its ``Authorization`` header: the upload function verifies it with the
     same credentials model (and the same file) as this function.  Why not 401 here as well?
@@ -297,8 +367,11 @@ def upload_request(request: dict) -> dict:
     # CloudFront overwrites a viewer-supplied custom origin header (CloudFront Developer Guide,
     # "Adding custom headers to origin requests"); dropping it here as well costs nothing.
     headers.pop(ORIGIN_SECRET_HEADER, None)
+    refusal = guard.cross_site_refusal(_header(headers, "origin"), _header(headers, "sec-fetch-site"))
+    if refusal is not None:
+        return _forbidden(refusal)
     method = request["method"]
-    if request["uri"].startswith(UPLOAD_PATH) and method != "POST":
+    if request["uri"] in guard.UPLOAD_ROUTES and method != "POST":
         return _upload_method_not_allowed()
     if method in ("POST", "PUT", "PATCH"):
         length = _header(headers, "content-length")
@@ -309,11 +382,6 @@ def upload_request(request: dict) -> dict:
         if int(length) > MAX_UPLOAD_BODY_BYTES:
             return _too_large(int(length))
     return request
-
-
-def is_upload_path(uri: str) -> bool:
-    """Whether a request goes to the upload function (CloudFront behaviours /legacy/*, /_/oidc/*)."""
-    return uri.__class__ is str and uri.startswith((UPLOAD_PATH, OIDC_PREFIX))
 
 
 def _not_acceptable() -> Response:
@@ -436,6 +504,13 @@ def _format_param(querystring: str) -> str | None:
 # The URL map (SPEC.md)
 
 _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+# Escapes refused in a path (uppercase hex).  RFC 3986 normalization (section 6.2.2.2), which
+# CloudFront applies before it picks a cache behaviour, decodes percent-encoded unreserved
+# characters (letters, digits, "-._~"): refusing them means the path CloudFront routes and the
+# path read here are the same string.  "%2F" and "%5C" hide a separator, "%25" a second escape
+# (double encoding).  No client encodes any of them in a package URL.
+_REFUSED_ESCAPES = frozenset(f"{ord(c):02X}" for c in string.ascii_letters + string.digits + "-._~/\\%")
 # C0 controls (NUL included), DEL, C1 controls, backslash.
 _FORBIDDEN_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\\]")
 _QUERY_FORBIDDEN = re.compile(r"[\x00-\x20\x7f]")
@@ -444,9 +519,17 @@ _NORMALIZED_NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 # PEP 508 names: ^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$ case-insensitively.
 _VALID_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
 _SEPARATORS = re.compile(r"[-_.]+")
-_ROOT_FILES = frozenset({"index.html", "index.json"})
+# The pages, and the second, unencoded copy of each JSON page (see `json_variant`).  The indexer
+# writes them under these names (indexer.model; a test holds the two equal).
+JSON_PAGE = "index.json"
+IDENTITY_JSON_PAGE = "index.identity.json"
+_ROOT_FILES = frozenset({"index.html", JSON_PAGE})
 _SERVED_SUFFIXES = (".whl", ".tar.gz", ".zip", ".metadata")
 _ALLOWED_METHODS = frozenset({"GET", "HEAD"})
+# The pages' own scripts and styles (indexer/static/, written to the bucket under "-/static/" by
+# the indexer).  "-" cannot start a PEP 508 name, so no project folder is ever called that.
+STATIC_PREFIX = "/-/static/"
+_STATIC_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*\.(?:css|js|svg|png|ico|woff2)")
 
 
 def normalize(name: str) -> str:
@@ -457,16 +540,26 @@ def normalize(name: str) -> str:
 def decode_path(uri: str) -> str | None:
     """The URI path percent-decoded once and validated, or None for a 400.
 
-    CloudFront passes the path percent-encoded as the client sent it.  Decoding first and
-    validating the result means ``%2e%2e``, ``%5c`` and ``%00`` are caught like their literal
-    forms, and ``%2F`` is a slash (as it is in the S3 key it would name).
+    CloudFront matches cache behaviours on a normalized path but hands this function, and the
+    origin, the raw one ("CloudFront normalizes URI paths consistent with RFC 3986 and then
+    matches the path with the correct cache behavior. Once the cache behavior is matched,
+    CloudFront sends the raw URI path to the origin", CloudFront Developer Guide, "Cache
+    behavior settings", Path normalization).  So every path that normalization would change is
+    refused: dot segments (also percent-encoded), empty segments (``//``), and the escapes in
+    `_REFUSED_ESCAPES`.  What passes reads the same to CloudFront, to this function and, once
+    re-encoded by `route`, to S3.  Also refused: over-long paths (`MAX_URI_BYTES`, 1024 bytes
+    as received, S3's key length limit too), non-ASCII or malformed escapes, invalid UTF-8, NUL
+    and other control characters, and backslashes.
     """
-    if len(uri) > MAX_URI_BYTES or not uri.startswith("/") or not uri.isascii():
+    if len(uri) > MAX_URI_BYTES or not uri.startswith("/") or not uri.isascii() or "//" in uri:
         return None  # RFC 3986: a request target is ASCII; non-ASCII arrives percent-encoded
     path = uri
     if "%" in uri:
         if _BAD_PERCENT.search(uri):
             return None
+        for escape in _ESCAPE.findall(uri):
+            if escape.upper() in _REFUSED_ESCAPES:
+                return None
         try:
             path = unquote_to_bytes(uri).decode("utf-8")
         except UnicodeDecodeError:
@@ -492,7 +585,7 @@ def _index(directory: str, querystring: str, accept: str | None) -> str | Respon
             accept = forced  # PEP 691: the URL parameter takes precedence over Accept
     flavour = negotiate(accept)
     if flavour == "json":
-        return f"/{directory}index.json"
+        return f"/{directory}{JSON_PAGE}"
     if flavour == "html":
         return f"/{directory}index.html"
     return _not_acceptable()
@@ -509,6 +602,11 @@ def route(method: str, uri: str, querystring: str = "", accept: str | None = Non
     path = decode_path(uri)
     if path is None:
         return _bad_request()
+    return _route_path(path, querystring, accept)
+
+
+def _route_path(path: str, querystring: str, accept: str | None) -> str | Response:
+    """`route` for a path `decode_path` already accepted."""
     if querystring and (
         len(querystring) > MAX_QUERY_BYTES
         or not querystring.isascii()
@@ -517,6 +615,11 @@ def route(method: str, uri: str, querystring: str = "", accept: str | None = Non
         return _bad_request()
     if path == "/":
         return _index("", querystring, accept)
+    if path.startswith(STATIC_PREFIX):
+        name = path[len(STATIC_PREFIX) :]
+        return STATIC_PREFIX + name if _STATIC_NAME.fullmatch(name) else _not_found()
+    if path.startswith(UPLOAD_PREFIXES):
+        return _not_found()  # the upload behaviours' paths other than the exact routes
     segments = path[1:].split("/")
     if segments[0] == "simple":
         prefix = "/simple/"
@@ -553,6 +656,59 @@ def route(method: str, uri: str, querystring: str = "", accept: str | None = Non
 
 
 # --------------------------------------------------------------------------------------------
+# Identity encoding: which stored copy of a JSON page a client gets
+
+_GZIP_CODINGS = frozenset({"gzip", "x-gzip"})  # RFC 9110 section 8.4.1.3: x-gzip is gzip
+
+
+def _accepts_gzip(accept_encoding: str) -> bool:
+    for element in accept_encoding.split(","):
+        coding, *params = element.split(";")
+        if coding.strip().lower() not in _GZIP_CODINGS:
+            continue
+        for param in params:
+            m = _QVALUE.fullmatch(param)
+            if m:
+                try:
+                    return float(m.group(1)) > 0
+                except ValueError:
+                    return False
+        return True
+    return False
+
+
+_accepts_gzip_cached = lru_cache(maxsize=64)(_accepts_gzip)
+
+
+def accepts_gzip(accept_encoding: str | None) -> bool:
+    """Whether the client named gzip in Accept-Encoding with a q above 0 (RFC 9110 12.5.3).
+
+    No header, ``identity``, ``*``, ``br`` alone: no.  CloudFront itself compresses only for a
+    request that names gzip or br ("Serve compressed files": a request without Accept-Encoding
+    is served uncompressed), so "names gzip" is the same line it draws.
+    """
+    if not accept_encoding:
+        return False
+    if len(accept_encoding) > 256:
+        return _accepts_gzip(accept_encoding)
+    return _accepts_gzip_cached(accept_encoding)
+
+
+def json_variant(uri: str, accept_encoding: str | None) -> str:
+    """The stored copy of a JSON page for this client: ``index.json`` (gzip) or the plain copy.
+
+    JSON pages are stored gzip-encoded (indexer/store.py), and CloudFront neither decodes nor
+    compresses `application/vnd.pypi.simple.v1+json` (not on its list of compressed types,
+    "Serve compressed files"), so a client that does not accept gzip (curl without
+    --compressed, Python's urllib) is given the unencoded copy the indexer writes beside it.
+    The choice changes the URI, which is the cache key: each copy has its own cache entry.
+    """
+    if uri.endswith("/" + JSON_PAGE) and not accepts_gzip(accept_encoding):
+        return uri[: -len(JSON_PAGE)] + IDENTITY_JSON_PAGE
+    return uri
+
+
+# --------------------------------------------------------------------------------------------
 # The entry point
 
 
@@ -566,12 +722,20 @@ def _header(headers: dict, name: str) -> str | None:
 
 
 def handler(event: dict, context: object = None) -> dict:
-    """Lambda@Edge viewer-request entry point: the request to forward, or a response."""
+    """Lambda@Edge viewer-request entry point: the request to forward, or a response.
+
+    Order: the path (400, before anything else, so no spelling can reach an exemption), the
+    exact upload routes (no Basic auth here: `upload_request`), Basic auth (401), the URL map.
+    """
     request: dict = {}
     authenticated = False
     try:
         request = event["Records"][0]["cf"]["request"]
-        if is_upload_path(request["uri"]):
+        uri = request["uri"]
+        path = decode_path(uri) if uri.__class__ is str else None
+        if path is None:
+            result = _bad_request()
+        elif uri in guard.EXEMPT_ROUTES:
             authenticated = True  # the upload function authenticates (see upload_request)
             result = upload_request(request)
             if result is request:
@@ -585,16 +749,13 @@ def handler(event: dict, context: object = None) -> dict:
             )
             if not authenticated:
                 result = unauthorized()
+            elif request["method"] not in _ALLOWED_METHODS:
+                result = _method_not_allowed()
             else:
-                result = route(
-                    request["method"],
-                    request["uri"],
-                    request.get("querystring") or "",
-                    _header(headers, "accept"),
-                )
+                result = _route_path(path, request.get("querystring") or "", _header(headers, "accept"))
                 if result.__class__ is str:
                     del headers["authorization"]  # the origin (S3 via OAC) must never see the password
-                    request["uri"] = result
+                    request["uri"] = json_variant(result, _header(headers, "accept-encoding"))
                     request["querystring"] = ""
                     return request
     except Exception:  # a malformed event: fail closed, never a 500

@@ -43,7 +43,7 @@ from typing import IO
 from botocore.exceptions import BotoCoreError, ClientError
 from packaging.utils import InvalidName, canonicalize_name
 
-from indexer import render
+from indexer import assets, render
 from indexer import status as project_status
 from indexer.log import logger
 from indexer.metadata import (
@@ -58,6 +58,8 @@ from indexer.model import (
     DIST_SUFFIXES,
     GENERATED_NAMES,
     LEFT_OUT_SUFFIX,
+    IDENTITY_JSON_PAGE,
+    JSON_PAGE,
     METADATA_SUFFIX,
     YANKED_SUFFIX,
     BadFilename,
@@ -245,15 +247,9 @@ class Indexer:
             held=sort_files(held),
             left_out=tuple(sorted(left_out, key=_by_name)),
         )
-        self.bucket.put(
-            prefix + "index.html", render.project_html(detail), HTML, self.bucket.page_cache_control
-        )
-        self.bucket.put_page(
-            prefix + "index.json",
-            render.project_json(detail, status_memory=status_memory),
-            JSON,
-            etag=prev_etag,
-        )
+        page = render.project_json(detail, status_memory=status_memory)
+        self._put_views(prefix, render.project_html(detail), page)
+        self.bucket.put_page(prefix + JSON_PAGE, page, JSON, etag=prev_etag)
         if prev_etag is None and _distributions(self.bucket.list(prefix)) != _distributions(objects.values()):
             # If-None-Match cannot tell "there never was a page" from "there was one, and it was
             # removed after we listed" (ABA).  A first write is therefore checked against a fresh
@@ -329,7 +325,9 @@ class Indexer:
         prefix = f"{project}/"
         deleted = False
         for key in objects:
-            if key == prefix + "index.html" or key.endswith((METADATA_SUFFIX, LEFT_OUT_SUFFIX)):
+            if key in (prefix + "index.html", prefix + IDENTITY_JSON_PAGE) or key.endswith(
+                (METADATA_SUFFIX, LEFT_OUT_SUFFIX)
+            ):
                 self.bucket.delete(key)
                 deleted = True
         if prev_etag:
@@ -461,17 +459,50 @@ class Indexer:
             if updated is not current or doc is None:
                 updated = ProjectList(updated.projects, _serial(current.serial))
             try:
-                # HTML first, JSON conditional: a writer that loses the JSON race retries and,
-                # even with nothing left to change, rewrites the HTML from the JSON it lost to.
-                self.bucket.put("index.html", render.root_html(updated), HTML, self.bucket.page_cache_control)
+                # HTML (and the plain JSON) first, JSON conditional: a writer that loses the JSON
+                # race retries and, even with nothing left to change, rewrites the HTML and the
+                # plain JSON from the JSON it lost to.
+                page = render.root_json(updated)
+                self._put_views("", render.root_html(updated), page)
                 if updated is not current or doc is None:
-                    self.bucket.put_page("index.json", render.root_json(updated), JSON, etag=etag)
+                    self.bucket.put_page(JSON_PAGE, page, JSON, etag=etag)
                 return True
             except PreconditionFailed:
                 lost_race = True
                 logger.info("root index changed while updating; retrying", attempt=attempt)
                 _backoff(attempt)
         raise RebuildConflict("<root>")
+
+    def _put_views(self, prefix: str, html: bytes, page: bytes) -> None:
+        """A page's HTML and its JSON unencoded (`IDENTITY_JSON_PAGE`, for clients that do not
+        accept gzip): derived views, written before the conditional JSON write that commits."""
+        self.bucket.put(prefix + "index.html", html, HTML, self.bucket.page_cache_control)
+        self.bucket.put(
+            prefix + IDENTITY_JSON_PAGE, page, JSON, self.bucket.page_cache_control, compress=False
+        )
+
+    # --- a new or upgraded deployment ----------------------------------------------------------
+
+    def init(self) -> list[str]:
+        """What a deployment needs before its first upload; returns the keys written.
+
+        * The pages' static assets (indexer.assets), each only if absent (``If-None-Match: *``):
+          content-addressed names, so an existing one is already right.
+        * An empty root index when the bucket has none, so ``/simple/`` is a 200 with an empty
+          list from the start.  An existing root is never touched, nor a foreign one (an
+          s3pypi or serverless-pypi ``index.html`` without our JSON: `reindex` replaces it).
+        """
+        written = []
+        for item in assets.assets().values():
+            try:
+                self.bucket.put(item.key, item.body, item.content_type, assets.IMMUTABLE, if_none_match=True)
+            except PreconditionFailed:
+                continue
+            written.append(item.key)
+        _, etag = self.bucket.get_json(JSON_PAGE)
+        if etag is None and not self.bucket.exists("index.html") and self.update_root({}):
+            written += ["index.html", IDENTITY_JSON_PAGE, JSON_PAGE]
+        return written
 
     # --- everything ----------------------------------------------------------------------
 
@@ -493,6 +524,8 @@ class Indexer:
         if projects is None:
             folders = {obj.key.partition("/")[0] for obj in self.bucket.list("") if "/" in obj.key}
             for folder in sorted(folders):
+                if folder == assets.FOLDER:
+                    continue  # the pages' static assets, not a project
                 if canonicalize_name(folder) == folder:
                     names.add(folder)
                 else:

@@ -106,7 +106,24 @@ class _OncePerProject:
         )
 
 
+# A direct invocation {"action": "init", "bucket": <name>}: the Pulumi program sends it on every
+# deploy that changes this function's code (aws.lambda_.Invocation), the local stack at start.
+INIT_ACTION = "init"
+
+
+def init(event: dict[str, Any]) -> dict[str, Any]:
+    """Static assets and, when the bucket has no root index, an empty one (`Indexer.init`)."""
+    bucket = event.get("bucket")
+    if not isinstance(bucket, str) or not bucket:
+        raise ValueError('the init action needs {"bucket": "<bucket name>"}')
+    written = make_indexer(bucket).init()
+    logger.info("initialized", bucket=bucket, written=written)
+    return {"written": written}
+
+
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if event.get("action") == INIT_ACTION:
+        return init(event)
     rebuild = _OncePerProject(make_indexer)
     records = event.get("Records") or []
     if records and records[0].get("eventSource") == "aws:s3":

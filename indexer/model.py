@@ -22,8 +22,13 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-# Keys the indexer itself writes: never distributions, never a reason to rebuild.
-GENERATED_NAMES = frozenset({"index.html", "index.json"})
+# Keys the indexer itself writes: never distributions, never a reason to rebuild.  Each JSON page
+# is stored twice: `index.json` gzip-encoded (what pip, uv, poetry and browsers get) and
+# `index.identity.json` unencoded, for clients that do not accept gzip (the viewer-request
+# function picks one by Accept-Encoding; edge/handler.py, json_variant, holds the same names).
+JSON_PAGE = "index.json"
+IDENTITY_JSON_PAGE = "index.identity.json"
+GENERATED_NAMES = frozenset({"index.html", JSON_PAGE, IDENTITY_JSON_PAGE})
 METADATA_SUFFIX = ".metadata"  # PEP 658
 YANKED_SUFFIX = ".yanked"  # our marker for PEP 592 yanks; its text is the reason
 # The indexer's private note that a distribution is left off the pages, and why (JSON: the file's

@@ -17,6 +17,7 @@ import jinja2
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from indexer import assets
 from indexer.model import File, LeftOut, ProjectDetail, ProjectEntry, ProjectList
 
 # PEP 700 (versions, size, upload-time) is API version 1.1; PEP 792 (project status markers)
@@ -58,6 +59,7 @@ def _env() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(urlquote=urlquote, isotime=isotime, filesize=filesize)
+    env.globals["static_url"] = assets.url  # scripts and styles are files: the pages' CSP has no inline
     return env
 
 

@@ -33,7 +33,9 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 # pages.  A request without Accept-Encoding allows any coding (RFC 9110, 12.5.3); `curl` needs
 # --compressed.  On a 2,000-file project page: 757 KB of JSON sent as 187 KB
 # (tests/test_store_pages.py).  HTML stays plain: CloudFront compresses text/html itself for
-# viewers that ask (1 KB to 10 MB), to about the same size.
+# viewers that ask (1 KB to 10 MB), to about the same size.  A client that accepts only
+# `identity` (curl without --compressed, Python's urllib) is sent a second, unencoded copy
+# (`put(..., compress=False)`, indexer.model.IDENTITY_JSON_PAGE), chosen by the edge.
 PRECOMPRESSED = frozenset({JSON})
 GZIP = "gzip"
 
@@ -125,6 +127,15 @@ class Bucket:
                 body = gzip.decompress(body)
         return body, resp["ETag"]
 
+    def exists(self, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.name, Key=key)
+        except ClientError as exc:
+            if is_not_found(exc):
+                return False
+            raise
+        return True
+
     def get_dated(self, key: str, max_bytes: int) -> tuple[bytes, datetime] | None:
         """(at most `max_bytes` of the body, LastModified), or None when the key does not exist."""
         try:
@@ -179,11 +190,12 @@ class Bucket:
         *,
         if_match: str | None = None,
         if_none_match: bool = False,
+        compress: bool | None = None,
     ) -> str:
         """Write an object, conditionally when asked; returns the new ETag.
 
-        JSON pages are stored gzip-compressed (see PRECOMPRESSED); mtime 0 keeps the same page
-        the same bytes."""
+        JSON pages are stored gzip-compressed (see PRECOMPRESSED) unless `compress` is False;
+        mtime 0 keeps the same page the same bytes."""
         kwargs: dict[str, Any] = {
             "Bucket": self.name,
             "Key": key,
@@ -191,7 +203,9 @@ class Bucket:
             "ContentType": content_type,
             "CacheControl": cache_control,
         }
-        if content_type in PRECOMPRESSED:
+        if compress is None:
+            compress = content_type in PRECOMPRESSED
+        if compress:
             kwargs["Body"] = gzip.compress(body, compresslevel=9, mtime=0)
             kwargs["ContentEncoding"] = GZIP
         if if_match:

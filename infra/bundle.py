@@ -132,7 +132,7 @@ def write_bundle(data: bytes, path: Path) -> Bundle:
 
 # --- edge ---------------------------------------------------------------------------------
 
-EDGE_SOURCES = ("__init__.py", "credentials.py", "handler.py")
+EDGE_SOURCES = ("__init__.py", "credentials.py", "guard.py", "handler.py")
 
 
 def edge_files(

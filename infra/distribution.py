@@ -4,7 +4,12 @@
         │                                        Basic auth, URL rewriting (edge/handler.py)
         ├── default behaviour (GET, HEAD, cached by URI) ──OAC, sigv4──▶ the bucket
         │     └ origin-response: the fallback redirect, when `fallbackIndexUrl` is set
+        ├── *.whl, *.tar.gz, *.zip, *.metadata: the bucket too, with the files' headers policy
+        │     (octet-stream, attachment, CSP sandbox: never rendered by a browser)
         └── the upload endpoint's paths (all methods, no cache) ──▶ its function URL
+
+Response headers policies: infra.wiring describes them (`PAGES_POLICY`, `FILES_POLICY`) and the
+local stand-in applies the same ones (local/cdn.py).
 
 Lambda@Edge logging: the edge function runs in CloudFront's regional edge caches, and each
 region writes its own log group named `/aws/lambda/us-east-1.<function name>` (in the region
@@ -31,7 +36,7 @@ TYPE_TOKEN = "pypi-edge:index:EdgeDistribution"
 ALLOWED_METHODS = list(wiring.VIEWER_METHODS)
 # A 403/404 may be a page the indexer is writing right now: do not let CloudFront keep it.
 ERROR_CACHING_SECONDS = wiring.ERROR_CACHING_SECONDS  # shared with the local stand-in's cache
-HSTS_SECONDS = 2 * common.ONE_YEAR_SECONDS
+HSTS_SECONDS = wiring.HSTS_SECONDS
 ORIGIN_ID = "packages"
 
 # The upload endpoint's behaviours.  CloudFront's method sets are fixed: GET+HEAD, +OPTIONS, or
@@ -156,37 +161,10 @@ class EdgeDistribution(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        headers_policy = aws.cloudfront.ResponseHeadersPolicy(
-            f"{name}-headers",
-            comment="pypi-edge: security headers",
-            security_headers_config=aws.cloudfront.ResponseHeadersPolicySecurityHeadersConfigArgs(
-                strict_transport_security=aws.cloudfront.ResponseHeadersPolicySecurityHeadersConfigStrictTransportSecurityArgs(
-                    access_control_max_age_sec=HSTS_SECONDS,
-                    include_subdomains=True,
-                    preload=False,
-                    override=True,
-                ),
-                content_type_options=aws.cloudfront.ResponseHeadersPolicySecurityHeadersConfigContentTypeOptionsArgs(
-                    override=True
-                ),
-                frame_options=aws.cloudfront.ResponseHeadersPolicySecurityHeadersConfigFrameOptionsArgs(
-                    frame_option="DENY", override=True
-                ),
-                referrer_policy=aws.cloudfront.ResponseHeadersPolicySecurityHeadersConfigReferrerPolicyArgs(
-                    referrer_policy="no-referrer", override=True
-                ),
-            ),
-            # Vary: Accept (infra.wiring.RESPONSE_HEADERS says why).
-            custom_headers_config=aws.cloudfront.ResponseHeadersPolicyCustomHeadersConfigArgs(
-                items=[
-                    aws.cloudfront.ResponseHeadersPolicyCustomHeadersConfigItemArgs(
-                        header=header, value=value, override=True
-                    )
-                    for header, value in wiring.RESPONSE_HEADERS.items()
-                ]
-            ),
-            opts=child,
-        )
+        # Pages (default and upload behaviours) and files (their own behaviours): infra.wiring
+        # describes both policies, and the local stand-in applies the same ones.
+        headers_policy = response_headers_policy(f"{name}-headers", wiring.PAGES_POLICY, child)
+        files_policy = response_headers_policy(f"{name}-file-headers", wiring.FILES_POLICY, child)
         if args.domain:
             certificate = aws.cloudfront.DistributionViewerCertificateArgs(
                 acm_certificate_arn=args.certificate_arn,
@@ -224,7 +202,10 @@ class EdgeDistribution(pulumi.ComponentResource):
                 ),
                 *([args.upload_origin] if args.upload_origin is not None else []),
             ],
-            ordered_cache_behaviors=self._upload_behaviours(args, viewer_request, headers_policy.id),
+            ordered_cache_behaviors=[
+                *self._upload_behaviours(args, viewer_request, headers_policy.id),
+                *file_behaviours(viewer_request, files_policy.id, cache_policy.id),
+            ],
             default_cache_behavior=aws.cloudfront.DistributionDefaultCacheBehaviorArgs(
                 target_origin_id=ORIGIN_ID,
                 viewer_protocol_policy="redirect-to-https",
@@ -323,3 +304,78 @@ class EdgeDistribution(pulumi.ComponentResource):
             )
             for pattern in args.upload_path_patterns
         ]
+
+
+def response_headers_policy(
+    name: str, policy: wiring.HeadersPolicy, opts: pulumi.ResourceOptions
+) -> aws.cloudfront.ResponseHeadersPolicy:
+    """`policy` (infra.wiring) as a CloudFront response headers policy: the security headers with
+    override, its Content-Security-Policy (a security header: CloudFront takes it there, not as a
+    custom header; "Understand response headers policies", Security headers), and its custom
+    headers, each with override."""
+    cf = aws.cloudfront
+    return cf.ResponseHeadersPolicy(
+        name,
+        comment=f"pypi-edge: security headers ({policy.name})",
+        security_headers_config=cf.ResponseHeadersPolicySecurityHeadersConfigArgs(
+            strict_transport_security=cf.ResponseHeadersPolicySecurityHeadersConfigStrictTransportSecurityArgs(
+                access_control_max_age_sec=wiring.HSTS_SECONDS,
+                include_subdomains=True,
+                preload=False,
+                override=True,
+            ),
+            content_type_options=cf.ResponseHeadersPolicySecurityHeadersConfigContentTypeOptionsArgs(
+                override=True
+            ),
+            frame_options=cf.ResponseHeadersPolicySecurityHeadersConfigFrameOptionsArgs(
+                frame_option="DENY", override=True
+            ),
+            referrer_policy=cf.ResponseHeadersPolicySecurityHeadersConfigReferrerPolicyArgs(
+                referrer_policy="no-referrer", override=True
+            ),
+            # At most 1,783 characters ("Understand response headers policies"); these are ~200.
+            content_security_policy=cf.ResponseHeadersPolicySecurityHeadersConfigContentSecurityPolicyArgs(
+                content_security_policy=policy.content_security_policy, override=policy.csp_override
+            ),
+        ),
+        custom_headers_config=cf.ResponseHeadersPolicyCustomHeadersConfigArgs(
+            items=[
+                cf.ResponseHeadersPolicyCustomHeadersConfigItemArgs(header=header, value=value, override=True)
+                for header, value in policy.custom
+            ]
+        ),
+        opts=opts,
+    )
+
+
+def file_behaviours(
+    viewer_request: pulumi.Input[str], files_policy_id: pulumi.Input[str], cache_policy_id: pulumi.Input[str]
+) -> list[aws.cloudfront.DistributionOrderedCacheBehaviorArgs]:
+    """Distribution files and PEP 658 metadata (`wiring.FILE_PATH_PATTERNS`): the bucket, as the
+    default behaviour, but with the files' response headers policy (never rendered by a browser).
+
+    CloudFront picks the behaviour on the viewer's normalized path, before the viewer-request
+    function rewrites it, and every file URL the function serves ends in one of these suffixes
+    (edge/handler.py serves only them, and refuses any path normalization would change), so
+    every file goes through one of these behaviours.  Not compressed: archives are compressed
+    already, and pip downloads with `Accept-Encoding: identity`.  No origin-response function:
+    the fallback redirects project pages only.
+    """
+    return [
+        aws.cloudfront.DistributionOrderedCacheBehaviorArgs(
+            path_pattern=pattern,
+            target_origin_id=ORIGIN_ID,
+            viewer_protocol_policy="redirect-to-https",
+            allowed_methods=ALLOWED_METHODS,
+            cached_methods=ALLOWED_METHODS,
+            compress=False,
+            cache_policy_id=cache_policy_id,
+            response_headers_policy_id=files_policy_id,
+            lambda_function_associations=[
+                aws.cloudfront.DistributionOrderedCacheBehaviorLambdaFunctionAssociationArgs(
+                    event_type="viewer-request", lambda_arn=viewer_request, include_body=False
+                )
+            ],
+        )
+        for pattern in wiring.FILE_PATH_PATTERNS
+    ]

@@ -4,6 +4,9 @@
         ├──▶ S3: GetObject, ListBucket; Put/Delete only the pages and .metadata it generates
         └──▶ CloudFront: CreateInvalidation on this distribution, for the pages it changed
 
+Each deploy of new indexer code also invokes it once with `{"action": "init"}` (`init_invocation`):
+the pages' static assets, and an empty root index in a bucket that has none.
+
 It is created last: it invalidates the distribution, so it takes the distribution's id and ARN.
 The upload function invokes it by name, and that name is chosen up front (`function_name`, a plain
 value), so nothing before the distribution has to wait for this function: that is what keeps
@@ -152,4 +155,31 @@ class Indexer(pulumi.ComponentResource):
             # Lambda checks the role can read the queue when the mapping is created.
             opts=pulumi.ResourceOptions(parent=self, aliases=moved, depends_on=[policy]),
         )
+        self.init_invocation = init_invocation(name, self.function, args.bucket_name, built.sha256_b64, child)
         self.register_outputs({"function_name": self.function.name, "role_arn": self.role.arn})
+
+
+def init_invocation(
+    name: str,
+    function: aws.lambda_.Function,
+    bucket_name: pulumi.Input[str],
+    code_sha256: str,
+    opts: pulumi.ResourceOptions,
+) -> aws.lambda_.Invocation:
+    """Run the indexer's `init` action (indexer/handler.py) once per deploy of new indexer code:
+    it writes the pages' static assets the new code's pages name, and an empty root index if the
+    bucket has none (so `/simple/` answers 200 with an empty list from the first `pulumi up`).
+    Both are conditional writes: an existing root is never touched.
+
+    `aws.lambda_.Invocation` invokes the function when the resource is created or replaced, and
+    replaces it when its `triggers` change (lifecycle scope CREATE_ONLY, the default: nothing is
+    invoked on destroy).  The trigger is the bundle's hash, which covers indexer/static/.  A
+    failed invocation fails the deploy, which then says why.
+    """
+    return aws.lambda_.Invocation(
+        f"{name}-indexer-init",
+        function_name=function.name,
+        input=pulumi.Output.json_dumps({"action": "init", "bucket": bucket_name}),
+        triggers={"indexer_code_sha256": code_sha256},
+        opts=opts,
+    )

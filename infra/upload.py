@@ -43,8 +43,9 @@ TYPE_TOKEN = "pypi-edge:index:UploadEndpoint"
 ORIGIN_ID = "upload"
 ORIGIN_SECRET_HEADER = "x-pypi-edge-origin-secret"
 ORIGIN_SECRET_LENGTH = 48
-# The paths this endpoint answers; everything else stays on the bucket behaviour.
-PATH_PATTERNS = ("/legacy/*", "/_/oidc/*")
+# The paths this endpoint answers (the exact /legacy too: the function has a route for it);
+# everything else stays on the bucket's behaviours.  The local stand-in uses the same patterns.
+PATH_PATTERNS = wiring.UPLOAD_PATH_PATTERNS
 # CloudFront waits 30 s for an origin by default; 60 s is the most without a quota increase
 # (developer guide, "Response timeout").  The function must answer first, so its timeout is less.
 ORIGIN_READ_TIMEOUT_SECONDS = 60

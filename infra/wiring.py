@@ -7,6 +7,8 @@ runs on this machine is what runs in AWS.  No Pulumi import here: the local stac
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import Any
 
 # What the indexer reacts to.  Generated outputs (index.html, index.json, *.metadata) end in
@@ -18,11 +20,19 @@ STATUS_MARKER = ".project-status"
 WATCHED_SUFFIXES: tuple[str, ...] = (".whl", ".tar.gz", ".zip", ".yanked", STATUS_MARKER)
 
 # Keys the indexer writes and deletes (IAM resource patterns, relative to the bucket): the root
-# and project pages, PEP 658 metadata, and its private notes on files it left out
-# (indexer/model.py LEFT_OUT_SUFFIX).  Distributions and .yanked markers are not among them.
+# and project pages (HTML, JSON gzip-encoded and unencoded), PEP 658 metadata, its private notes
+# on files it left out (indexer/model.py LEFT_OUT_SUFFIX), and the pages' static assets.
+# Distributions and .yanked markers are not among them.
 GENERATED_KEYS: tuple[str, ...] = (
-    *("index.html", "index.json", "*/index.html", "*/index.json"),
-    *("*.metadata", "*.left-out"),
+    "index.html",
+    "index.json",
+    "index.identity.json",
+    "*/index.html",
+    "*/index.json",
+    "*/index.identity.json",
+    "*.metadata",
+    "*.left-out",
+    "-/static/*",  # the pages' scripts and styles (indexer/assets.py)
 )
 
 # Keys of distribution files (IAM resource patterns): what the upload function may write, as
@@ -113,16 +123,96 @@ def queue_configurations(queue_arn: str) -> list[dict[str, Any]]:
 CACHE_MIN_TTL_SECONDS = 0
 CACHE_MAX_TTL_SECONDS = 365 * 24 * 3600  # distributions say max-age=1 year, immutable
 
-# Response headers the distribution's response headers policy adds to every response of the
-# default behaviour (the local stand-in adds the same).  `Vary: Accept`: /simple/<p>/ is HTML or
-# PEP 691 JSON by the request's Accept header, so a browser's or pip's HTTP cache must key on it.
-# CloudFront's own cache needs no Vary: the viewer-request function has already rewritten the URI
-# to index.html or index.json when the cache is consulted, so the cache key differs.  S3 object
-# metadata cannot carry a Vary header (only Cache-Control, Content-Type, Content-Encoding,
-# Content-Disposition, Content-Language, Expires and x-amz-meta-*), so the policy adds it;
-# CloudFront's guide names Vary among the response headers a policy manages ("Add or remove HTTP
-# headers in CloudFront responses with a policy").
-RESPONSE_HEADERS: dict[str, str] = {"Vary": "Accept"}
+# --- cache behaviours and response headers policies ----------------------------------------------
+#
+# The Pulumi program builds the distribution's behaviours and response headers policies from
+# these values, and the local stand-in (local/cdn.py) picks a behaviour and applies its policy the
+# same way, so what a browser receives locally is what it receives from CloudFront.
+#
+# Behaviours, in CloudFront's order (the first pattern that matches wins, then the default).
+# Path patterns are case-sensitive globs where `*` is any run of characters, `/` included, and `?`
+# one character; they are matched against the *normalized* path ("Cache behavior settings", Path
+# pattern and Path normalization, CloudFront Developer Guide).
+UPLOAD_PATH_PATTERNS: tuple[str, ...] = ("/legacy", "/legacy/*", "/_/oidc/*")
+FILE_PATH_PATTERNS: tuple[str, ...] = ("*.whl", "*.tar.gz", "*.zip", "*.metadata")
+
+# The pages (index.html of the root and of each project, the JSON pages) and everything else the
+# default behaviour serves.  No inline script or style: the pages load theirs from /-/static/
+# (indexer/assets.py).
+PAGE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+# Distribution files and PEP 658 metadata: never something a browser renders, whatever
+# Content-Type the bucket holds (anyone with s3:PutObject can set any): a sandbox with nothing
+# allowed, even if a browser were to render one.
+FILE_CSP = "default-src 'none'; sandbox"
+FILE_CONTENT_TYPE = "application/octet-stream"
+HSTS_SECONDS = 2 * 365 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class HeadersPolicy:
+    """One response headers policy: the security headers (always, with override), a
+    Content-Security-Policy, and custom headers (each with override)."""
+
+    name: str
+    content_security_policy: str
+    csp_override: bool
+    custom: tuple[tuple[str, str], ...]
+
+    def headers(self) -> list[tuple[str, str, bool]]:
+        """(header, value, override) as CloudFront adds them to a response (the stand-in's view)."""
+        return [
+            ("Strict-Transport-Security", f"max-age={HSTS_SECONDS}; includeSubDomains", True),
+            ("X-Content-Type-Options", "nosniff", True),
+            ("X-Frame-Options", "DENY", True),
+            ("Referrer-Policy", "no-referrer", True),
+            ("Content-Security-Policy", self.content_security_policy, self.csp_override),
+            *((name, value, True) for name, value in self.custom),
+        ]
+
+
+# The default behaviour and the upload behaviours.  The CSP is added only where a response has
+# none (override off): the viewer-request function's generated answers carry their own, stricter
+# one (edge/handler.py, GENERATED_CSP), and S3 objects cannot carry the header at all (object
+# metadata is limited to Cache-Control, Content-Type, Content-Encoding, Content-Disposition,
+# Content-Language, Expires and x-amz-meta-*).  `Vary: Accept, Accept-Encoding`: /simple/<p>/ is
+# HTML or PEP 691 JSON by Accept, and gzip or plain by Accept-Encoding (edge/handler.py,
+# json_variant), so a browser's or pip's HTTP cache must key on both; set with override because
+# CloudFront's own compression adds `Vary: Accept-Encoding`, which the value must keep (issue #25).
+# CloudFront's cache needs no Vary: the viewer-request function rewrites the URI (the cache key)
+# by Accept, and for JSON by Accept-Encoding, before the cache is consulted, and the cache policy
+# puts the normalized Accept-Encoding in the key for what CloudFront compresses itself.
+# CloudFront's guide names Vary among the headers a policy manages ("Add or remove HTTP headers in
+# CloudFront responses with a policy").
+PAGES_POLICY = HeadersPolicy(
+    name="pages",
+    content_security_policy=PAGE_CSP,
+    csp_override=False,
+    custom=(("Vary", "Accept, Accept-Encoding"),),
+)
+# The file behaviours.  Each header overrides what S3 sends: a custom header with "Origin
+# override" replaces the origin's header of that name ("Understand response headers policies",
+# Custom headers: "CloudFront adds the custom header in the policy to the response ... It ignores
+# the header that it received from the origin"); Content-Type is not among the headers a policy
+# may not touch (the same page, "Headers that you can't remove").  `attachment`: a browser saves
+# the file; pip, uv and poetry ignore Content-Disposition and read the bytes, which are unchanged
+# (their hashes still match the pages).
+FILES_POLICY = HeadersPolicy(
+    name="files",
+    content_security_policy=FILE_CSP,
+    csp_override=True,
+    custom=(("Content-Type", FILE_CONTENT_TYPE), ("Content-Disposition", "attachment")),
+)
+
+
+def path_pattern_matches(pattern: str, path: str) -> bool:
+    """CloudFront's path pattern semantics: `*` any characters, `?` one, case-sensitive, the
+    leading `/` optional ("Cache behavior settings", Path pattern)."""
+    expression = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern.lstrip("/"))
+    return re.fullmatch(expression, path.lstrip("/"), flags=re.DOTALL) is not None
+
 
 # How long CloudFront keeps an error from the origin (custom error responses' ErrorCachingMinTTL).
 # A 403/404 may be a page the indexer is writing right now: do not let CloudFront keep it long.

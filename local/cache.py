@@ -37,7 +37,7 @@ from xml.sax.saxutils import escape
 from botocore.exceptions import ClientError
 
 from infra import wiring
-from local.cdn import CHUNK, key_for_uri, origin_headers
+from local.cdn import CHUNK, apply_policy, key_for_uri, origin_headers
 
 CLOUDFRONT_API_VERSION = "2020-05-31"
 _NS = f"http://cloudfront.amazonaws.com/doc/{CLOUDFRONT_API_VERSION}/"
@@ -185,7 +185,7 @@ class EdgeCache:
         if status == 200 and inm and entry.etag and entry.etag in {t.strip() for t in inm.split(",")}:
             status, body = 304, b""
             headers = {k: v for k, v in headers.items() if k in ("ETag", "Cache-Control", "Last-Modified")}
-        headers.update(wiring.RESPONSE_HEADERS)
+        headers = apply_policy(headers, handler.behaviour.policy)
         headers["X-Cache"] = f"{state} from cloudfront"
         headers["Age"] = str(int(now - entry.stored))
         headers["Content-Length"] = str(len(entry.body) if status != 304 else 0)
@@ -201,7 +201,8 @@ class EdgeCache:
 
     def _stream(self, handler: Any, uri: str, resp: dict[str, Any], headers: dict[str, str]) -> None:
         handler.send_response(200)
-        for name, value in {**headers, **wiring.RESPONSE_HEADERS, "X-Cache": "Miss from cloudfront"}.items():
+        headers = {**apply_policy(headers, handler.behaviour.policy), "X-Cache": "Miss from cloudfront"}
+        for name, value in headers.items():
             handler.send_header(name, value)
         handler.end_headers()
         sent = 0

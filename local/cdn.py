@@ -7,10 +7,22 @@ For every request it builds the documented Lambda@Edge viewer-request event, cal
   (as Origin Access Control does).  The URI becomes a key the way S3 makes it one:
   percent-decoded, and a literal "+" read as a space, so an edge function that forgets to
   encode "+" as %2B fails here as it would in AWS.
-* the behaviours ``/legacy/*`` and ``/_/oidc/*`` (all methods, no cache): the upload function,
-  called in-process with the event a Lambda function URL builds (`function_url_event`), the
-  viewer's headers as the edge left them, and the secret origin header CloudFront adds.  A
-  viewer-supplied header of that name is never passed on (CloudFront overwrites it).
+* the behaviours ``/legacy``, ``/legacy/*`` and ``/_/oidc/*`` (all methods, no cache): the
+  upload function, called in-process with the event a Lambda function URL builds
+  (`function_url_event`), the viewer's headers as the edge left them, and the secret origin
+  header CloudFront adds.  A viewer-supplied header of that name is never passed on (CloudFront
+  overwrites it).
+
+Behaviours are chosen as CloudFront chooses them (`behaviour_for`): on the path *normalized*
+(RFC 3986 percent-encoding and dot-segment normalization, repeated slashes collapsed), in the
+order of `infra.wiring` (upload patterns, then the file patterns, then the default), while the
+edge function and the origin get the *raw* path ("CloudFront normalizes URI paths consistent
+with RFC 3986 and then matches the path with the correct cache behavior. Once the cache behavior
+is matched, CloudFront sends the raw URI path to the origin", CloudFront Developer Guide, "Cache
+behavior settings").  Each behaviour's response headers policy (`infra.wiring.HeadersPolicy`) is
+applied to what the origin (or the cache) answers, not to the edge function's own responses
+(the guide: CloudFront "modifies the headers in the responses that it serves from the cache and
+the ones that it forwards from the origin").
 
 The request path is `_serve` -> `viewer_request` -> `upload_origin` or `s3_origin`, each a
 method, so a cache can wrap the origin calls.
@@ -22,6 +34,7 @@ import base64
 import copy
 import http.server
 import logging
+import re
 import threading
 import time
 import uuid
@@ -30,7 +43,7 @@ from dataclasses import dataclass
 from datetime import UTC
 from email.utils import format_datetime
 from typing import Any
-from urllib.parse import parse_qsl, unquote_plus
+from urllib.parse import parse_qsl, unquote, unquote_plus
 
 from botocore.exceptions import ClientError
 
@@ -63,10 +76,84 @@ class Access:
     cache: str | None = None  # X-Cache state (Hit, Miss, RefreshHit, Error) when the cache answered
 
 
-# CloudFront behaviours whose origin is the upload function (path patterns /legacy/* and
-# /_/oidc/*), with every method allowed; the default behaviour allows wiring.VIEWER_METHODS.
-UPLOAD_PATTERNS = ("/legacy/", "/_/oidc/")
+# CloudFront behaviours whose origin is the upload function, with every method allowed; the file
+# behaviours and the default behaviour allow wiring.VIEWER_METHODS.
 UPLOAD_METHODS = ("GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE")
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    name: str  # "upload", "files" or "default"
+    methods: tuple[str, ...]
+    policy: wiring.HeadersPolicy
+
+
+UPLOAD = Behaviour("upload", UPLOAD_METHODS, wiring.PAGES_POLICY)
+FILES = Behaviour("files", wiring.VIEWER_METHODS, wiring.FILES_POLICY)
+DEFAULT = Behaviour("default", wiring.VIEWER_METHODS, wiring.PAGES_POLICY)
+BEHAVIOURS = [(p, UPLOAD) for p in wiring.UPLOAD_PATH_PATTERNS] + [
+    (p, FILES) for p in wiring.FILE_PATH_PATTERNS
+]
+
+_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def remove_dot_segments(path: str) -> str:
+    """RFC 3986 section 5.2.4."""
+    out: list[str] = []
+    segments = path.split("/")
+    for i, segment in enumerate(segments):
+        last = i == len(segments) - 1
+        if segment == ".":
+            if last:
+                out.append("")
+        elif segment == "..":
+            if len(out) > 1:
+                out.pop()
+            if last:
+                out.append("")
+        else:
+            out.append(segment)
+    return "/".join(out) if out and out[0] == "" else "/" + "/".join(out)
+
+
+def normalize_path(raw: str) -> str:
+    """The path CloudFront matches behaviours on: escapes upper-cased and unreserved ones decoded
+    (RFC 3986 section 6.2.2.1-2), repeated slashes collapsed, dot segments removed (6.2.2.3)."""
+
+    def escape(m: re.Match[str]) -> str:
+        char = unquote(m.group(0))
+        return char if char in _UNRESERVED else m.group(0).upper()
+
+    path = _ESCAPE.sub(escape, raw)
+    path = re.sub("/{2,}", "/", path)
+    return remove_dot_segments(path)
+
+
+def behaviour_for(raw_path: str, *, upload: bool = True) -> Behaviour:
+    """The behaviour CloudFront applies to a request for `raw_path` (without the query)."""
+    path = normalize_path(raw_path)
+    for pattern, behaviour in BEHAVIOURS:
+        if (upload or behaviour is not UPLOAD) and wiring.path_pattern_matches(pattern, path):
+            return behaviour
+    return DEFAULT
+
+
+def apply_policy(headers: dict[str, str], policy: wiring.HeadersPolicy) -> dict[str, str]:
+    """A response's headers after a response headers policy: each policy header is added, and
+    replaces the origin's header of the same name only where the policy says override."""
+    out = dict(headers)
+    for name, value, override in policy.headers():
+        existing = next((k for k in out if k.lower() == name.lower()), None)
+        if existing is not None:
+            if not override:
+                continue
+            del out[existing]
+        out[name] = value
+    return out
+
+
 ORIGIN_SECRET_HEADER = "x-pypi-edge-origin-secret"
 FUNCTION_URL_HOST = "localupload0000000000000000000000.lambda-url.us-east-1.on.aws"
 
@@ -249,6 +336,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass  # replaced by the access log written in _serve
 
+    def parse_request(self) -> bool:
+        ok = super().parse_request()
+        if ok:
+            # http.server reduces a leading "//" to "/" (a guard for file servers); CloudFront
+            # hands the edge function the path exactly as the viewer sent it.
+            self.path = self.requestline.split()[1]
+        return ok
+
     def _serve(self) -> None:
         length = self.headers.get("Content-Length", "0")
         if not length.isdigit() or "chunked" in self.headers.get("Transfer-Encoding", "").lower():
@@ -257,9 +352,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._log(None, 400, 0)
             return
         body = self.rfile.read(int(length)) if int(length) else b""  # read whole: the connection stays usable
-        path = self.path.partition("?")[0]
-        to_upload = self.server.upload is not None and path.startswith(UPLOAD_PATTERNS)
-        if self.command not in (UPLOAD_METHODS if to_upload else wiring.VIEWER_METHODS):
+        self.behaviour = behaviour_for(self.path.partition("?")[0], upload=self.server.upload is not None)
+        to_upload = self.behaviour is UPLOAD
+        if self.command not in self.behaviour.methods:
             # CloudFront refuses methods the behaviour does not allow before any function runs.
             body = b"This distribution is not configured to allow the HTTP request method.\n"
             self._send(403, {"Content-Type": "text/plain"}, body)
@@ -330,7 +425,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             # A function error: the function URL answers 502, and so does CloudFront.
             log.exception("upload function raised")
             status, out, data = 502, {"Content-Type": "text/plain"}, b"upload function error\n"
-        self._send(status, out, data)
+        self._send(status, apply_policy(out, self.behaviour.policy), data)
         self._log(request["uri"], status, len(data))
 
     def s3_origin(self, uri: str) -> None:
@@ -349,20 +444,24 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 resp = self.server.s3.get_object(**args)
         except ClientError as exc:
             status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 500))
+            policy = self.behaviour.policy
             if status == 304:
-                self._send(304, {"ETag": args.get("IfNoneMatch", "")}, b"")
+                self._send(304, apply_policy({"ETag": args.get("IfNoneMatch", "")}, policy), b"")
             elif status == 416:
-                self._send(416, {"Content-Type": "text/plain"}, b"range not satisfiable\n")
+                self._send(
+                    416, apply_policy({"Content-Type": "text/plain"}, policy), b"range not satisfiable\n"
+                )
             elif status in (403, 404) and self._origin_response_replaced(uri, status):
                 return  # the origin-response function answered (the fallback redirect), logged
             else:
                 # S3 says 403 for a missing key when the reader may not list; we let the
                 # distribution list, so a missing object is a plain 404 (uv moves on).
                 status = 404 if status in (403, 404) else 502
-                self._send(status, {"Content-Type": "text/plain; charset=utf-8"}, b"404 Not Found\n")
+                headers = apply_policy({"Content-Type": "text/plain; charset=utf-8"}, policy)
+                self._send(status, headers, b"404 Not Found\n")
             self._log(uri, status, 0)
             return
-        headers = {**origin_headers(resp), **wiring.RESPONSE_HEADERS}
+        headers = apply_policy(origin_headers(resp), self.behaviour.policy)
         status = 206 if "ContentRange" in resp else 200
         self.send_response(status)
         for name, value in headers.items():
@@ -409,7 +508,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         answer = self.origin_response_answer(uri, status)
         if answer is None:
             return False
-        self._send(*answer)
+        self._send(answer[0], apply_policy(answer[1], self.behaviour.policy), answer[2])
         self._log(uri, answer[0], len(answer[2]))
         return True
 

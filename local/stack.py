@@ -21,7 +21,7 @@ from local.cache import CachePolicy, EdgeCache, InvalidationAPI
 from local.cdn import CDN
 from local.datadir import BucketStore, DataDir
 from local.s3front import S3Server, restore
-from local.worker import Worker, event_keys
+from local.worker import LambdaContext, Worker, event_keys
 
 DEFAULT_USER = ("pypi", "pypi")
 # `make serve`'s user may publish every project, so the twine/uv commands in the banner work.
@@ -148,6 +148,11 @@ class LocalStack:
         if self.store is not None:
             self.restored_keys = restore(self.bucket, self.store, aws.REGION)
         self.moto.front.start_watching()
+        # What the deploy's aws.lambda_.Invocation does: the pages' static assets and, in a bucket
+        # without one, an empty root index, so /simple/ is a 200 from the first request.
+        indexer_handler.handler(
+            {"action": indexer_handler.INIT_ACTION, "bucket": self.bucket}, LambdaContext()
+        )
 
         from edge import handler as edge_handler
 

@@ -172,10 +172,14 @@ class Stack:
         password: str | None = None,
         accept: str | None = None,
         raw: bool = False,
+        accept_encoding: str | None = None,
     ):
-        """(status, headers, body); the body gzip-decoded like a client's (JSON pages are stored
-        gzip-compressed) unless `raw`, which returns the bytes on the wire."""
+        """(status, headers, body); the body gzip-decoded like a client's unless `raw`, which
+        returns the bytes on the wire.  urllib sends `Accept-Encoding: identity` unless
+        `accept_encoding` says otherwise (JSON pages are then the unencoded copy)."""
         req = urllib.request.Request(self.url + path)
+        if accept_encoding:
+            req.add_header("Accept-Encoding", accept_encoding)
         if user is not None:
             password = self.users[user] if password is None else password
             token = base64.b64encode(f"{user}:{password}".encode()).decode()

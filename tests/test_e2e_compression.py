@@ -1,5 +1,6 @@
 """JSON pages travel gzip-compressed (stored so by the indexer, passed on as S3 and CloudFront
-pass a Content-Encoding), and every client we support reads them."""
+pass a Content-Encoding), and every client we support asks for and reads them; a client that
+does not accept gzip gets the unencoded copy (tests/test_e2e_hostile_edge.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ JSON = "application/vnd.pypi.simple.v1+json"
 
 
 def test_a_json_page_is_sent_as_stored_gzip_bytes_and_the_html_page_plain(e2e):
-    status, headers, wire = e2e.get("/simple/edgetest-dep/", accept=JSON, raw=True)
+    status, headers, wire = e2e.get("/simple/edgetest-dep/", accept=JSON, raw=True, accept_encoding="gzip")
     assert status == 200 and headers["Content-Type"] == JSON
     assert headers["Content-Encoding"] == "gzip"
     stored = e2e.s3.get_object(Bucket=e2e.bucket, Key="edgetest-dep/index.json")
@@ -27,7 +28,9 @@ def test_a_json_page_is_sent_as_stored_gzip_bytes_and_the_html_page_plain(e2e):
     assert {f["filename"] for f in json.loads(gzip.decompress(wire))["files"]} >= {
         "edgetest_dep-1.2-py3-none-any.whl"
     }
-    status, headers, html = e2e.get("/simple/edgetest-dep/", accept="text/html", raw=True)
+    status, headers, html = e2e.get(
+        "/simple/edgetest-dep/", accept="text/html", raw=True, accept_encoding="gzip"
+    )
     assert status == 200 and "Content-Encoding" not in headers  # CloudFront compresses HTML itself
     assert b"edgetest_dep-1.2-py3-none-any.whl" in html
 

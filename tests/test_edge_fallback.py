@@ -42,7 +42,13 @@ def origin_response(uri: str, status: str, method: str = "GET", headers: dict | 
 
 
 @pytest.mark.parametrize(
-    "uri", ["/requests/index.json", "/requests/index.html", "/zope-interface/index.json"]
+    "uri",
+    [
+        "/requests/index.json",
+        "/requests/index.identity.json",  # the unencoded copy, for clients without gzip
+        "/requests/index.html",
+        "/zope-interface/index.json",
+    ],
 )
 @pytest.mark.parametrize("status", ["403", "404"])
 def test_a_missing_project_page_redirects_to_the_same_project_upstream(on, uri, status):
@@ -60,6 +66,7 @@ def test_a_missing_project_page_redirects_to_the_same_project_upstream(on, uri, 
         "/requests/requests-2.32.3-py3-none-any.whl",  # files never
         "/requests/requests-2.32.3-py3-none-any.whl.metadata",
         "/index.json",  # the root list
+        "/index.identity.json",
         "/index.html",
         "/Requests/index.json",  # not a normalized name (the viewer-request function 301s those)
         "/a/b/index.json",

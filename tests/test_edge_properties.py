@@ -11,6 +11,7 @@ from urllib.parse import quote, unquote_to_bytes
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from edge import guard
 from edge import handler as edge
 from tests.edge_helpers import (
     BROWSER_ACCEPT,
@@ -59,6 +60,7 @@ uris = weighted(
         st.lists(st.sampled_from(PIECES), min_size=1, max_size=6).map(lambda parts: "/" + "".join(parts)),
         st.text(max_size=40),
         st.just("/" + "a" * 2000),
+        st.sampled_from(sorted(guard.EXEMPT_ROUTES)),  # the upload function's routes
     ),
 )
 # Weighted towards the interesting part: authenticated GETs of plausible paths.
@@ -106,7 +108,11 @@ extra_headers = weighted(
     st.just({}),
     st.one_of(
         st.dictionaries(
-            st.sampled_from(["accept", "x-forwarded-for", "cookie", "range", "x"]), header_values, max_size=3
+            st.sampled_from(
+                ["accept", "x-forwarded-for", "cookie", "range", "origin", "sec-fetch-site", "x"]
+            ),
+            header_values,
+            max_size=3,
         ),
         # a second Authorization header, or a list of odd ones
         st.dictionaries(st.just("authorization"), header_values, max_size=1),
@@ -123,6 +129,12 @@ def assert_safe_forward(result: dict) -> None:
     key = unquote_to_bytes(uri[1:]).decode("utf-8")  # what S3 looks up
     assert quote(key, safe="/") == uri[1:], "canonically encoded"
     segments = key.split("/")
+    if segments[:2] == ["-", "static"]:  # the pages' own scripts and styles
+        assert len(segments) == 3 and re.fullmatch(
+            r"[A-Za-z0-9][A-Za-z0-9._-]*\.(css|js|svg|png|ico|woff2)", segments[2]
+        )
+        assert ".." not in segments[2]
+        return
     assert 1 <= len(segments) <= 2
     assert all(segments), "no empty segments"
     assert not any(s in (".", "..") or "\\" in s or "\x00" in s for s in segments)
@@ -130,7 +142,7 @@ def assert_safe_forward(result: dict) -> None:
     # Independent of the implementation's helpers, so a bug there cannot hide here.
     assert segments[-1][:1] not in ("_", ".") and not segments[-1].lower().endswith(".yanked")
     if len(segments) == 1:
-        assert key in ("index.html", "index.json")
+        assert key in ("index.html", "index.json", "index.identity.json")
     else:
         assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", segments[0]), "projects are normalized names"
 
@@ -172,14 +184,22 @@ def test_handler_never_raises_and_never_leaks(method, uri, querystring, accept, 
     result = edge.handler(copy.deepcopy(request_event), None)
     event(f"outcome: {result.get('status', 'forwarded')}")  # see --hypothesis-show-statistics
 
+    exempt = uri in guard.EXEMPT_ROUTES  # the upload function authenticates those itself
     if "status" in result:
         check_generated_response(result)
-        if not valid:
-            assert result["status"] == "401"
+        if not valid and not exempt:
+            # A stranger learns nothing: the challenge, or 400 for a path no one can name.
+            assert result["status"] == "401" or (result["status"] == "400" and edge.decode_path(uri) is None)
         if result["status"] == "401":
             assert result["headers"]["www-authenticate"]
         if result["status"] == "301":
             assert_safe_location(result["headers"]["location"][0]["value"])
+        return
+    if exempt:
+        # One of the upload function's exact routes: forwarded untouched, credentials and all
+        # (the function authenticates), and only when no browser sent it.
+        assert result["uri"] == uri
+        assert "origin" not in result["headers"]
         return
     assert valid, "a request went on without valid credentials"
     assert method in ("GET", "HEAD")

@@ -309,7 +309,7 @@ def test_rebuild_reuses_hashes_of_unchanged_files(s3, counter: RequestCounter):
     ix.rebuild("demo")
     # Only our own JSON (project, root) is read again; no distribution is.
     assert counter.calls["GetObject"] == 2
-    assert counter.calls["PutObject"] == 2  # html + json; the root is unchanged
+    assert counter.calls["PutObject"] == 3  # html, plain json, json; the root is unchanged
 
 
 def test_new_upload_reads_only_the_new_file(s3, counter: RequestCounter):
@@ -380,8 +380,9 @@ def test_one_upload_costs_the_same_requests_whatever_the_bucket_size(s3, counter
     upload_wheel(s3, "demo", "1.1")
     counter.reset()
     ix.rebuild("demo")
-    # LIST, GET project json, GET wheel, PUT .metadata, PUT html, PUT json, GET root, PUT root x2.
-    assert counter.total == 9
+    # LIST, GET project json, GET wheel, PUT .metadata, PUT html, PUT plain json, PUT json, GET root,
+    # PUT root x3 (html, plain json, json).
+    assert counter.total == 11
     assert counter.calls["ListObjectsV2"] == 1
     assert len(json.loads(get(s3, "index.json"))["projects"]) == projects + 1
 
@@ -394,7 +395,7 @@ def test_root_is_not_rewritten_when_latest_and_summary_are_unchanged(s3, counter
     counter.reset()
     result = ix.rebuild("demo")
     assert not result.root_changed
-    assert counter.calls["PutObject"] == 3  # .metadata, html, json
+    assert counter.calls["PutObject"] == 4  # .metadata, html, plain json, json
 
 
 def test_root_is_rewritten_when_a_new_latest_version_appears(s3):
@@ -516,21 +517,21 @@ def test_foreign_json_in_place_of_our_page_is_rebuilt_not_fatal(s3):
     assert [p["name"] for p in json.loads(get(s3, "index.json"))["projects"]] == ["demo"]
 
 
-def test_the_first_upload_of_a_new_project_costs_ten_requests(s3, counter: RequestCounter):
+def test_the_first_upload_of_a_new_project_costs_twelve_requests(s3, counter: RequestCounter):
     upload_wheel(s3, "fresh", "1.0")
     counter.reset()
     indexer(s3).rebuild("fresh")
     # As an upload to an existing project, plus the LIST that checks a first write (no ABA).
-    assert counter.total == 10
+    assert counter.total == 12
     assert counter.calls["ListObjectsV2"] == 2
 
 
-def test_a_large_wheel_new_version_costs_at_most_ten_requests(s3, counter: RequestCounter):
+def test_a_large_wheel_new_version_costs_at_most_twelve_requests(s3, counter: RequestCounter):
     upload_wheel(s3, "big", "1.0")
     indexer(s3).rebuild("big")
     filename, data, _ = make_wheel("big", "2.0", payload_bytes=FULL_READ_BYTES + 1024)
     put(s3, f"big/{filename}", data, ChecksumAlgorithm="SHA256")
     counter.reset()
     indexer(s3).rebuild("big")
-    assert counter.total == 10  # HEAD for the checksum and one ranged GET instead of one GET
+    assert counter.total == 12  # HEAD for the checksum and one ranged GET instead of one GET
     assert counter.calls["HeadObject"] == 1

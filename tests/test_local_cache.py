@@ -168,10 +168,11 @@ def test_html_and_json_are_separate_cache_entries_because_the_edge_rewrote_the_u
     assert html["X-Cache"] == js["X-Cache"] == "Hit from cloudfront"
 
 
-def test_negotiated_pages_say_vary_accept(stack):
+def test_negotiated_pages_say_vary_accept_and_accept_encoding(stack):
+    # By Accept: HTML or JSON; by Accept-Encoding: the gzip or the plain JSON copy (issue #25).
     wait_for(stack, "varied", publish(stack, "varied", "1.0"))
     _, headers, _ = get(stack, "/simple/varied/", Accept=JSON)
-    assert headers["Vary"] == "Accept"
+    assert headers["Vary"] == "Accept, Accept-Encoding"
     assert headers["Cache-Control"] == page_cache_control(60)
 
 

@@ -520,7 +520,7 @@ def test_cache_policy_default_ttl_follows_index_cache_seconds(custom: ProgramRun
 
 
 def test_security_headers(run: ProgramRun) -> None:
-    policy = run.one("aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy")
+    policy = run.one("aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy", "edge-headers")
     h = policy.inputs["securityHeadersConfig"]
     assert h["strictTransportSecurity"]["accessControlMaxAgeSec"] >= 365 * 24 * 3600
     assert h["strictTransportSecurity"]["override"] is True
@@ -670,10 +670,13 @@ def test_indexer_role_is_least_privilege(run: ProgramRun) -> None:
     generated = {
         f"{bucket_arn}/index.html",
         f"{bucket_arn}/index.json",
+        f"{bucket_arn}/index.identity.json",
         f"{bucket_arn}/*/index.html",
         f"{bucket_arn}/*/index.json",
+        f"{bucket_arn}/*/index.identity.json",
         f"{bucket_arn}/*.metadata",
         f"{bucket_arn}/*.left-out",  # its private notes on files it left out (never served)
+        f"{bucket_arn}/-/static/*",
     }
     assert granted == {
         "s3:GetObject": {f"{bucket_arn}/*"},

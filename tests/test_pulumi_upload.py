@@ -72,8 +72,12 @@ def test_upload_endpoint_is_a_component_inside_the_private_index(run):
 
 def test_legacy_and_oidc_behaviours_take_every_method_uncached(run):
     d = run.one(T_DISTRIBUTION).inputs
-    behaviours = {b["pathPattern"]: b for b in d["orderedCacheBehaviors"]}
-    assert set(behaviours) == {"/legacy/*", "/_/oidc/*"}
+    behaviours = {
+        b["pathPattern"]: b
+        for b in d["orderedCacheBehaviors"]
+        if b["pathPattern"] not in wiring.FILE_PATH_PATTERNS
+    }
+    assert set(behaviours) == {"/legacy", "/legacy/*", "/_/oidc/*"}
     edge_arn = run.one(T_FUNCTION, "-edge").state["qualifiedArn"]
     for b in behaviours.values():
         assert b["targetOriginId"] == upload.ORIGIN_ID
@@ -276,10 +280,12 @@ def test_upload_bundle_has_the_shared_code_and_hashes_only(run):
     assert not [p for p in USERS.values() if p.encode() in blob]
 
 
-def test_negotiated_pages_get_vary_accept_from_the_response_headers_policy(run):
-    policy = run.one("aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy")
+def test_negotiated_pages_get_vary_accept_and_accept_encoding_from_the_response_headers_policy(run):
+    # Override, so CloudFront's own "Vary: Accept-Encoding" on compressed HTML is not lost but
+    # replaced by a value that keeps it (issue #25 item 3).
+    policy = run.one("aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy", "edge-headers")
     items = policy.inputs["customHeadersConfig"]["items"]
-    assert items == [{"header": "Vary", "value": "Accept", "override": True}]
+    assert items == [{"header": "Vary", "value": "Accept, Accept-Encoding", "override": True}]
 
 
 def test_cache_policy_ttls_are_the_shared_numbers(run):

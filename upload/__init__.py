@@ -8,7 +8,7 @@ Handler
     imports ``upload``, ``edge.credentials`` and ``indexer.publish`` by their package names.
 
 Files in the bundle (`BUNDLE_SOURCES`, paths relative to the repository root, same paths in the zip)
-    upload/__init__.py, upload/handler.py, edge/__init__.py, edge/credentials.py,
+    upload/__init__.py, upload/handler.py, edge/__init__.py, edge/credentials.py, edge/guard.py,
     indexer/__init__.py, indexer/publish.py, indexer/metadata.py, indexer/model.py, indexer/store.py;
     plus ``credentials.json`` at the zip root, written by ``edge.credentials.render_file(users, realm,
     seed)`` with the SAME users, realm and seed as the edge bundle (the one renderer; tokens are
@@ -79,6 +79,7 @@ BUNDLE_SOURCES = (
     "upload/publishers.py",
     "edge/__init__.py",
     "edge/credentials.py",
+    "edge/guard.py",
     "indexer/__init__.py",
     "indexer/publish.py",
     "indexer/metadata.py",

@@ -50,7 +50,7 @@ from multipart import MultipartError, MultipartParser, parse_options_header
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from edge import credentials
+from edge import credentials, guard
 from indexer import publish
 from upload import oidc
 
@@ -588,6 +588,10 @@ def handler(event: dict, context: object = None) -> dict:
             and hmac.compare_digest(supplied.encode(), config.origin_secret.encode())
         ):
             return respond(403, "forbidden: requests must come through the index's CDN", accept)
+        if refusal := guard.cross_site_refusal(headers.get("origin"), headers.get("sec-fetch-site")):
+            return respond(
+                403, refusal, accept
+            )  # a web page's request (edge/guard.py; the edge refuses it first)
         http = (event.get("requestContext") or {}).get("http") or {}
         path = event.get("rawPath") or http.get("path") or "/"
         route = ROUTES.get(path)
