@@ -135,6 +135,9 @@ ACTIONS: dict[str, tuple[str, ...]] = {
         "lambda:UpdateFunctionUrlConfig",
         "lambda:DeleteFunctionUrlConfig",
     ),
+    # The indexer's init action on each new indexer code (infra/indexer.py): the provider calls
+    # Invoke on create and on update of the Invocation resource.
+    "aws:lambda/invocation:Invocation": ("lambda:InvokeFunction",),
     "aws:lambda/permission:Permission": (
         "lambda:AddPermission",
         "lambda:RemovePermission",
