@@ -101,3 +101,71 @@ def test_python_m_indexer_reports_a_missing_bucket_in_one_line(endpoint, tmp_pat
     assert done.returncode == cli.EXIT_AWS
     assert done.stderr.startswith("error: bucket 'absent' does not exist")
     assert done.stderr.count("\n") == 1
+
+
+# --- the upload progress bar over real HTTP ----------------------------------------------------
+
+
+class RecordingBar:
+    """A progress bar that keeps every position it was moved to."""
+
+    def __init__(self, total: int | None, *_: Any, **__: Any) -> None:
+        self.total = total
+        self.n = 0
+        self.positions: list[int] = []
+
+    def update(self, n: int) -> None:
+        self.n += n
+        self.positions.append(self.n)
+
+    def __enter__(self) -> RecordingBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+@pytest.mark.parametrize(
+    "multipart", [pytest.param(False, id="single PUT"), pytest.param(True, id="three parts")]
+)
+def test_upload_progress_only_moves_forward_with_the_bytes_sent(
+    endpoint, s3, tmp_path, monkeypatch, multipart
+):
+    # Over plain HTTP botocore hashes each body for the SigV4 signature, then rewinds it and sends
+    # it: counting those reads took the bar to the end and back (0 % -> 65 % -> 37 %).
+    if multipart:
+        monkeypatch.setattr(publish, "MULTIPART_THRESHOLD", 8 * 1024**2)
+        monkeypatch.setattr(publish, "PART_SIZE", 5 * 1024**2)  # S3's (and moto's) smallest part
+    bars: list[RecordingBar] = []
+    monkeypatch.setattr(
+        publish, "progress_bar", lambda *a, **kw: bars.append(RecordingBar(*a, **kw)) or bars[-1]
+    )
+    for var, value in CREDENTIALS.items():
+        monkeypatch.setenv(var.upper(), value)
+    name, data, _ = make_wheel(f"progress-{multipart}", "1.0", payload_bytes=11 * 1024**2)
+    path = write(tmp_path, name, data)
+    at_send: list[tuple[str, int]] = []
+
+    real_client = cli.make_client
+
+    def make_client(args: Any) -> Any:
+        client = real_client(args)
+        # Where the bar stands as each request body starts on the wire (after signing).
+        client.meta.events.register(
+            "before-send.s3",
+            lambda request, **_: at_send.append((request.method, bars[-1].n)) if bars else None,
+        )
+        return client
+
+    monkeypatch.setattr(cli, "make_client", make_client)
+
+    code = cli.main(
+        ["upload", str(path), "--bucket", BUCKET, "--endpoint-url", endpoint, "--region", "us-east-1"]
+    )
+
+    assert code == 0
+    (bar,) = bars
+    assert bar.total == len(data) and bar.n == len(data)
+    assert bar.positions == sorted(bar.positions), "the bar moved backwards"
+    part_starts = list(range(0, len(data), publish.PART_SIZE)) if multipart else [0]
+    assert [n for method, n in at_send if method == "PUT"] == part_starts  # nothing counted before sending
