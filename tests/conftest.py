@@ -89,9 +89,12 @@ E2E_PACKAGES = [
 
 
 @pytest.fixture(scope="session")
-def output_dir() -> Any:
-    OUTPUT.mkdir(exist_ok=True)
-    return OUTPUT
+def output_dir(worker_id: str) -> Any:
+    """test-output/, or test-output/<worker>/ under pytest-xdist: each worker starts its own
+    session stack, whose log (read back by the access-log tests) must not be another's."""
+    out = OUTPUT if worker_id == "master" else OUTPUT / worker_id
+    out.mkdir(parents=True, exist_ok=True)
+    return out
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -16,7 +17,6 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from indexer import cli, publish
-from local.stack import free_port
 from tests.distributions import make_sdist, make_wheel, write
 
 BUCKET = "pypi-cli"
@@ -246,9 +246,11 @@ def test_an_endpoint_that_is_not_s3_is_named_without_the_key_that_was_read(
 def test_an_endpoint_nobody_listens_on_is_named_without_the_key_that_was_read(
     argv, tmp_path, monkeypatch, capsys
 ):
-    closed = f"http://127.0.0.1:{free_port()}"
+    with socket.socket() as bound:  # bound, not listening: connections are refused, the port stays ours
+        bound.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{bound.getsockname()[1]}"
 
-    assert _run_against(argv, closed, tmp_path, monkeypatch) == cli.EXIT_AWS
+        assert _run_against(argv, closed, tmp_path, monkeypatch) == cli.EXIT_AWS
 
     err = capsys.readouterr().err
     assert err == f"error: could not connect to S3 at {closed}: {cli.ENDPOINT_HINT}\n"
