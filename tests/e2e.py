@@ -248,6 +248,13 @@ class Stack:
             return [m.groupdict() for m in map(_ACCESS.search, fh.read().splitlines()) if m]
 
 
+def said(proc: subprocess.CompletedProcess) -> str:
+    """A client's stderr with its line wrapping undone: uv wraps its error report to the
+    terminal's width, 80 columns for a process with no terminal (a pytest-xdist worker, CI), so a
+    server's message can arrive split across lines at any space."""
+    return " ".join(proc.stderr.split())
+
+
 def fresh_venv(path: Path) -> Path:
     """A new, empty virtualenv; returns its python. Install into it with `pip(...)`."""
     result = run(sys.executable, "-m", "venv", "--without-pip", path)
