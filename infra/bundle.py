@@ -246,8 +246,11 @@ def indexer_files(deps: Path, source_root: Path = REPO_ROOT) -> list[tuple[str, 
 
 
 # Deflating ~30 MB of dependencies takes seconds; a program run (or a test session) that builds
-# the same files again reuses the bytes.  The key is the content, so it can never be stale.
+# the same files again reuses the bytes.  The key is the content, so it can never be stale.  The
+# least recently used zip goes first: a run with other users builds a new upload zip, and must not
+# push out the indexer's, which has not changed.
 _ZIPPED: dict[str, bytes] = {}
+_ZIPPED_KEEP = 4
 
 
 def _zipped(files: list[tuple[str, bytes]]) -> bytes:
@@ -255,11 +258,13 @@ def _zipped(files: list[tuple[str, bytes]]) -> bytes:
     for name, data in sorted(files):
         digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
     key = digest.hexdigest()
-    if key not in _ZIPPED:
-        if len(_ZIPPED) >= 2:
-            _ZIPPED.clear()
-        _ZIPPED[key] = deterministic_zip(files)
-    return _ZIPPED[key]
+    data = _ZIPPED.pop(key, None)
+    if data is None:
+        data = deterministic_zip(files)
+        while len(_ZIPPED) >= _ZIPPED_KEEP:
+            del _ZIPPED[next(iter(_ZIPPED))]
+    _ZIPPED[key] = data  # now the most recently used
+    return data
 
 
 def build_indexer_bundle(
