@@ -3,24 +3,40 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+# Two install stamps: what serving needs, and everything (tests, bench, lint, the Pulumi program).
+# The full install satisfies the serving one too, so `make serve` after `make test` installs nothing.
+SERVE_STAMP := $(VENV)/.installed-serve
 STAMP  := $(VENV)/.installed
+SERVE_REQUIREMENTS := requirements-serve.txt indexer/requirements.txt upload/requirements.txt pyproject.toml
 # apt-get needs root; use sudo when we are not.
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CHROMIUM := /usr/bin/chromium
 SERVE_ARGS ?=
+# pytest-xdist workers for `make test` (auto: one per core).
+TEST_WORKERS ?= auto
 
-.PHONY: install serve test test-fast lint bench chromium clean
+.PHONY: install install-serve serve test test-fast lint bench chromium clean
 
 install: $(STAMP)
+install-serve: $(SERVE_STAMP)
 
-# The venv, the pinned requirements, and the `pypi-edge` console script (the publisher CLI)
-# installed from this checkout in editable mode.
-$(STAMP): requirements.txt indexer/requirements.txt upload/requirements.txt requirements-dev.txt pyproject.toml
+# The venv, one pinned requirements file (with the files it includes), and the `pypi-edge` console
+# script (the publisher CLI) installed from this checkout in editable mode.  --no-compile: modules
+# are byte-compiled when first imported, so the packages never imported (most of moto's services)
+# cost neither install time nor space.
+define venv_install
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip==26.3
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-compile -r $(1)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+endef
+
+$(SERVE_STAMP): $(SERVE_REQUIREMENTS)
+	$(call venv_install,requirements-serve.txt)
 	touch $@
+
+$(STAMP): $(SERVE_REQUIREMENTS) requirements.txt requirements-dev.txt
+	$(call venv_install,requirements-dev.txt)
+	touch $@ $(SERVE_STAMP)
 
 # Debian's chromium for the browser tests (Playwright drives it; we never download a browser).
 chromium: $(CHROMIUM)
@@ -28,14 +44,15 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
 
-serve: $(STAMP)
+serve: $(SERVE_STAMP)
 	$(BIN)/python -m local --data-dir .pypi-edge-data $(SERVE_ARGS)
 
-# With branch coverage of edge/, indexer/ and upload/ (report and floor: [tool.coverage] in pyproject.toml).
+# With branch coverage of edge/, indexer/ and upload/ (report and floor: [tool.coverage] in pyproject.toml),
+# on $(TEST_WORKERS) pytest-xdist workers (pytest-cov combines their data).
 test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest --cov --cov-report=term-missing
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --cov --cov-report=term-missing
 
 # Everything but the end-to-end tests (no real clients, no browser): the quick loop while editing.
 test-fast: $(STAMP)

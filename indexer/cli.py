@@ -26,12 +26,22 @@ import argparse
 import glob
 import os
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, PartialCredentialsError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    HTTPClientError,
+    NoCredentialsError,
+    PartialCredentialsError,
+    SSLError,
+)
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
@@ -116,6 +126,49 @@ def _quiet_indexer_logs() -> None:
 _bar = progress_bar
 
 
+class Spinner:
+    """A turning mark and the seconds spent, on one line of stderr, while something says nothing.
+
+    pip resolving a `mirror` can take a minute and prints nothing we show.  Only on a terminal
+    (like the progress bars), drawn by a daemon thread, and the line is wiped when done.
+    """
+
+    FRAMES = "|/-\\"
+
+    def __init__(self, text: str, *, show: bool = True, stream: Any = None, interval: float = 0.1) -> None:
+        self.text = text
+        self.stream = stream if stream is not None else sys.stderr
+        self.show = show and self.stream.isatty()
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._spin, name="spinner", daemon=True)
+        self._width = 0
+
+    def _spin(self) -> None:
+        start = time.monotonic()
+        frame = 0
+        while True:
+            line = f"{self.FRAMES[frame % len(self.FRAMES)]} {self.text} ({time.monotonic() - start:.0f} s)"
+            self._width = max(self._width, len(line))
+            self.stream.write("\r" + line)
+            self.stream.flush()
+            frame += 1
+            if self._stop.wait(self.interval):
+                return
+
+    def __enter__(self) -> Spinner:
+        if self.show:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.show:
+            self._stop.set()
+            self._thread.join()
+            self.stream.write("\r" + " " * self._width + "\r")
+            self.stream.flush()
+
+
 # --- AWS -------------------------------------------------------------------------------------
 
 
@@ -140,8 +193,33 @@ _ACCESS_HINTS = {
 }
 
 
-def aws_error(exc: Exception, bucket: str) -> CliError:
-    """One actionable line for an AWS failure."""
+# What --endpoint-url must be; the local stack's S3 is `python -m local --s3-port` (9000).
+ENDPOINT_HINT = (
+    "--endpoint-url must be the S3 API (for the local stack its S3 endpoint, "
+    "http://127.0.0.1:9000 unless --s3-port), not the index or upload URL"
+)
+
+
+def _origin(url: str) -> str:
+    """scheme://host[:port] of a request URL: botocore's messages name the whole URL, which
+    ends in whatever key was being read (`<project>/.project-status`): no use to the user."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else url
+
+
+def _connection_error(exc: BotoCoreError, endpoint: str | None) -> CliError:
+    """A failure to talk to S3 at all; botocore's message names the whole URL, key included."""
+    where = _origin(str(exc.kwargs["endpoint_url"]))
+    check = ENDPOINT_HINT if endpoint else "check --region, your network and any proxy (HTTPS_PROXY)"
+    if isinstance(exc, SSLError):
+        return CliError(f"the TLS connection to {where} failed: {check}, or your CA bundle", EXIT_AWS)
+    if isinstance(exc, HTTPClientError):  # a read timeout or a dropped connection, after the retries
+        return CliError(f"S3 at {where} stopped answering (the connection failed); try again", EXIT_AWS)
+    return CliError(f"could not connect to S3 at {where}: {check}", EXIT_AWS)  # refused, no such host
+
+
+def aws_error(exc: Exception, bucket: str, endpoint: str | None = None) -> CliError:
+    """One actionable line for an AWS failure (`endpoint`: --endpoint-url, None for AWS's)."""
     if isinstance(exc, NoCredentialsError | PartialCredentialsError):
         return CliError(
             "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
@@ -164,7 +242,16 @@ def aws_error(exc: Exception, bucket: str) -> CliError:
                 EXIT_AWS,
             )
         message = exc.response.get("Error", {}).get("Message") or status or ""
+        # No S3 error document (botocore then puts the HTTP status in Code), and on an operation
+        # whose errors S3 does describe (a HEAD's never have a body): not S3 at the other end.
+        if endpoint and code == str(status) and op != "HeadObject":
+            return CliError(
+                f"{_origin(endpoint)} is not S3: it answered {op} with {status} {message}; {ENDPOINT_HINT}",
+                EXIT_AWS,
+            )
         return CliError(f"S3 {op} failed: {code or status} {message}".rstrip(), EXIT_AWS)
+    if isinstance(exc, BotoCoreError) and exc.kwargs.get("endpoint_url"):
+        return _connection_error(exc, endpoint)
     if isinstance(exc, BotoCoreError):
         return CliError(f"AWS: {exc}", EXIT_AWS)
     return CliError(str(exc), EXIT_AWS)
@@ -401,15 +488,18 @@ def cmd_mirror(args: argparse.Namespace, client_factory: Callable[[], Any]) -> i
 
     if not args.from_url.startswith(("https://", "http://")):
         raise CliError(f"--from must be the upstream's simple index URL, got {args.from_url!r}", EXIT_USAGE)
+    what = " ".join(args.requirements) + (" and dependencies" if args.deps else "")
+    upstream = urlsplit(args.from_url).hostname  # the URL itself may carry a password
     try:
-        picks = mirror.resolve(
-            args.requirements,
-            args.from_url,
-            deps=args.deps,
-            python_version=args.python,
-            platforms=args.platform,
-        )
-        picks = mirror.with_yanks(picks, args.from_url)
+        with Spinner(f"resolving {what} with pip from {upstream}", show=not args.no_progress):
+            picks = mirror.resolve(
+                args.requirements,
+                args.from_url,
+                deps=args.deps,
+                python_version=args.python,
+                platforms=args.platform,
+            )
+            picks = mirror.with_yanks(picks, args.from_url)
     except mirror.MirrorError as exc:
         raise CliError(str(exc)) from exc
     client = client_factory()
@@ -653,6 +743,32 @@ def cmd_token(args: argparse.Namespace, client_factory: Callable[[], Any]) -> in
 # --- the command line ------------------------------------------------------------------------
 
 
+PROJECT_HELP = "the project's name, in any spelling (normalized as PEP 503)"
+
+
+def _release_arguments(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("project", help=PROJECT_HELP)
+    p.add_argument("version", help=f"the version {what}, e.g. 1.2.0 (PEP 440: 1.2 and 1.2.0 are the same)")
+
+
+def version_line() -> str:
+    """`pypi-edge --version`: this package's version and the botocore it runs with (conditional
+    writes need botocore >= 1.35.69, see pyproject.toml)."""
+    from importlib import metadata
+
+    try:
+        own = metadata.version("pypi-edge")
+    except metadata.PackageNotFoundError:  # run from a checkout (`python -m indexer`), not installed
+        import tomllib
+
+        pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+        own = tomllib.loads(pyproject.read_text())["project"]["version"] if pyproject.is_file() else "unknown"
+    import botocore
+
+    python = ".".join(map(str, sys.version_info[:3]))
+    return f"{PROG} {own} (botocore {botocore.__version__}, Python {python})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     aws = common.add_argument_group("bucket and AWS")
@@ -678,6 +794,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=f"Exit codes: 0 ok, {EXIT_CONFLICT} conflict/validation, {EXIT_USAGE} usage, "
         f"{EXIT_AWS} AWS (credentials, bucket, permissions).",
     )
+    parser.add_argument("--version", action="version", version=version_line())
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser(
@@ -696,9 +813,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_upload)
 
-    p = sub.add_parser("yank", parents=[common, notify], help="yank a version (PEP 592)")
-    p.add_argument("project")
-    p.add_argument("version")
+    p = sub.add_parser(
+        "yank",
+        parents=[common, notify],
+        help="yank a version (PEP 592)",
+        description="Mark every file of a version as yanked (PEP 592) by writing a <file>.yanked marker "
+        "beside it. Installers skip a yanked version unless a requirement pins it exactly (==); its "
+        "files stay in the bucket. Undo with `unyank`.",
+    )
+    _release_arguments(p, "to yank")
     p.add_argument("--reason", default="", help="why; shown by pip when it installs a yanked version")
     p.set_defaults(func=cmd_yank)
 
@@ -709,8 +832,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="archived and quarantined projects take no new uploads; a quarantined project "
         "offers no files (they come back when it is set active); deprecated is informational.",
     )
-    p.add_argument("project")
-    p.add_argument("status", choices=STATUSES)
+    p.add_argument("project", help=PROJECT_HELP)
+    p.add_argument(
+        "status", choices=STATUSES, metavar="STATUS", help="the new status: " + ", ".join(STATUSES)
+    )
     p.add_argument("--reason", default="", help="free text shown to installers and on the project page")
     p.set_defaults(func=cmd_status)
 
@@ -738,19 +863,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_mirror)
 
-    p = sub.add_parser("unyank", parents=[common, notify], help="undo a yank")
-    p.add_argument("project")
-    p.add_argument("version")
+    p = sub.add_parser(
+        "unyank",
+        parents=[common, notify],
+        help="undo a yank",
+        description="Remove the .yanked markers of every file of a version, so installers choose it again.",
+    )
+    _release_arguments(p, "to unyank")
     p.set_defaults(func=cmd_unyank)
 
-    p = sub.add_parser("delete", parents=[common, notify], help="delete a version's files")
-    p.add_argument("project")
-    p.add_argument("version")
+    p = sub.add_parser(
+        "delete",
+        parents=[common, notify],
+        help="delete a version's files",
+        description="Delete every file of a version, with its .yanked markers and .metadata files, after "
+        "asking (--yes to skip the question). With bucket versioning the bytes remain as noncurrent "
+        "versions. Prefer `yank`: a deleted file breaks every lock file that names it.",
+    )
+    _release_arguments(p, "to delete")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     p.set_defaults(func=cmd_delete)
 
     p = sub.add_parser(
-        "reindex", parents=[common], help="rebuild the pages from the bucket's objects (no queue)"
+        "reindex",
+        parents=[common],
+        help="rebuild the pages from the bucket's objects (no queue)",
+        description="Rebuild the project pages, their JSON and .metadata files and the root page from "
+        "the distributions in the bucket, directly (not through the queue): for files copied in "
+        "without the notification, or after changing the pages' settings.",
     )
     p.add_argument(
         "--project", action="append", default=[], metavar="P", help="only this project (repeatable)"
@@ -765,7 +905,7 @@ def build_parser() -> argparse.ArgumentParser:
         "only its SHA-256 and its rights. Without --publish the token only reads. Revoke it by "
         "removing its entry from the config and running `pulumi up`.",
     )
-    p.add_argument("action", choices=["new"])
+    p.add_argument("action", choices=["new"], metavar="new", help="make a new token (the only action)")
     p.add_argument("--name", required=True, help="what the token is for, e.g. ci (its config key)")
     p.add_argument(
         "--publish",
@@ -777,8 +917,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config-key", default="users", help="the Pulumi config key of the users (users)")
     p.set_defaults(func=cmd_token, needs_bucket=False)
 
-    p = sub.add_parser("list", parents=[common], help="list projects, or one project's versions and files")
-    p.add_argument("project", nargs="?")
+    p = sub.add_parser(
+        "list",
+        parents=[common],
+        help="list projects, or one project's versions and files",
+        description="Without PROJECT: every project with its latest version and summary. With PROJECT: "
+        "its versions, newest first, with each file's size and yanks. Read from the index's JSON "
+        "pages (what installers see), not by listing the bucket.",
+    )
+    p.add_argument("project", nargs="?", help="a project name (any spelling; PEP 503 normalized)")
     p.set_defaults(func=cmd_list)
     return parser
 
@@ -804,7 +951,7 @@ def main(argv: list[str] | None = None) -> int:
         _err(f"error: {exc}")
         return exc.code
     except (ClientError, BotoCoreError) as exc:
-        _err(f"error: {aws_error(exc, args.bucket)}")
+        _err(f"error: {aws_error(exc, args.bucket, args.endpoint_url)}")
         return EXIT_AWS
     except KeyboardInterrupt:
         _err("error: interrupted")

@@ -293,19 +293,31 @@ def progress_bar(total: int | None, desc: str, unit: str = "B", *, show: bool = 
 
 
 class _ProgressReader:
-    """A file body for botocore that moves a progress bar as it is read (and rewound on retry)."""
+    """A file body for botocore that moves a progress bar as it is sent, and only forwards.
+
+    botocore reads a body more than once.  Over plain HTTP (the local stack, MinIO) SigV4 hashes
+    the whole payload before the request goes out and seeks back (botocore.auth,
+    S3SigV4Auth._should_sha256_sign_payload); a retry rewinds the body and sends it again.
+    Counting every read made a large upload's bar run to the end while signing, then drop back
+    (0 % → 65 % → 37 %).  So reads count only while the request is on the wire: `transferring`
+    is switched off before the signer and on after it by the client's `request-created` handlers
+    (`watch_transfers`, the way s3transfer's TransferManager does it), and the bar never moves
+    back: after a rewind it waits until the resend passes the furthest point reached.
+    """
 
     def __init__(self, fh: IO[bytes], bar: Any, base: int = 0) -> None:
         self._fh = fh
         self._bar = bar
         self._base = base  # where this body starts within the bar (multipart parts)
         self._start = fh.tell()
+        self.transferring = False
 
     def read(self, size: int = -1) -> bytes:
         data = self._fh.read(size)
-        done = self._base + self._fh.tell() - self._start
-        if done != self._bar.n:
-            self._bar.update(done - self._bar.n)
+        if self.transferring:
+            done = self._base + self._fh.tell() - self._start
+            if done > self._bar.n:
+                self._bar.update(done - self._bar.n)
         return data
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
@@ -318,6 +330,26 @@ class _ProgressReader:
 
     def seekable(self) -> bool:
         return True
+
+
+def _not_transferring(request: Any, **_: Any) -> None:
+    if isinstance(request.body, _ProgressReader):
+        request.body.transferring = False
+
+
+def _transferring(request: Any, **_: Any) -> None:
+    if isinstance(request.body, _ProgressReader):
+        request.body.transferring = True
+
+
+def watch_transfers(client: Any) -> None:
+    """Around the signer (a `request-created` handler too), mark our bodies as not being sent.
+
+    Idempotent (unique ids), so every Uploader of a shared client may call it.
+    """
+    events = client.meta.events
+    events.register_first("request-created.s3", _not_transferring, unique_id="pypi-edge-not-transferring")
+    events.register_last("request-created.s3", _transferring, unique_id="pypi-edge-transferring")
 
 
 class _Part:
@@ -422,6 +454,8 @@ class Uploader:
         # project -> identity -> keys of the distributions in its folder (one listing per project)
         self._listings: dict[str, dict[str, list[str]] | None] = {}
         self.holders: dict[str, Holder] = {}  # dist.key -> the other file, for PRESENT / CONFLICT
+        if progress:
+            watch_transfers(client)
 
     def refusal(self, project: str) -> str | None:
         """Why `project` takes no uploads now (PEP 792 status), or None; read once per Uploader."""

@@ -105,8 +105,9 @@ def tree_files(root: Path, prefix: str = "", exclude: Iterable[str] = ()) -> lis
     return out
 
 
-def write_bundle(data: bytes, path: Path) -> Bundle:
-    """Write `data` to `path` atomically (unchanged files are left alone) and describe it."""
+def write_atomic(data: bytes, path: Path) -> None:
+    """Write `data` to `path` unless it already holds exactly that, never leaving a partial file:
+    two builds at once (two `pulumi preview`s, parallel test workers) may read while we write."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists() or path.read_bytes() != data:
         fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
@@ -118,6 +119,11 @@ def write_bundle(data: bytes, path: Path) -> Bundle:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+def write_bundle(data: bytes, path: Path) -> Bundle:
+    """Write `data` to `path` atomically (unchanged files are left alone) and describe it."""
+    write_atomic(data, path)
     digest = hashlib.sha256(data).digest()
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         names = tuple(zf.namelist())
@@ -240,8 +246,11 @@ def indexer_files(deps: Path, source_root: Path = REPO_ROOT) -> list[tuple[str, 
 
 
 # Deflating ~30 MB of dependencies takes seconds; a program run (or a test session) that builds
-# the same files again reuses the bytes.  The key is the content, so it can never be stale.
+# the same files again reuses the bytes.  The key is the content, so it can never be stale.  The
+# least recently used zip goes first: a run with other users builds a new upload zip, and must not
+# push out the indexer's, which has not changed.
 _ZIPPED: dict[str, bytes] = {}
+_ZIPPED_KEEP = 4
 
 
 def _zipped(files: list[tuple[str, bytes]]) -> bytes:
@@ -249,11 +258,13 @@ def _zipped(files: list[tuple[str, bytes]]) -> bytes:
     for name, data in sorted(files):
         digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
     key = digest.hexdigest()
-    if key not in _ZIPPED:
-        if len(_ZIPPED) >= 2:
-            _ZIPPED.clear()
-        _ZIPPED[key] = deterministic_zip(files)
-    return _ZIPPED[key]
+    data = _ZIPPED.pop(key, None)
+    if data is None:
+        data = deterministic_zip(files)
+        while len(_ZIPPED) >= _ZIPPED_KEEP:
+            del _ZIPPED[next(iter(_ZIPPED))]
+    _ZIPPED[key] = data  # now the most recently used
+    return data
 
 
 def build_indexer_bundle(
@@ -319,9 +330,7 @@ def build_upload_bundle(
     extra_files: Iterable[tuple[str, bytes]] = (),
 ) -> Bundle:
     requirements = out_dir / "upload-requirements.txt"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if not requirements.exists() or requirements.read_bytes() != upload_requirements(source_root):
-        requirements.write_bytes(upload_requirements(source_root))
+    write_atomic(upload_requirements(source_root), requirements)
     deps = install_dependencies(requirements, deps_dir or out_dir / "deps")
     files = upload_files(deps, credentials_json, source_root, extra_files)
     return _write_lambda_zip(files, out_dir / name, "upload")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import collections
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import boto3
@@ -57,6 +57,18 @@ def s3(aws_env: None) -> Iterator[Any]:
         yield client
 
 
+def put_many(bucket: str, objects: Iterable[tuple[str, bytes]]) -> None:
+    """Objects straight into the mock_aws bucket through moto's S3 backend, for a test that needs
+    thousands of them to be there (not to be written through boto3: each PutObject costs a signed
+    request moto parses, about 4 ms, which made one test spend minutes filling its bucket)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    backend = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
+    for key, body in objects:
+        backend.put_object(bucket, key, body)
+
+
 @pytest.fixture
 def counter(s3: Any) -> RequestCounter:
     return RequestCounter(s3)
@@ -89,9 +101,12 @@ E2E_PACKAGES = [
 
 
 @pytest.fixture(scope="session")
-def output_dir() -> Any:
-    OUTPUT.mkdir(exist_ok=True)
-    return OUTPUT
+def output_dir(worker_id: str) -> Any:
+    """test-output/, or test-output/<worker>/ under pytest-xdist: each worker starts its own
+    session stack, whose log (read back by the access-log tests) must not be another's."""
+    out = OUTPUT if worker_id == "master" else OUTPUT / worker_id
+    out.mkdir(parents=True, exist_ok=True)
+    return out
 
 
 @pytest.fixture(scope="session")

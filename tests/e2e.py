@@ -58,6 +58,10 @@ def run(
     )
 
 
+class PortTaken(RuntimeError):
+    """The stack's port was taken between picking it and binding it."""
+
+
 @dataclass
 class Stack:
     """`python -m local` started as a user would, on free ports, with its log in a file."""
@@ -71,7 +75,17 @@ class Stack:
     tokens: dict[str, str] = field(default_factory=dict)  # token name -> token
     extra_args: list[str] = field(default_factory=list)  # more `python -m local` options
 
-    def start(self) -> Stack:
+    def start(self, attempts: int = 3) -> Stack:
+        """Start on free ports.  A port free when picked can be taken before the stack binds it
+        (by another pytest-xdist worker, say); the stack then exits saying so, and we pick again."""
+        for _ in range(attempts - 1):
+            try:
+                return self._start()
+            except PortTaken:
+                self._log.close()
+        return self._start()
+
+    def _start(self) -> Stack:
         self.port, self.s3_port = free_port(), free_port()
         self.log_path = self.workdir / f"local-stack{'-' + self.bucket if self.extra_args else ''}.log"
         self._log = self.log_path.open("w")
@@ -101,7 +115,10 @@ class Stack:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"local stack exited:\n{self.log_path.read_text()}")
+                log = self.log_path.read_text()
+                if "is already in use" in log:  # local.stack.PortInUse, printed by python -m local
+                    raise PortTaken(log)
+                raise RuntimeError(f"local stack exited:\n{log}")
             try:
                 urllib.request.urlopen(self.url + "/", timeout=1)
             except urllib.error.HTTPError as exc:
@@ -251,6 +268,13 @@ class Stack:
         with self.log_path.open() as fh:
             fh.seek(mark)
             return [m.groupdict() for m in map(_ACCESS.search, fh.read().splitlines()) if m]
+
+
+def said(proc: subprocess.CompletedProcess) -> str:
+    """A client's stderr with its line wrapping undone: uv wraps its error report to the
+    terminal's width, 80 columns for a process with no terminal (a pytest-xdist worker, CI), so a
+    server's message can arrive split across lines at any space."""
+    return " ".join(proc.stderr.split())
 
 
 def fresh_venv(path: Path) -> Path:

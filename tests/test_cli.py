@@ -13,7 +13,14 @@ from typing import Any
 
 import pytest
 from botocore.awsrequest import AWSResponse
-from botocore.exceptions import ClientError
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+    SSLError,
+)
 from moto.s3.responses import S3Response
 
 from indexer import cli, publish
@@ -321,18 +328,20 @@ def test_upload_with_put_only_permission_still_uploads_a_large_file(s3, tmp_path
     assert keys(s3) == {f"hello-world/{path.name}"}
 
 
-def test_progress_reader_follows_reads_and_rewinds():
+def test_progress_reader_counts_only_reads_on_the_wire_and_never_moves_back():
     from tqdm import tqdm
 
     bar = tqdm(total=10, file=io.StringIO(), disable=False)
     reader = publish._ProgressReader(io.BytesIO(b"0123456789"), bar)
+    assert reader.read() == b"0123456789" and bar.n == 0  # the signer hashing the payload
+    reader.seek(0)
+    reader.transferring = True
     reader.read(4)
     assert bar.n == 4
-    reader.seek(0)
-    assert reader.read() == b"0123456789" and bar.n == 10
     reader.seek(0)  # botocore rewinds the body to retry
     reader.read(3)
-    assert bar.n == 3
+    assert bar.n == 4
+    assert reader.read() == b"3456789" and bar.n == 10
 
 
 def test_part_reads_only_its_slice(tmp_path):
@@ -780,6 +789,62 @@ def test_aws_error_keeps_unknown_s3_errors_to_one_line():
     exc = ClientError({"Error": {"Code": "SlowDown", "Message": "Reduce your request rate."}}, "PutObject")
 
     assert str(cli.aws_error(exc, BUCKET)) == "S3 PutObject failed: SlowDown Reduce your request rate."
+
+
+AWS_URL = f"https://{BUCKET}.s3.us-east-1.amazonaws.com/hello/.project-status"
+LOCAL_URL = f"http://127.0.0.1:9000/{BUCKET}/hello/.project-status"
+
+
+@pytest.mark.parametrize(
+    ("exc", "endpoint", "expected"),
+    [
+        pytest.param(
+            EndpointConnectionError(endpoint_url=AWS_URL),
+            None,
+            f"could not connect to S3 at https://{BUCKET}.s3.us-east-1.amazonaws.com: "
+            "check --region, your network and any proxy (HTTPS_PROXY)",
+            id="AWS unreachable",
+        ),
+        pytest.param(
+            ConnectTimeoutError(endpoint_url=LOCAL_URL),
+            "http://127.0.0.1:9000",
+            f"could not connect to S3 at http://127.0.0.1:9000: {cli.ENDPOINT_HINT}",
+            id="connect timeout",
+        ),
+        pytest.param(
+            SSLError(endpoint_url=LOCAL_URL.replace("http:", "https:"), error="CERTIFICATE_VERIFY_FAILED"),
+            "https://127.0.0.1:9000",
+            f"the TLS connection to https://127.0.0.1:9000 failed: {cli.ENDPOINT_HINT}, or your CA bundle",
+            id="TLS",
+        ),
+        pytest.param(
+            ReadTimeoutError(endpoint_url=AWS_URL, error="read timed out"),
+            None,
+            f"S3 at https://{BUCKET}.s3.us-east-1.amazonaws.com stopped answering (the connection failed); "
+            "try again",
+            id="read timeout",
+        ),
+        pytest.param(
+            ConnectionClosedError(endpoint_url=LOCAL_URL),
+            "http://127.0.0.1:9000",
+            "S3 at http://127.0.0.1:9000 stopped answering (the connection failed); try again",
+            id="connection closed",
+        ),
+    ],
+)
+def test_aws_error_names_the_endpoint_not_the_key_it_was_reading(exc, endpoint, expected):
+    message = str(cli.aws_error(exc, BUCKET, endpoint))
+
+    assert message == expected
+    assert ".project-status" not in message
+
+
+def test_aws_error_of_a_head_without_a_body_is_still_s3s():
+    # S3 answers a HEAD without an error document, so botocore's code is the status there too.
+    exc = ClientError({"Error": {"Code": "400", "Message": "Bad Request"}}, "HeadObject")
+    exc.response["ResponseMetadata"] = {"HTTPStatusCode": 400}
+
+    assert str(cli.aws_error(exc, BUCKET, "http://127.0.0.1:9000")) == "S3 HeadObject failed: 400 Bad Request"
 
 
 def test_client_follows_region_and_endpoint_options(aws_env):

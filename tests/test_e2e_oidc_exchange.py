@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e import VENV_BIN, clean_env, run
+from tests.e2e import VENV_BIN, clean_env, run, said
 from tests.oidc_issuer import REQUEST_TOKEN, Issuer, Seen, github_claims, gitlab_claims
 from tests.tls import TLSProxy, make_ca_and_leaf
 from upload import oidc, publishers
@@ -180,8 +180,8 @@ def test_uv_prints_which_claim_did_not_match(index, issuer, tls, wheels):
     issuer.claims = github_claims(environment="staging")
     proc = uv_publish(url, wheels["acme-tools"], tls[0], **github_env(issuer))
     assert proc.returncode != 0
-    assert "environment 'staging' is not 'pypi'" in proc.stderr
-    assert "invalid-publisher" in proc.stderr
+    assert "environment 'staging' is not 'pypi'" in said(proc)
+    assert "invalid-publisher" in said(proc)
     assert state.uploads == {}
 
 
@@ -198,6 +198,6 @@ def test_the_mint_endpoint_answers_the_uv_error_shape_for_a_foreign_audience(ind
     token = issuer.token("pypi", gitlab_claims())
     proc = uv_publish(url, wheels["acme-lib"], tls[0], GITLAB_CI="true", PYPI_EDGE_E2E_ID_TOKEN=token)
     assert proc.returncode != 0
-    assert "audience 'pypi' is not this index's audience 'pypi-edge-e2e'" in proc.stderr
-    assert "Token request failed" in proc.stderr
+    assert "audience 'pypi' is not this index's audience 'pypi-edge-e2e'" in said(proc)
+    assert "Token request failed" in said(proc)
     assert [p for _, p, _ in state.requests] == ["/_/oidc/audience", "/_/oidc/mint-token"]

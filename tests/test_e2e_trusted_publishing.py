@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.distributions import make_wheel
-from tests.e2e import VENV_BIN, Stack, clean_env, fresh_venv, installed, pip, run
+from tests.e2e import VENV_BIN, Stack, clean_env, fresh_venv, installed, pip, run, said
 from tests.oidc_issuer import REQUEST_TOKEN, Issuer, github_claims, gitlab_claims
 from tests.tls import TLSProxy, make_ca_and_leaf
 
@@ -145,7 +145,7 @@ def test_a_workflow_in_the_wrong_environment_is_refused_and_uv_says_which_claim(
     index.issuer.claims = github_claims(environment="staging")
     proc = uv_publish(index, wheel(tmp_path, "acme-tools", "1.1.0"))
     assert proc.returncode != 0
-    assert "environment 'staging' is not 'pypi'" in proc.stderr
+    assert "environment 'staging' is not 'pypi'" in said(proc)
     published = {f["filename"] for f in index.stack.project_files("acme-tools")}
     assert "acme_tools-1.1.0-py3-none-any.whl" not in published
 
@@ -154,14 +154,14 @@ def test_a_re_created_repository_is_refused(index, tmp_path):
     index.issuer.claims = github_claims(repository_owner_id="666")
     proc = uv_publish(index, wheel(tmp_path, "acme-tools", "1.2.0"))
     assert proc.returncode != 0
-    assert "repository_owner_id '666' is not the pinned id" in proc.stderr
+    assert "repository_owner_id '666' is not the pinned id" in said(proc)
 
 
 def test_the_minted_token_cannot_publish_another_project(index, tmp_path):
     proc = uv_publish(index, wheel(tmp_path, "someone-else", "1.0.0"))
     assert proc.returncode != 0
     assert "403" in proc.stderr
-    assert "may not publish to project 'someone-else'" in proc.stderr
+    assert "may not publish to project 'someone-else'" in said(proc)
 
 
 def mint_directly(index: Index) -> str:

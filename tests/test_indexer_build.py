@@ -12,7 +12,7 @@ from pypi_simple import IndexPage, ProjectPage
 from indexer.build import FULL_READ_BYTES, Indexer, project_for_key
 from indexer.store import Bucket
 from tests import s3_pages
-from tests.conftest import BUCKET, RequestCounter
+from tests.conftest import BUCKET, RequestCounter, put_many
 from tests.distributions import make_sdist, make_wheel
 
 
@@ -371,8 +371,9 @@ def test_one_upload_costs_the_same_requests_whatever_the_bucket_size(s3, counter
     # N projects in the bucket: a distribution in each folder and an entry in the root index
     # (written directly: indexing them one by one would only make the test slow).
     _, tiny, _ = make_wheel("p", "1.0")
-    for i in range(projects):
-        put(s3, f"p{i:05d}/p{i:05d}-1.0-py3-none-any.whl", tiny)
+    put_many(BUCKET, ((f"p{i:05d}/p{i:05d}-1.0-py3-none-any.whl", tiny) for i in range(projects)))
+    # All there; at 2 000, over two LIST pages, so listing the whole bucket would show in the count.
+    assert sum(1 for _ in Bucket(s3, BUCKET).list("")) == projects
     root = {"meta": {"api-version": "1.1"}, "projects": [{"name": f"p{i:05d}"} for i in range(projects)]}
     put(s3, "index.json", json.dumps(root).encode())
     upload_wheel(s3, "demo", "1.0")

@@ -7,7 +7,10 @@ is moto in-process.  The end-to-end install from the mirrored index is in test_e
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import sys
+import time
 from typing import Any
 
 import pytest
@@ -280,3 +283,61 @@ def test_a_file_published_by_someone_else_meanwhile_is_reported(s3, upstream, mo
 def test_pip_failing_without_an_error_line_still_says_something():
     assert mirror._last_error("") == "no output"
     assert mirror._last_error("some warning\nlast words\n") == "last words"
+
+
+# --- the spinner while pip resolves ------------------------------------------------------------
+
+
+class Terminal(io.StringIO):
+    """stderr as a terminal, so the spinner draws (it stays silent otherwise, like the bars)."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def wait_for(predicate: Any, what: str) -> None:
+    deadline = time.monotonic() + 30  # a safety net against a hang, not a timing assertion
+    while not predicate():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.01)
+
+
+def test_spinner_turns_on_one_line_and_wipes_it_when_done():
+    terminal = Terminal()
+    with cli.Spinner("resolving x", stream=terminal, interval=0.001):
+        wait_for(lambda: terminal.getvalue().count("\r") >= 5, "five frames")
+
+    drawn = terminal.getvalue()
+    frames = drawn.split("\r")[1:-2]  # each frame starts with a carriage return; then the wipe
+    assert {f[0] for f in frames} == set(cli.Spinner.FRAMES)
+    assert all(f[1:].startswith(" resolving x (") and f.endswith(" s)") for f in frames)
+    assert drawn.endswith("\r" + " " * max(map(len, frames)) + "\r")
+
+
+@pytest.mark.parametrize("show", [True, False])
+def test_spinner_draws_nothing_when_stderr_is_not_a_terminal_or_progress_is_off(show):
+    stream = Terminal() if not show else io.StringIO()
+    with cli.Spinner("resolving x", stream=stream, show=show, interval=0.001) as spinner:
+        time.sleep(0.01)
+
+    assert stream.getvalue() == "" and not spinner._thread.is_alive()
+
+
+def test_mirror_shows_the_spinner_while_pip_resolves(s3, upstream, monkeypatch):
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    real_resolve = mirror.resolve
+    seen: list[str] = []
+
+    def resolve(*args: Any, **kwargs: Any) -> Any:
+        wait_for(lambda: "\r" in terminal.getvalue(), "the spinner")
+        seen.append(terminal.getvalue())
+        return real_resolve(*args, **kwargs)
+
+    monkeypatch.setattr(mirror, "resolve", resolve)
+    url = upstream.url.replace("//", "//reader:secret@")
+
+    assert cli.main(["mirror", "mleaf", "--deps", "--from", url, "--bucket", BUCKET]) == 0
+
+    assert seen[0].startswith("\r| resolving mleaf and dependencies with pip from localhost (")
+    assert "secret" not in terminal.getvalue()

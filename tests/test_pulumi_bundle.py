@@ -48,6 +48,21 @@ def test_zip_depends_only_on_names_and_contents() -> None:
         bundle.deterministic_zip([("a", b"1"), ("a", b"2")])
 
 
+def test_a_run_with_other_users_does_not_deflate_the_unchanged_indexer_zip_again(monkeypatch) -> None:
+    monkeypatch.setattr(bundle, "_ZIPPED", {})
+    deflated: list[str] = []
+    real = bundle.deterministic_zip
+    monkeypatch.setattr(bundle, "deterministic_zip", lambda f: deflated.append(f[0][0]) or real(f))
+    indexer = [("indexer/handler.py", b"def handler(e, c): ...")]
+    for run in range(bundle._ZIPPED_KEEP + 2):  # each program run: the indexer, then an upload zip
+        upload = [(f"credentials-{run}.json", b"{}")]
+        assert bundle._zipped(indexer) == real(indexer)
+        assert bundle._zipped(upload) == real(upload)
+
+    assert deflated.count("indexer/handler.py") == 1
+    assert len(bundle._ZIPPED) == bundle._ZIPPED_KEEP
+
+
 def test_edge_bundle_ignores_mtimes_permissions_and_checkout_location(tmp_path: Path) -> None:
     other = tmp_path / "elsewhere"
     other.mkdir()
