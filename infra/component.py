@@ -2,6 +2,7 @@
 
     Storage         infra/storage.py       bucket (private, versioned) ──S3 event──▶ SQS (+ DLQ)
     UploadEndpoint  infra/upload.py        /legacy/ and /_/oidc/: a regional function behind a URL
+    UserStore       infra/users.py         opt-in: a Cognito user pool the CLI manages at run time
     FallbackRedirect infra/fallback.py     opt-in: unknown projects → 307 to another index
     EdgeDistribution infra/distribution.py viewer-request Lambda@Edge + CloudFront + bucket policy
     Indexer         infra/indexer.py       SQS ──▶ indexer Lambda: static pages, invalidations
@@ -47,6 +48,7 @@ from infra.indexer import Indexer, IndexerArgs
 from infra.storage import Storage, StorageArgs
 from infra.trusted import TrustedPublishing, TrustedPublishingArgs
 from infra.upload import UploadEndpoint, UploadEndpointArgs
+from infra.users import UserStore, UserStoreArgs
 
 TYPE_TOKEN = "pypi-edge:index:PrivateIndex"
 
@@ -104,6 +106,11 @@ class PrivateIndexArgs:
     """Opt-in: projects this index does not have are redirected there (infra.fallback)."""
     fallback_cache_seconds: int = 60
     """How long a fallback redirect may be reused by CloudFront and clients."""
+    user_pool: str | None = None
+    """Opt-in: `create` (a Cognito user pool made here) or an existing pool's id; the CLI then
+    manages users and tokens there without a deploy (infra.users).  `users` may then be {}."""
+    user_cache_seconds: int = 60
+    """How long a function keeps a pool answer: the revocation bound at every edge location."""
 
     def validate(self) -> None:
         if bool(self.domain) != bool(self.certificate_arn):
@@ -128,12 +135,17 @@ class PrivateIndexArgs:
             self.fallback_index_url = validate_url(self.fallback_index_url)
         if not 0 <= self.fallback_cache_seconds <= ONE_YEAR_SECONDS:
             raise ValueError("fallbackCacheSeconds must be between 0 and one year")
+        if self.user_pool:
+            from infra.users import validate as validate_user_pool
+
+            validate_user_pool(self.user_pool, self.user_cache_seconds)
 
 
 class PrivateIndex(pulumi.ComponentResource):
     """A private Python package index: S3 + CloudFront + Lambda@Edge + an S3→SQS→Lambda indexer."""
 
     storage: Storage
+    users: UserStore | None
     upload: UploadEndpoint
     fallback: FallbackRedirect | None
     cdn: EdgeDistribution
@@ -163,8 +175,21 @@ class PrivateIndex(pulumi.ComponentResource):
         )
         bucket = self.storage.bucket
 
-        # --- users: the place for a run-time user store (issue #19's Cognito user pool, in its own
-        # infra/users.py); the edge and upload functions would take what it outputs ------------------
+        # --- users who change without a deploy: the opt-in Cognito user pool ------------------
+        # The edge and upload functions take its file (bundled) and its ARN (their one permission).
+        self.users = None
+        pool: dict[str, Any] = {}
+        if args.user_pool:
+            self.users = UserStore(
+                f"{name}-users",
+                UserStoreArgs(
+                    user_pool=args.user_pool,
+                    cache_seconds=args.user_cache_seconds,
+                    retain_on_delete=args.retain_bucket_on_delete,
+                ),
+                child,
+            )
+            pool = {"user_pool_file": self.users.config_file, "user_pool_arn": self.users.pool_arn}
 
         # --- the upload endpoint --------------------------------------------------------------
         # It invokes the indexer, which is made last (it needs the distribution): it gets the
@@ -202,6 +227,7 @@ class PrivateIndex(pulumi.ComponentResource):
                 source_root=args.source_root,
                 bundle_dir=bundle_dir,
                 **trusted,
+                **pool,
             ),
             opts=child,
         )
@@ -243,6 +269,7 @@ class PrivateIndex(pulumi.ComponentResource):
                 origin_response_arn=self.fallback.qualified_arn if self.fallback else None,
                 source_root=args.source_root,
                 bundle_dir=bundle_dir,
+                **pool,
             ),
             child,
         )
@@ -284,8 +311,10 @@ class PrivateIndex(pulumi.ComponentResource):
         self.distribution_id = distribution.id
         self.edge_function_version_arn = self.edge_function.qualified_arn
         self.edge_function_name = self.edge_function.name
+        self.user_pool_id = self.users.pool_id if self.users else None
         self.register_outputs(
             {
+                "user_pool_id": self.user_pool_id,
                 "trusted_publishing_audience": self.trusted_publishing_audience,
                 "bucket_name": self.bucket_name,
                 "distribution_id": self.distribution_id,

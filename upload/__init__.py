@@ -9,7 +9,8 @@ Handler
 
 Files in the bundle (`BUNDLE_SOURCES`, paths relative to the repository root, same paths in the zip)
     upload/__init__.py, upload/handler.py, edge/__init__.py, edge/credentials.py,
-    indexer/__init__.py, indexer/publish.py, indexer/metadata.py, indexer/model.py, indexer/store.py;
+    edge/userpool.py, edge/cognito.py (the opt-in user pool), indexer/__init__.py,
+    indexer/publish.py, indexer/metadata.py, indexer/model.py, indexer/store.py;
     plus ``credentials.json`` at the zip root, written by ``edge.credentials.render_file(users, realm,
     seed)`` with the SAME users, realm and seed as the edge bundle (the one renderer; tokens are
     the ``users.__token__`` entries).  Nothing else from indexer/ is imported (no jinja2, no
@@ -31,11 +32,14 @@ Environment
                       file so the pages are fresh before the upload returns (optional: without it
                       the S3 event indexes the file within seconds)
     PYPI_EDGE_CREDENTIALS  optional path of the credentials file (default: the bundled one)
+    PYPI_EDGE_USERPOOL     optional path of the user pool file (default: ``userpool.json`` beside
+                      the credentials file; absent = no pool, `edge.userpool.render_file` writes it)
 
 IAM (least privilege: write distributions, nothing else)
     s3:PutObject and s3:GetObject on ``arn:aws:s3:::BUCKET/*`` (the conditional PUT, and the HEAD/GET
     that compares an existing file's SHA-256 after a 412); lambda:InvokeFunction on the indexer
-    function; the basic execution role's logs:CreateLogStream / logs:PutLogEvents.  No
+    function; the basic execution role's logs:CreateLogStream / logs:PutLogEvents; with a user
+    pool, cognito-idp:AdminInitiateAuth on that pool only (as the edge function's role).  No
     s3:DeleteObject, no s3:ListBucket.  Memory: a request holds the body, its base64 form and the
     parsed file at once (~3 x 6 MB); 512 MB leaves ample room and more CPU for the hashes.
     Timeout: the indexer call dominates; 30 s.
@@ -74,6 +78,8 @@ BUNDLE_SOURCES = (
     "upload/publishers.py",
     "edge/__init__.py",
     "edge/credentials.py",
+    "edge/userpool.py",
+    "edge/cognito.py",
     "indexer/__init__.py",
     "indexer/publish.py",
     "indexer/metadata.py",
