@@ -80,6 +80,12 @@ class LocalStack:
     trusted_publishers: dict[str, Any] = field(default_factory=dict)
     oidc_audience: str = "pypi-edge-local"
     test_issuer: str | None = None
+    # The user store: "static" (only `users`), or "cognito": moto's Cognito on `cognito_port` (0: a
+    # free port) holding `pool_seed`, beside the static `users` (local/userstore.py).
+    user_store: str = "static"
+    pool_seed: Any = None  # local.userstore.PoolSeed
+    user_cache_seconds: int = 60
+    cognito_port: int = 0
     _threads: list[threading.Thread] = field(default_factory=list, init=False)
     _tmp: Any = field(default=None, init=False)
 
@@ -104,7 +110,9 @@ class LocalStack:
         # local stack into a private temp dir, with the same function.
         self._tmp = tempfile.TemporaryDirectory(prefix="pypi-edge-local-")
         cred_path = Path(self._tmp.name) / credentials.FILE_NAME
-        raw = credentials.render_file(self.users, REALM, seed="local")
+        raw = credentials.render_file(
+            self.users, REALM, seed="local", allow_empty=self.user_store == "cognito"
+        )
         cred_path.write_bytes(raw)
         os.environ["PYPI_EDGE_CREDENTIALS"] = str(cred_path)
         # The indexer's boto3 client finds the local S3 through the standard endpoint variable.
@@ -124,6 +132,7 @@ class LocalStack:
         self.moto = ThreadedMotoServer(ip_address=self.host, port=self.s3_port, verbose=False)
         self.moto.start()
         self.resources = aws.provision(self.s3_endpoint, self.bucket)
+        pool_file = self._start_user_store()
 
         from edge import handler as edge_handler
 
@@ -138,6 +147,10 @@ class LocalStack:
         origin_secret = secrets.token_urlsafe(16)
         verifier = credentials.Verifier()
         verifier.configure(raw)
+        if pool_file is not None:
+            from edge import userpool
+
+            verifier.pool = userpool.PoolVerifier(userpool.load(pool_file))  # its own container cache
         trusted = None
         if self.trusted_publishers:
             # A fresh signing key per run, as the deployment generates one per stack.
@@ -202,6 +215,26 @@ class LocalStack:
         self._threads = [api_thread, cdn_thread, self.worker]
         return self
 
+    def _start_user_store(self) -> bytes | None:
+        """moto's Cognito, seeded, and the pool file the functions read (None: static users only)."""
+        from edge import userpool
+
+        os.environ.pop(userpool.ENV_VAR, None)  # a stack started earlier in this process set it
+        self.cognito = None
+        if self.user_store != "cognito":
+            return None
+        from local.userstore import CognitoStore, PoolSeed
+
+        if self.cognito_port:
+            check_port(self.host, self.cognito_port)
+        self.cognito = CognitoStore(self.host, self.cognito_port or free_port(self.host)).start()
+        self.cognito.seed(self.pool_seed or PoolSeed())
+        pool_file = self.cognito.settings_file(self.user_cache_seconds)
+        path = Path(self._tmp.name) / userpool.FILE_NAME
+        path.write_bytes(pool_file)
+        os.environ[userpool.ENV_VAR] = str(path)
+        return pool_file
+
     def stop(self) -> None:
         if getattr(self, "worker", None):
             self.worker.stop()
@@ -219,6 +252,9 @@ class LocalStack:
             t.join(timeout=5)
         if getattr(self, "moto", None):
             self.moto.stop()
+        if getattr(self, "cognito", None):
+            self.cognito.stop()
+            os.environ.pop("PYPI_EDGE_USERPOOL", None)
         if self.fallback_index_url:
             os.environ.pop("PYPI_EDGE_FALLBACK", None)
         if self._tmp is not None:
