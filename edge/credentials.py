@@ -437,6 +437,10 @@ class Verifier:
             # A client retrying the same wrong credentials (a CI job with a rotated password)
             # costs one slow hash per container, not one per request.
             return None
+        if self.pool is not None:
+            principal = self.pool.cached(value)  # a pool user's warm request: one keyed hash more
+            if principal is not None:
+                return principal
         parsed = parse_basic_auth(value)
         if parsed is None:
             return None

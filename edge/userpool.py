@@ -39,14 +39,15 @@ variables): the pool id (its region is the id's prefix), the app client id, `cac
    the pool cannot answer (unreachable, throttled, misconfigured), which the callers turn into a
    503 with Retry-After, never a pass.  Cached and static users keep working meanwhile.
 
-The cache key is an HMAC-SHA256 of the header under a random per-container key: the password
-is never stored, and the key never leaves the container's memory.  Both caches are bounded FIFOs.
+The cache key is a keyed hash (BLAKE2b in keyed mode) of the header under a random per-container
+key: the password is never stored, and the key never leaves the container's memory.  Both caches
+are bounded FIFOs.  A warm request of a pool user costs that one hash and a dict lookup more than a
+static user's (`PoolVerifier.cached`, asked before the header is even parsed).
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import os
 import re
@@ -255,7 +256,7 @@ class PoolVerifier:
         self._authenticate = authenticate
         self._clock = clock
         self.cache_size = cache_size
-        self._key = os.urandom(32)  # per container: the cache key is an HMAC under it
+        self._key = os.urandom(32)  # per container: the cache keys are keyed hashes under it
         self.positive: dict[bytes, tuple[credentials.Principal, float]] = {}
         self.negative: dict[bytes, float] = {}
         self.failures: dict[str, list[float]] = {}  # name -> [window start, refused attempts]
@@ -266,7 +267,7 @@ class PoolVerifier:
 
         Raises `RateLimited` (429) or `Unavailable` (503); never passes what the pool did not accept.
         """
-        key = hmac.new(self._key, value.encode("ascii"), hashlib.sha256).digest()
+        key = self._cache_key(value)
         now = self._clock()
         hit = self.positive.get(key)
         if hit is not None:
@@ -306,6 +307,16 @@ class PoolVerifier:
             # can never outlive the revocation by more than cache_seconds.
             self._remember(self.positive, key, (principal, now + self.cache_seconds))
         return principal
+
+    def cached(self, value: str) -> credentials.Principal | None:
+        """The warm path: the Principal a still-valid cached answer holds for this header, or None."""
+        hit = self.positive.get(self._cache_key(value))
+        return hit[0] if hit is not None and self._clock() < hit[1] else None
+
+    def _cache_key(self, value: str) -> bytes:
+        # BLAKE2b in keyed mode is a MAC (RFC 7693 section 2.9; Python's hashlib documents it as "a
+        # faster and simpler replacement for HMAC"): ~2 us here, where hmac.digest is ~6 us.
+        return hashlib.blake2b(value.encode("ascii"), key=self._key, digest_size=32).digest()
 
     def _call(self, pool_user: str, password: str) -> list[str] | None:
         if self._authenticate is None:
@@ -358,6 +369,9 @@ class Broken:
 
     def __init__(self, reason: str) -> None:
         self.reason = reason
+
+    def cached(self, value: str) -> credentials.Principal | None:
+        return None
 
     def verify(self, value: str, user: str, password: str) -> credentials.Principal | None:
         raise Unavailable(f"the user pool is not configured correctly: {self.reason}")

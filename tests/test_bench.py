@@ -203,21 +203,24 @@ def test_the_document_is_one_table_with_further_tables_and_notes(results: Result
     assert main[0] == "| " + " | ".join(HEADER) + " |"
     rows = main[2:]
     trees = len(results.work.trees)
-    expected = 4 + 4 * len(QUICK.projects) + 2 + 2 + trees * len(clients.TASKS) * len(PEERS) * 2 + 7
+    # edge 4 + user pool 5, indexer, clients, cost 7
+    expected = 4 + 5 + 4 * len(QUICK.projects) + 2 + 2 + trees * len(clients.TASKS) * len(PEERS) * 2 + 7
     assert len(rows) == expected
     assert all(len(re.split(r"(?<!\\)\|", row)) == len(HEADER) + 2 for row in rows)
     assert {row.split("|")[1].strip() for row in rows} == {"1 edge", "2 indexer", "3 clients", "4 cost"}
     assert all(row.split("|")[-2].strip().endswith("×") for row in rows)  # every row has a ratio
     headings = [line for line in lines if line.startswith("### ")]
-    assert len(headings) == 5
+    assert len(headings) == 6
     notes = [line for line in lines if re.match(r"\d+\. ", line)]
-    assert len(notes) == 12
+    assert len(notes) == 13
     for needle in (
         "serverless-pypi",
         "CodeArtifact",
         "Prices read",
         "devpi-init --no-root-pypi",
         "Compress: true",
+        "aws.amazon.com/cognito/pricing",
+        "user-pool cache miss",
     ):
         assert needle in text
     assert sum(line.startswith(("| twine upload | ", "| uv publish | ")) for line in lines) == 2
@@ -537,3 +540,23 @@ def test_a_peer_whose_traffic_varies_is_reported_as_a_flagged_median_but_ours_ma
     assert (steady.requests, steady.bytes_sent, steady.varied) == (8, 10, False)
     with pytest.raises(AssertionError, match="traffic varied"):
         clients._summarize(task, tree, OURS, LOOPBACK, samples)
+
+
+def test_the_user_pool_bills_active_users_above_the_free_tier() -> None:
+    from bench import users
+
+    assert users.cognito_cost(50, "Lite") == 0 and users.cognito_cost(10_000, "Essentials") == 0
+    assert users.cognito_cost(10_001, "Lite") == pytest.approx(0.0055)
+    assert users.cognito_cost(1_000, "Lite", free_tier=False) == pytest.approx(5.50)
+    assert users.cognito_cost(10_000, "Essentials", free_tier=False) == pytest.approx(150)
+    assert (
+        users.cognito_cost(50, "Plus")
+        == users.cognito_cost(50, "Plus", free_tier=False)
+        == pytest.approx(1.0)
+    )
+
+
+def test_the_user_pool_measurements_hold_what_the_rows_say(results: Results) -> None:
+    p = results.pool
+    assert p["revocation_bound_s"] == 2  # times are reported, not asserted
+    assert p["sdk_import_mb"] > p["client_import_mb"]  # boto3 adds more resident memory than http.client

@@ -338,3 +338,20 @@ def test_no_file_means_no_pool(tmp_path) -> None:
 def test_a_broken_pool_answers_every_check_with_unavailable() -> None:
     with pytest.raises(Unavailable, match="not configured correctly"):
         userpool.Broken("bad file").verify("h", "carol", "pw")
+
+
+def test_a_cached_pool_user_is_answered_before_the_header_is_parsed(monkeypatch) -> None:
+    v, pool = static_with_pool({("carol", "pw"): READER})
+    assert v.verify(basic("carol", "pw")) is not None
+    monkeypatch.setattr(credentials, "parse_basic_auth", lambda value: pytest.fail("parsed on the warm path"))
+    assert v.verify(basic("carol", "pw")) == Principal("carol", "user", ())
+    assert len(pool.calls) == 1
+
+
+def test_an_expired_entry_is_not_a_warm_hit() -> None:
+    verifier, pool, clock = make({("carol", "pw"): READER}, cache_seconds=60)
+    check(verifier, "carol", "pw")
+    assert verifier.cached(basic("carol", "pw")) is not None
+    clock.now += 60
+    assert verifier.cached(basic("carol", "pw")) is None
+    assert userpool.Broken("x").cached(basic("carol", "pw")) is None
