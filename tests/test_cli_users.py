@@ -283,3 +283,131 @@ def test_no_aws_credentials_is_one_line(idp, monkeypatch, capsys) -> None:
 def test_generated_secrets_have_every_character_class() -> None:
     for _ in range(200):
         assert users.has_every_class(users.generate_password())
+
+
+# --- the less travelled paths -----------------------------------------------------------------------------
+
+
+def test_listing_follows_every_page_and_ignores_other_applications_groups(idp, capsys, monkeypatch) -> None:
+    client, pool_id = idp
+    for i in range(5):
+        run(pool_id, "user", "add", f"u{i}", "--publish", f"p{i}")
+    client.create_group(UserPoolId=pool_id, GroupName="other-app:admins")
+    client.admin_add_user_to_group(UserPoolId=pool_id, Username="u0", GroupName="other-app:admins")
+    store = users.Store(client, pool_id)
+    real = client.list_users
+
+    def two_at_a_time(**params):
+        return real(**params, Limit=2)
+
+    monkeypatch.setattr(client, "list_users", two_at_a_time)
+    assert {u["Username"] for u in store.users(tokens=False)} == {f"u{i}" for i in range(5)}
+    assert set(store.rights()["u0"]) == {"pypi-edge:publish:p0", "pypi-edge:read"}  # not other-app:admins
+
+
+def test_an_empty_list_says_none(idp, capsys) -> None:
+    _, pool_id = idp
+    assert run(pool_id, "token", "list") == 0
+    out, err = capsys.readouterr()
+    assert out == "" and "(none)" in err
+
+
+def test_a_password_from_stdin_loses_its_line_break_and_an_empty_one_is_refused(monkeypatch) -> None:
+    assert users.read_password(io.StringIO("Pass-word-123\r\n")) == "Pass-word-123"
+    with pytest.raises(users.UsersError, match="no password on stdin"):
+        users.read_password(io.StringIO("\n"))
+
+
+def test_an_empty_glob_is_a_usage_error(idp, capsys) -> None:
+    _, pool_id = idp
+    assert run(pool_id, "user", "add", "carol", "--publish", " ") == 2
+    assert "'publish' must be a list" in capsys.readouterr().err
+
+
+def test_token_revoke_without_a_name_says_what_is_missing(idp, capsys) -> None:
+    _, pool_id = idp
+    assert run(pool_id, "token", "revoke") == 2
+    assert "token revoke needs a NAME" in capsys.readouterr().err
+
+
+class Refusing:
+    """A cognito-idp client whose every call fails the way `error` says."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def __getattr__(self, name):
+        def fail(**kwargs):
+            raise self.error
+
+        return fail
+
+
+def client_error(code: str, operation: str = "ListUsers") -> Exception:
+    from botocore.exceptions import ClientError
+
+    return ClientError({"Error": {"Code": code, "Message": "it says no"}}, operation)
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        (client_error("AccessDeniedException"), "Cognito refused ListGroups: your AWS identity needs"),
+        (client_error("UnrecognizedClientException"), "Cognito refused ListGroups"),
+        (
+            client_error("InternalErrorException"),
+            "Cognito ListGroups failed: InternalErrorException it says no",
+        ),
+    ],
+)
+def test_cognito_failures_are_one_line_and_exit_3(monkeypatch, capsys, aws_env, error, message) -> None:
+    error.operation_name = "ListGroups"
+    monkeypatch.setattr(users, "make_client", lambda args, pool_id: Refusing(error))
+    assert cli.main(["user", "list", "--user-pool", "eu-west-1_Ab1"]) == 3
+    assert message in capsys.readouterr().err
+
+
+def test_a_network_failure_is_one_line_and_exit_3(monkeypatch, capsys, aws_env) -> None:
+    from botocore.exceptions import EndpointConnectionError
+
+    error = EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
+    monkeypatch.setattr(users, "make_client", lambda args, pool_id: Refusing(error))
+    assert cli.main(["user", "list", "--user-pool", "eu-west-1_Ab1"]) == 3
+    assert "AWS: Could not connect to the endpoint URL" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("call", "error"),
+    [
+        ("create_group", client_error("LimitExceededException", "CreateGroup")),
+        ("admin_create_user", client_error("InvalidParameterException", "AdminCreateUser")),
+        ("admin_set_user_password", client_error("InternalErrorException", "AdminSetUserPassword")),
+        ("admin_disable_user", client_error("InternalErrorException", "AdminDisableUser")),
+    ],
+)
+def test_an_unexpected_cognito_error_surfaces_and_leaves_no_half_user(idp, monkeypatch, call, error) -> None:
+    from botocore.exceptions import ClientError
+
+    client, pool_id = idp
+    store = users.Store(client, pool_id)
+
+    def fail(**kwargs):
+        raise error
+
+    monkeypatch.setattr(client, call, fail)
+    with pytest.raises(ClientError):
+        if call == "admin_disable_user":
+            store.admin(call, "carol")
+        else:
+            store.create("carol", "Carol-password-1", [])
+    assert client.list_users(UserPoolId=pool_id)["Users"] == []
+
+
+def test_a_pulumi_that_cannot_run_means_no_stack_output(monkeypatch, tmp_path) -> None:
+    fake_pulumi(tmp_path, "x")
+    monkeypatch.setenv("PATH", str(tmp_path))
+
+    def broken(*args, **kwargs):
+        raise OSError("exec format error")
+
+    assert users.stack_output(run=broken) is None

@@ -6,6 +6,7 @@ small local HTTP server for what it does not (throttling, a missing permission, 
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime
 import http.server
@@ -196,8 +197,6 @@ def error(code: str, status: int = 400, header: bool = True) -> tuple[int, dict[
 
 
 def id_token(claims: dict) -> str:
-    import base64
-
     def part(doc: dict) -> str:
         return base64.urlsafe_b64encode(json.dumps(doc).encode()).rstrip(b"=").decode()
 
@@ -337,3 +336,57 @@ def test_the_region_and_host_come_from_the_pool_id() -> None:
     settings = userpool.load(userpool.render_file("ap-southeast-2_Ab1", "client1"))
     client = cognito.Client(settings, environ={})
     assert client._host == "cognito-idp.ap-southeast-2.amazonaws.com" and client._https
+
+
+def test_a_pool_verifier_without_an_injected_call_uses_this_client(scripted, monkeypatch) -> None:
+    server = scripted([ok(["pypi-edge:read"])])
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "a")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "b")
+    verifier = userpool.PoolVerifier(server.settings)
+    value = "Basic " + base64.b64encode(b"carol:pw").decode()
+    assert verifier.verify(value, "carol", "pw") == userpool.credentials.Principal("carol", "user", ())
+    assert verifier.calls == 1 and len(server.requests) == 1
+    verifier.clear()
+    assert verifier.positive == {} and "cache_seconds=60" in repr(verifier.settings)
+
+
+def test_a_server_that_hangs_up_at_once_is_unavailable() -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def hang_up() -> None:
+        conn, _ = listener.accept()
+        conn.close()
+
+    threading.Thread(target=hang_up, daemon=True).start()
+    try:
+        settings = Settings("us-east-1_Rude1", "client1", 60, f"http://127.0.0.1:{listener.getsockname()[1]}")
+        with pytest.raises(Unavailable, match="unreachable"):
+            client_for(settings).authenticate("carol", "pw")
+    finally:
+        listener.close()
+
+
+def test_a_retry_that_fails_too_is_unavailable(scripted) -> None:
+    server = scripted([ok(["pypi-edge:read"])])
+    client = client_for(server.settings)
+    assert client.authenticate("carol", "pw") == ["pypi-edge:read"]
+    server.shutdown()
+    server.server_close()  # the pool is gone...
+    client._conn.sock.close()
+    client._conn.sock = socket.socket()  # ...and the kept-alive connection with it
+    with pytest.raises(Unavailable, match="unreachable"):
+        client.authenticate("carol", "pw")
+    assert client._conn is None
+
+
+def test_no_time_left_is_unavailable(scripted) -> None:
+    server = scripted([])
+    with pytest.raises(Unavailable):
+        client_for(server.settings, timeout=0).authenticate("carol", "pw")
+    assert server.requests == []
+
+
+def test_an_https_endpoint_that_refuses_is_unavailable() -> None:
+    settings = Settings("us-east-1_Tls1", "client1", 60, f"https://127.0.0.1:{free_port()}/")
+    with pytest.raises(Unavailable):
+        client_for(settings).authenticate("carol", "pw")

@@ -349,7 +349,7 @@ def test_a_cached_pool_user_is_answered_before_the_header_is_parsed(monkeypatch)
 
 
 def test_an_expired_entry_is_not_a_warm_hit() -> None:
-    verifier, pool, clock = make({("carol", "pw"): READER}, cache_seconds=60)
+    verifier, _, clock = make({("carol", "pw"): READER}, cache_seconds=60)
     check(verifier, "carol", "pw")
     assert verifier.cached(basic("carol", "pw")) is not None
     clock.now += 60

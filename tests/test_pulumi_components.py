@@ -63,7 +63,9 @@ def test_the_infra_modules_import_each_other_without_a_cycle() -> None:
         visit(module, ())
     # Only the composition imports the parts; nothing imports the composition.
     assert not [m for m, imported in graph.items() if "component" in imported]
-    assert {"storage", "upload", "fallback", "distribution", "indexer", "trusted", "users"} <= graph["component"]
+    assert {"storage", "upload", "fallback", "distribution", "indexer", "trusted", "users"} <= graph[
+        "component"
+    ]
     # common imports only the settings modules below it (no Pulumi resources in them).
     assert graph["common"] <= {"bundle", "wiring", "pool"}
 

@@ -104,7 +104,9 @@ def test_the_pool_is_kept_on_destroy_as_the_bucket_is(created: ProgramRun, exist
     assert made.retain_on_delete is True and made.inputs["deletionProtection"] == "ACTIVE"
     # retainBucketOnDelete false also lets destroy delete a created pool; an existing one is never ours.
     assert existing.of_type(T_POOL) == []
-    relaxed = run_program({"users": USERS, "userPool": "create", "retainBucketOnDelete": False}, stack="poold")
+    relaxed = run_program(
+        {"users": USERS, "userPool": "create", "retainBucketOnDelete": False}, stack="poold"
+    )
     gone = relaxed.one(T_POOL)
     assert gone.retain_on_delete is False and gone.inputs["deletionProtection"] == "INACTIVE"
 
@@ -117,7 +119,11 @@ def test_the_app_client_has_no_secret_and_only_the_admin_flow(created: ProgramRu
     assert c["preventUserExistenceErrors"] == "ENABLED"
     assert c["enableTokenRevocation"] is True
     assert (c["accessTokenValidity"], c["idTokenValidity"], c["refreshTokenValidity"]) == (5, 5, 60)
-    assert c["tokenValidityUnits"] == {"accessToken": "minutes", "idToken": "minutes", "refreshToken": "minutes"}
+    assert c["tokenValidityUnits"] == {
+        "accessToken": "minutes",
+        "idToken": "minutes",
+        "refreshToken": "minutes",
+    }
     for flow in ("allowedOauthFlows", "callbackUrls", "supportedIdentityProviders"):
         assert not c.get(flow)
 
