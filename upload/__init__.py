@@ -13,8 +13,10 @@ Files in the bundle (`BUNDLE_SOURCES`, paths relative to the repository root, sa
     indexer/publish.py, indexer/metadata.py, indexer/model.py, indexer/store.py;
     plus ``credentials.json`` at the zip root, written by ``edge.credentials.render_file(users, realm,
     seed)`` with the SAME users, realm and seed as the edge bundle (the one renderer; tokens are
-    the ``users.__token__`` entries).  Nothing else from indexer/ is imported (no jinja2, no
-    Powertools).  tests/test_upload_bundle.py imports the handler from exactly these files.
+    the ``users.__token__`` entries); with the opt-in user pool also ``userpool.json`` beside it
+    (``edge.userpool.render_file``, the same bytes as in the edge bundle).  Nothing else from
+    indexer/ is imported (no jinja2, no Powertools).  tests/test_upload_bundle.py imports the
+    handler from exactly these files.
 
 Pip packages (for the Lambda platform, as the indexer's bundle)
     ``-r indexer/requirements.txt -r upload/requirements.txt`` (`REQUIREMENTS`): the handler
