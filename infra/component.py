@@ -64,8 +64,11 @@ def example_user(users: Mapping[str, Any]) -> str:
     """The user name shown in the `pipInstall` output: the first person, never `__token__`.
 
     API tokens live under the `__token__` key of the same config (edge/credentials.py); with
-    only tokens configured, `__token__` is what a client would send as user name.
+    only tokens configured, `__token__` is what a client would send as user name.  With no static
+    entry at all (everyone is in the user pool) it says USER.
     """
+    if not users:
+        return "USER"
     people = sorted(name for name in users if name != credentials.TOKEN_USER)
     return quote(people[0] if people else credentials.TOKEN_USER, safe="")
 

@@ -814,6 +814,7 @@ def _assert_equal(actual: Any, expected: Any) -> None:
         ({"__token__": {"ci": {"sha256": "0" * 64, "publish": []}}, "zoe": "pw"}, "zoe"),
         ({"__token__": {"ci": {"sha256": "0" * 64, "publish": []}}}, "__token__"),
         ({"dev@example.com": "pw"}, "dev%40example.com"),
+        ({}, "USER"),  # everyone is in the user pool
     ],
 )
 def test_pip_install_output_names_a_person_not_the_token_entry(users: dict, shown: str) -> None:
