@@ -9,7 +9,8 @@ include Boto3 ("Building Lambda functions with Python": "your code runs in an en
 includes the SDK for Python (Boto3)", https://docs.aws.amazon.com/lambda/latest/dg/lambda-python.html)
 but at a version AWS does not promise and advises not to rely on (indexer/requirements.txt
 quotes it).  Importing it costs what a 128 MB viewer function can least afford: measured here
-(`make bench`), boto3 plus one client take ~5x the time and ~4x the memory of http.client + ssl.
+(`bench/users.py`), boto3 plus one client take 4-8x the time and 4x the resident memory (37 MB of
+the function's 128 MB) of http.client + ssl.
 The request is one JSON POST, so it is signed here with Signature Version 4 ("Create a signed AWS
 API request", IAM user guide, https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html);
 tests/test_edge_cognito.py checks every signature against botocore's own signer.
