@@ -27,6 +27,16 @@ these.  On success the ID token's `cognito:groups` claim carries the user's grou
 both authenticates and authorizes.  The token arrived over TLS in the answer to our signed
 request, so its payload is read without checking its signature, and the token is discarded.
 
+Quotas and latency.  AdminInitiateAuth belongs to the UserAuthentication category, whose request
+rate quota is "enforced for each AWS account across all user pools in an account and Region"
+("Quotas in Amazon Cognito", https://docs.aws.amazon.com/cognito/latest/developerguide/quotas.html;
+the current figure is in Service Quotas); throttling answers TooManyRequestsException, a 503 here.
+The pool lives in one region and the function runs in the regional edge cache nearest the viewer,
+so a miss costs the round trips between the two (one on the kept-alive connection, three or four
+for a container's first: TCP, TLS, request) plus Cognito's time, which AWS does not publish; AWS
+Network Manager's Infrastructure Performance reports the median inter-region round trip
+(https://docs.aws.amazon.com/network-manager/latest/infrastructure-performance/how-nmip-works.html).
+
 What Cognito's answers mean here: tokens -> the groups; NotAuthorizedException (wrong password,
 disabled user, "Password attempts exceeded" during Cognito's own lockout), UserNotFoundException,
 PasswordResetRequiredException, UserNotConfirmedException, or any challenge (a new password or MFA
