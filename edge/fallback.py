@@ -113,23 +113,34 @@ def location(uri: str, status: str) -> str | None:
 
 
 def handler(event: dict, context: object = None) -> dict:
-    """Lambda@Edge origin-response entry point: the origin's response, or a redirect."""
+    """Lambda@Edge origin-response entry point: the origin's response, or that response made a redirect.
+
+    The redirect is the origin's response changed in place, never a new one: every header the
+    function does not set is kept.  Transfer-Encoding and Via are read-only for origin-response
+    events ("functions can read them but can't add, modify, or delete them", Developer Guide,
+    "Restrictions on all edge functions"), and S3 sends its error documents chunked, so a fresh
+    header map would delete Transfer-Encoding and CloudFront would answer 502 instead of the
+    redirect.  AWS's own origin-response examples change ``response["status"]`` and the headers
+    they need and return the same object (Developer Guide, "Update HTTP responses in origin
+    response triggers").  The body is replaced ("You can generate a static content body by
+    setting it to the desired value", ibid.), so the Content-Length that described S3's error
+    document goes (deleting it is allowed: it is not read-only here).
+    """
     cf = event["Records"][0]["cf"]
     response = cf["response"]
     target = location(cf["request"]["uri"], str(response.get("status", "")))
     if target is None:
         return response
-    return {
-        "status": "307",
-        "statusDescription": "Temporary Redirect",
-        "headers": {
-            "location": [{"key": "Location", "value": target}],
-            "cache-control": [{"key": "Cache-Control", "value": _cache_control}],
-            "content-type": [{"key": "Content-Type", "value": "text/plain; charset=utf-8"}],
-        },
-        "body": f"Not on this index; see {target}\n",
-        "bodyEncoding": "text",
-    }
+    headers = response.setdefault("headers", {})
+    headers.pop("content-length", None)
+    headers["location"] = [{"key": "Location", "value": target}]
+    headers["cache-control"] = [{"key": "Cache-Control", "value": _cache_control}]
+    headers["content-type"] = [{"key": "Content-Type", "value": "text/plain; charset=utf-8"}]
+    response["status"] = "307"
+    response["statusDescription"] = "Temporary Redirect"
+    response["body"] = f"Not on this index; see {target}\n"
+    response["bodyEncoding"] = "text"
+    return response
 
 
 reload()

@@ -35,7 +35,11 @@ EDGE_HANDLER = "handler.handler"
 # miss some: access keys, web-identity roles, shared config files, custom endpoints).
 EDGE_REGION = "us-east-1"
 
-FUNCTION_NAME_MAX = 64  # Lambda function names: 1-64 characters
+# Lambda API reference, CreateFunction, FunctionName: letters, digits, hyphens and underscores;
+# "If you specify only the function name, it is limited to 64 characters in length."
+FUNCTION_NAME_MAX = 64
+# The random part of the explicit function names (`unique_function_name`): 4 bytes, 8 hex digits.
+UNIQUE_SUFFIX_BYTES = 4
 
 
 def policy(*statements: Mapping[str, Any]) -> pulumi.Output[str]:
@@ -127,6 +131,28 @@ def function_name(*parts: str) -> str:
     return cleaned
 
 
+def unique_function_name(suffix: pulumi.Input[str], *parts: str) -> pulumi.Output[str]:
+    """`function_name(*parts)` plus "-" and a random `suffix` (a `random.RandomId`'s hex, kept in
+    the stack's state): the same name on every update of this stack, another one for a second
+    stack of the same project and stack name in the same account and region.
+
+    Why: a Lambda function name, and the `/aws/lambda/<name>` log group named after it, are unique
+    per account and region; with `<project>-<stack>-...` alone, a second deployment of the same
+    project and stack name (another Pulumi organisation or backend, a teammate's copy) fails half
+    way through its first `pulumi up` on CreateFunction/CreateLogGroup "already exists".  The
+    length is checked here, on the name with room for the suffix, so an over-long stack name fails
+    the first preview, while the suffix is still unknown.
+    """
+    base = function_name(*parts)
+    room = FUNCTION_NAME_MAX - 1 - 2 * UNIQUE_SUFFIX_BYTES
+    if len(base) > room:
+        raise ValueError(
+            f"function name {base!r} leaves no room for its {2 * UNIQUE_SUFFIX_BYTES}-character unique part "
+            f"(at most {room} characters); use a shorter stack name"
+        )
+    return pulumi.Output.concat(base, "-", suffix)
+
+
 def moved_from(opts: pulumi.ResourceOptions | None) -> list[pulumi.Alias]:
     """Aliases for a resource that was a direct child of `PrivateIndex` before the program was split
     into components (same name, same type, one level up).  Without them the engine would see a new
@@ -177,6 +203,54 @@ def lambda_at_edge(
         # resourceFunctionDelete: returns before DeleteFunction when skip_destroy is set).  The
         # README's tear-down says how to delete it once the replicas are gone.
         skip_destroy=True,
+        opts=opts,
+    )
+
+
+def function_role(
+    resource_name: str, description: str, opts: pulumi.ResourceOptions, *, edge: bool = False
+) -> aws.iam.Role:
+    """A function's execution role: assumed by Lambda, and by Lambda@Edge's replicas for an edge
+    function (CloudFront developer guide, "Set up IAM permissions and roles for Lambda@Edge":
+    the role must trust lambda.amazonaws.com and edgelambda.amazonaws.com)."""
+    services = ("lambda.amazonaws.com", "edgelambda.amazonaws.com") if edge else ("lambda.amazonaws.com",)
+    return aws.iam.Role(
+        resource_name, assume_role_policy=assume_role_policy(*services), description=description, opts=opts
+    )
+
+
+def function_log_group(
+    resource_name: str, function_name: pulumi.Input[str], retention_days: int, opts: pulumi.ResourceOptions
+) -> aws.cloudwatch.LogGroup:
+    """A regional function's log group, made before the function so its retention applies from the
+    first line (Lambda would otherwise create `/aws/lambda/<name>` itself, kept forever)."""
+    return aws.cloudwatch.LogGroup(
+        resource_name,
+        name=pulumi.Output.concat("/aws/lambda/", function_name),
+        retention_in_days=retention_days,
+        opts=opts,
+    )
+
+
+def edge_log_policy(
+    resource_name: str,
+    role: aws.iam.Role,
+    caller: Caller,
+    function_name: pulumi.Input[str],
+    opts: pulumi.ResourceOptions,
+) -> aws.iam.RolePolicy:
+    """What a Lambda@Edge function's role may do with logs: write to its own groups only."""
+    return aws.iam.RolePolicy(
+        resource_name,
+        role=role.id,
+        policy=policy(
+            {
+                "Sid": "WriteEdgeLogs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": edge_log_groups(caller, function_name),
+            }
+        ),
         opts=opts,
     )
 

@@ -8,7 +8,8 @@
     Indexer         infra/indexer.py       SQS ──▶ indexer Lambda: static pages, invalidations
 
 Read top to bottom, `PrivateIndex.__init__` is the order of creation, and each part takes only
-values the parts above it produced.  Only this module imports the parts; they share `infra.common`
+values the parts above it produced.  Only this module imports the parts (the upload endpoint also
+takes trusted publishing's bundle entry from `infra.trusted`); they share `infra.common`
 (IAM documents, ARNs, names, the Lambda@Edge function factory), `infra.bundle` and `infra.wiring`.
 
 One AWS provider: the stack's own (`aws:` config: region, credentials, profile, assumed roles,
@@ -39,6 +40,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pulumi
+import pulumi_random as random
 
 from edge import credentials
 from infra import bundle, common
@@ -194,10 +196,21 @@ class PrivateIndex(pulumi.ComponentResource):
             )
             pool = {"user_pool_file": self.users.config_file, "user_pool_arn": self.users.pool_arn}
 
+        # --- the names of the regional functions ----------------------------------------------
+        # The upload function invokes the indexer, which is made last (it needs the distribution):
+        # it gets the indexer's name, chosen here, and never waits for the indexer itself
+        # (infra/indexer.py).  Both names end in a random part kept in the state, so a second
+        # deployment of this project and stack name in the same account and region gets its own
+        # (`common.unique_function_name`).  The Lambda@Edge functions need none: they take no
+        # explicit name, so Pulumi gives them a unique one, and renaming them would replace them,
+        # leaving the old one behind until CloudFront drops its replicas (`common.lambda_at_edge`).
+        self.name_suffix = random.RandomId(
+            f"{name}-function-names", byte_length=common.UNIQUE_SUFFIX_BYTES, opts=child
+        )
+        indexer_name = common.unique_function_name(self.name_suffix.hex, project, stack, name, "indexer")
+        upload_name = common.unique_function_name(self.name_suffix.hex, project, stack, name, "upload")
+
         # --- the upload endpoint --------------------------------------------------------------
-        # It invokes the indexer, which is made last (it needs the distribution): it gets the
-        # indexer's name, chosen here, and never waits for the indexer itself (infra/indexer.py).
-        indexer_name = common.function_name(project, stack, name, "indexer")
         self.trusted_publishing = None
         self.trusted_publishing_audience = None
         trusted: dict[str, Any] = {}
@@ -225,7 +238,8 @@ class PrivateIndex(pulumi.ComponentResource):
                 realm=args.realm,
                 credentials_seed=seed,
                 indexer_function_name=indexer_name,
-                function_name=common.function_name(project, stack, name, "upload"),
+                function_name=upload_name,
+                bundle_name=f"{common.joined('upload', stack, name)}.zip",
                 log_retention_days=args.log_retention_days,
                 source_root=args.source_root,
                 bundle_dir=bundle_dir,

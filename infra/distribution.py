@@ -94,11 +94,8 @@ class EdgeDistribution(pulumi.ComponentResource):
 
         # --- the viewer-request function, in us-east-1 whatever the stack's region ----------
         # IAM is global: the role and its policy need no region.
-        edge_role = aws.iam.Role(
-            f"{name}-edge-role",
-            assume_role_policy=common.assume_role_policy("lambda.amazonaws.com", "edgelambda.amazonaws.com"),
-            description="pypi-edge viewer-request function (Lambda@Edge)",
-            opts=child,
+        edge_role = common.function_role(
+            f"{name}-edge-role", "pypi-edge viewer-request function (Lambda@Edge)", child, edge=True
         )
 
         def build_edge(inputs: list[Any]) -> bundle.Bundle:
@@ -126,19 +123,7 @@ class EdgeDistribution(pulumi.ComponentResource):
             source_code_hash=edge_bundle.apply(lambda b: b.sha256_b64),
             opts=child,
         )
-        aws.iam.RolePolicy(
-            f"{name}-edge-logs",
-            role=edge_role.id,
-            policy=common.policy(
-                {
-                    "Sid": "WriteEdgeLogs",
-                    "Effect": "Allow",
-                    "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                    "Resource": common.edge_log_groups(caller, self.edge_function.name),
-                }
-            ),
-            opts=child,
-        )
+        common.edge_log_policy(f"{name}-edge-logs", edge_role, caller, self.edge_function.name, child)
         if args.user_pool_arn is not None:
             # Credentials neither static nor cached are checked against the pool, from every
             # edge region (edge/userpool.py); the pool is the only resource this role may touch.

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
-import pulumi_aws as aws
 
 from infra import bundle, common
 
@@ -70,11 +69,11 @@ class FallbackRedirect(pulumi.ComponentResource):
     def __init__(self, name: str, args: FallbackRedirectArgs, opts: pulumi.ResourceOptions) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        role = aws.iam.Role(
+        role = common.function_role(
             f"{name}-role",
-            assume_role_policy=common.assume_role_policy("lambda.amazonaws.com", "edgelambda.amazonaws.com"),
-            description="pypi-edge origin-response function: fallback index redirects (Lambda@Edge)",
-            opts=child,
+            "pypi-edge origin-response function: fallback index redirects (Lambda@Edge)",
+            child,
+            edge=True,
         )
         built = build_fallback_bundle(
             args.url, args.cache_seconds, args.bundle_dir, args.bundle_name, args.source_root
@@ -91,31 +90,11 @@ class FallbackRedirect(pulumi.ComponentResource):
             timeout=TIMEOUT_SECONDS,
             opts=child,
         )
-        # Logs: like the viewer-request function, /aws/lambda/us-east-1.<name> in whichever
-        # region ran it.
-        log_groups = self.function.name.apply(
-            lambda fn: [
-                f"arn:aws:logs:*:*:log-group:/aws/lambda/us-east-1.{fn}",
-                f"arn:aws:logs:*:*:log-group:/aws/lambda/us-east-1.{fn}:*",
-            ]
-        )
-        aws.iam.RolePolicy(
-            f"{name}-logs",
-            role=role.id,
-            policy=pulumi.Output.json_dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Sid": "WriteEdgeLogs",
-                            "Effect": "Allow",
-                            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                            "Resource": log_groups,
-                        }
-                    ],
-                }
-            ),
-            opts=child,
+        # Logs: the same groups as the viewer-request function's (`common.edge_log_groups`:
+        # /aws/lambda/us-east-1.<name> in whichever region ran it), with ARNs built from the
+        # deploying account and its partition, never `arn:aws:` and account `*`.
+        self.log_policy = common.edge_log_policy(
+            f"{name}-logs", role, common.caller(self), self.function.name, child
         )
         self.qualified_arn = self.function.qualified_arn
         self.register_outputs({"function_version_arn": self.qualified_arn})

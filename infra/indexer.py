@@ -56,17 +56,11 @@ class Indexer(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self, aliases=moved)
         bundle_dir = args.bundle_dir or args.source_root / ".bundles"
 
-        logs = aws.cloudwatch.LogGroup(
-            f"{name}-indexer-logs",
-            name=pulumi.Output.concat("/aws/lambda/", args.function_name),
-            retention_in_days=args.log_retention_days,
-            opts=child,
+        logs = common.function_log_group(
+            f"{name}-indexer-logs", args.function_name, args.log_retention_days, child
         )
-        self.role = aws.iam.Role(
-            f"{name}-indexer-role",
-            assume_role_policy=common.assume_role_policy("lambda.amazonaws.com"),
-            description="pypi-edge indexer: reads the bucket, writes index pages",
-            opts=child,
+        self.role = common.function_role(
+            f"{name}-indexer-role", "pypi-edge indexer: reads the bucket, writes index pages", child
         )
         policy = aws.iam.RolePolicy(
             f"{name}-indexer-policy",

@@ -7,6 +7,7 @@
         │ checks the secret, then Basic credentials (edge/credentials.py, the same hashes)
         ├──▶ S3: conditional, checksummed PutObject of the distribution (indexer/publish.py)
         └──▶ lambda:Invoke the indexer synchronously, so the pages are fresh when it answers
+             (bounded by the time the invocation has left: upload/handler.py, "refreshing the pages")
 
 Why AuthType NONE and a secret header, not Origin Access Control: with OAC on a Lambda
 function URL, "if you use PUT or POST methods ... your users must include the payload hash value
@@ -70,7 +71,10 @@ class UploadEndpointArgs:
     credentials_seed: str
     indexer_function_name: pulumi.Input[str]
     """The indexer's name, chosen up front, never the indexer's own Output (`infra.indexer` says why)."""
-    function_name: str
+    function_name: pulumi.Input[str]
+    """Explicit, so the log group can be made before the function (`common.unique_function_name`)."""
+    bundle_name: str
+    """The zip's file name under `bundle_dir` (one per stack: its salts differ)."""
     log_retention_days: int = 30
     source_root: Path = bundle.REPO_ROOT
     bundle_dir: Path | None = None
@@ -107,17 +111,9 @@ class UploadEndpoint(pulumi.ComponentResource):
         )
         secret = pulumi.Output.secret(self.origin_secret.result)
 
-        logs = aws.cloudwatch.LogGroup(
-            f"{name}-logs",
-            name=f"/aws/lambda/{args.function_name}",
-            retention_in_days=args.log_retention_days,
-            opts=child,
-        )
-        self.role = aws.iam.Role(
-            f"{name}-role",
-            assume_role_policy=common.assume_role_policy("lambda.amazonaws.com"),
-            description="pypi-edge upload function: writes distributions, nothing else",
-            opts=child,
+        logs = common.function_log_group(f"{name}-logs", args.function_name, args.log_retention_days, child)
+        self.role = common.function_role(
+            f"{name}-role", "pypi-edge upload function: writes distributions, nothing else", child
         )
         indexer_arn = caller.arn("lambda", pulumi.Output.concat("function:", args.indexer_function_name))
         distributions = [pulumi.Output.concat(args.bucket_arn, "/", key) for key in wiring.DISTRIBUTION_KEYS]
@@ -173,7 +169,7 @@ class UploadEndpoint(pulumi.ComponentResource):
         )
 
         bundle_dir = args.bundle_dir or args.source_root / ".bundles"
-        zip_name = f"{args.function_name}.zip"
+        zip_name = args.bundle_name
 
         def build(inputs: list[Any]) -> bundle.Bundle:
             from edge import credentials, userpool

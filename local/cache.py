@@ -146,8 +146,13 @@ class EdgeCache:
             if answer is not None:
                 # The origin-response function replaced S3's answer (the fallback redirect):
                 # CloudFront caches what the function returns, by its Cache-Control.
+                # CloudFront's own 502 for a result that failed validation (local.edge_rules) is an
+                # error, kept only as long as error caching says.
                 entry = Entry(answer[0], answer[1], answer[2], now, now)
-                ttl = self.policy.ttl(answer[1].get("Cache-Control"))
+                if answer[0] >= 500:
+                    ttl = self.policy.error_ttls.get(answer[0], 0)
+                else:
+                    ttl = self.policy.ttl(answer[1].get("Cache-Control"))
                 if ttl:
                     entry.expires = now + ttl
                     self.put(key, entry)

@@ -19,6 +19,7 @@ method, so a cache can wrap the origin calls.
 from __future__ import annotations
 
 import base64
+import copy
 import http.server
 import logging
 import threading
@@ -34,6 +35,7 @@ from urllib.parse import parse_qsl, unquote_plus
 from botocore.exceptions import ClientError
 
 from infra import wiring
+from local import edge_rules
 
 log = logging.getLogger("local.cdn")
 
@@ -98,13 +100,29 @@ def viewer_request_event(method: str, raw_path: str, headers: list[tuple[str, st
     }
 
 
+# The headers S3 sends with an error document: x-amz-request-id and x-amz-id-2 ("returned by all
+# operations") and Content-Type: application/xml (S3 user guide, "The REST error response"), the
+# body framed chunked rather than with a Content-Length, which is what makes a function that
+# replaces the whole header map fail CloudFront's validation (Transfer-Encoding is read-only for
+# origin-response; local.edge_rules).  moto's server frames the same error with a Content-Length,
+# so the stand-in hands the function S3's framing, not moto's.
+S3_ERROR_HEADERS = (
+    ("x-amz-request-id", "LOCAL0REQUEST0ID"),
+    ("x-amz-id-2", "local/id-2"),
+    ("Content-Type", "application/xml"),
+    ("Transfer-Encoding", "chunked"),
+    ("Server", "AmazonS3"),
+)
+
+
 def origin_response_event(method: str, uri: str, status: int) -> dict:
-    """The documented Lambda@Edge origin-response event for S3's answer `status` to `uri`."""
+    """The documented Lambda@Edge origin-response event for S3's error answer `status` to `uri`."""
     event = viewer_request_event(method, uri, [], "127.0.0.1")
     cf = event["Records"][0]["cf"]
     cf["config"]["eventType"] = "origin-response"
     reason = {403: "Forbidden", 404: "Not Found"}.get(status, "")
-    cf["response"] = {"headers": {}, "status": str(status), "statusDescription": reason}
+    headers = edge_rules.cf_headers(S3_ERROR_HEADERS)
+    cf["response"] = {"headers": headers, "status": str(status), "statusDescription": reason}
     return event
 
 
@@ -258,8 +276,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def viewer_request(self) -> dict | None:
         """Run the viewer-request function: the request to forward, or None once it answered."""
         # CloudFront overwrites a custom origin header the viewer sent; it never reaches an origin.
-        headers = [(k, v) for k, v in self.headers.items() if k.lower() != ORIGIN_SECRET_HEADER]
+        # Disallowed headers are never shown to a function (local.edge_rules).
+        headers = [
+            (k, v)
+            for k, v in self.headers.items()
+            if k.lower() != ORIGIN_SECRET_HEADER and not edge_rules.disallowed(k)
+        ]
         event = viewer_request_event(self.command, self.path, headers, self.client_address[0])
+        given = copy.deepcopy(event["Records"][0]["cf"]["request"]["headers"])
         try:
             result = self.server.edge(event, None)
         except Exception:
@@ -267,6 +291,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             # CloudFront answers 502/503 when the function fails; never the origin.
             self._send(503, {"Content-Type": "text/plain"}, b"viewer-request function error\n")
             self._log(None, 503, 0)
+            return None
+        # A generated response starts from no headers; a forwarded request from the viewer's.
+        problems = edge_rules.violations(
+            "viewer-request", {} if "status" in result else given, result.get("headers", {})
+        )
+        if problems:
+            log.error("viewer-request result failed CloudFront's validation: %s", "; ".join(problems))
+            status, out, data = edge_rules.rejected_response()
+            self._send(status, out, data)
+            self._log(None, status, len(data))
             return None
         if "status" in result:
             body = result.get("body", "") or ""
@@ -351,12 +385,24 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         """
         if self.server.origin_response is None:
             return None
-        result = self.server.origin_response(origin_response_event(self.command, uri, status), None)
+        event = origin_response_event(self.command, uri, status)
+        given = copy.deepcopy(event["Records"][0]["cf"]["response"]["headers"])
+        result = self.server.origin_response(event, None)
+        problems = edge_rules.violations("origin-response", given, result.get("headers", {}))
+        if problems:
+            log.error("origin-response result failed CloudFront's validation: %s", "; ".join(problems))
+            return edge_rules.rejected_response()
         if str(result.get("status")) == str(status):
             return None
         body = result.get("body", "") or ""
         data = base64.b64decode(body) if result.get("bodyEncoding") == "base64" else body.encode("utf-8")
-        headers = {h["key"]: h["value"] for values in result.get("headers", {}).values() for h in values}
+        # CloudFront frames the body it sends the viewer itself (as _send does here).
+        headers = {
+            h["key"]: h["value"]
+            for name, values in result.get("headers", {}).items()
+            if name != "transfer-encoding"
+            for h in values
+        }
         return int(result["status"]), headers, data
 
     def _origin_response_replaced(self, uri: str, status: int) -> bool:

@@ -33,8 +33,9 @@ def password_of(spec: Any) -> str:
     return spec if isinstance(spec, str) else spec["password"]
 
 
-def local_refresher(bucket: str, key: str) -> None:
-    """What the deployed upload function does with the indexer function, in-process."""
+def local_refresher(bucket: str, key: str, timeout: float | None = None) -> None:
+    """What the deployed upload function does with the indexer function, in-process (the local
+    upload function gets no Lambda context, so `timeout` is None: nothing to bound)."""
     from indexer.handler import handler as indexer_handler
     from upload.handler import s3_event
 

@@ -54,7 +54,8 @@ class Registered:
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
-    def __init__(self) -> None:
+    def __init__(self, partition: str = "aws") -> None:
+        self.partition = partition  # of the deploying identity (aws-cn, aws-us-gov elsewhere)
         self.registered: list[Registered] = []
         self.provider_regions: dict[str, str] = {}  # provider URN → region
         self.calls: list[MockCallArgs] = []
@@ -70,7 +71,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {
                 "accountId": ACCOUNT,
-                "arn": f"arn:aws:iam::{ACCOUNT}:user/ci",
+                "arn": f"arn:{self.partition}:iam::{ACCOUNT}:user/ci",
                 "userId": "AIDAMOCK",
                 "id": ACCOUNT,
             }, []
@@ -119,7 +120,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         elif typ == "random:index/randomPassword:RandomPassword":
             state.update(result=ORIGIN_SECRET)
         elif typ == "random:index/randomId:RandomId":
-            state.update(hex="0123456789abcdef")
+            state.update(hex="0123456789abcdef"[: 2 * int(inputs.get("byteLength", 8))])
         elif typ == "aws:cognito/userPool:UserPool":
             # A real pool id: "<region>_<alphanumerics>" (edge.userpool checks the shape).
             rid = f"{region}_MockPool01"
@@ -261,9 +262,12 @@ def config_for(values: dict[str, Any], project: str = PROJECT) -> dict[str, str]
 
 
 def run_program(
-    config: dict[str, Any], secret_keys: tuple[str, ...] = ("users",), stack: str = "dev"
+    config: dict[str, Any],
+    secret_keys: tuple[str, ...] = ("users",),
+    stack: str = "dev",
+    partition: str = "aws",
 ) -> ProgramRun:
-    mocks = RecordingMocks()
+    mocks = RecordingMocks(partition)
     monitor = RecordingMonitor(mocks)
     # Pulumi keeps its state in module globals / context vars: start from nothing.
     pulumi.runtime.settings.ROOT.set(None)

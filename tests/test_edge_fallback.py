@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import copy
 import json
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from edge import fallback
 from edge.handler import FORBIDDEN_HEADER_PREFIXES
+from local import edge_rules
 
 UPSTREAM = "https://pypi.org/simple/"
 
@@ -21,14 +23,18 @@ def on():
     fallback.configure(None)
 
 
-def origin_response(uri: str, status: str, method: str = "GET") -> dict:
+def origin_response(uri: str, status: str, method: str = "GET", headers: dict | None = None) -> dict:
     return {
         "Records": [
             {
                 "cf": {
                     "config": {"eventType": "origin-response"},
                     "request": {"method": method, "uri": uri, "querystring": "", "headers": {}},
-                    "response": {"status": status, "statusDescription": "Not Found", "headers": {}},
+                    "response": {
+                        "status": status,
+                        "statusDescription": "Not Found",
+                        "headers": headers or {},
+                    },
                 }
             }
         ]
@@ -87,6 +93,46 @@ def test_the_redirect_sets_no_header_cloudfront_refuses(on):
     assert not set(result["headers"]) & read_only
     assert not any(h.startswith(FORBIDDEN_HEADER_PREFIXES) for h in result["headers"])
     assert all(v[0]["key"].lower() == k for k, v in result["headers"].items())
+
+
+# What S3 sends with a NoSuchKey document, as CloudFront hands it over, plus a Via from a proxy on
+# the way: the two headers that are read-only for origin-response events.
+S3_404_HEADERS = edge_rules.cf_headers(
+    [
+        ("x-amz-request-id", "0A1B2C3D4E5F6789"),
+        ("x-amz-id-2", "abc/def="),
+        ("Content-Type", "application/xml"),
+        ("Transfer-Encoding", "chunked"),
+        ("Via", "1.1 proxy.example (squid)"),
+        ("Date", "Wed, 25 Nov 2026 10:00:00 GMT"),
+        ("Server", "AmazonS3"),
+    ]
+)
+
+
+def test_the_redirect_is_the_origin_response_changed_in_place_so_cloudfront_accepts_it(on):
+    """Transfer-Encoding and Via are read-only for origin-response events: a result that deletes or
+    changes them is a 502 (Developer Guide, "Restrictions on all edge functions")."""
+    event = origin_response("/requests/index.json", "404", headers=copy.deepcopy(S3_404_HEADERS))
+    given = event["Records"][0]["cf"]["response"]
+
+    result = fallback.handler(event)
+
+    assert result is given
+    assert result["status"] == "307"
+    assert result["headers"]["transfer-encoding"] == S3_404_HEADERS["transfer-encoding"]
+    assert result["headers"]["via"] == S3_404_HEADERS["via"]
+    assert result["headers"]["x-amz-request-id"] == S3_404_HEADERS["x-amz-request-id"]
+    assert result["headers"]["content-type"][0]["value"] == "text/plain; charset=utf-8"  # the new body's
+    assert edge_rules.violations("origin-response", S3_404_HEADERS, result["headers"]) == []
+
+
+def test_the_redirect_drops_the_content_length_of_the_error_document_it_replaces(on):
+    headers = edge_rules.cf_headers([("Content-Type", "application/xml"), ("Content-Length", "243")])
+    result = fallback.handler(origin_response("/requests/index.json", "404", headers=headers))
+
+    assert "content-length" not in result["headers"]  # not read-only here: removing it is allowed
+    assert edge_rules.violations("origin-response", {}, result["headers"]) == []
 
 
 @pytest.mark.parametrize(

@@ -8,9 +8,12 @@ import json
 import re
 from pathlib import Path
 
+import pulumi
 import pytest
 
+from infra import common
 from infra.component import TYPE_TOKEN
+from infra.distribution import EdgeDistribution, EdgeDistributionArgs
 from tests.pulumi_helpers import REPO, ProgramRun, run_program
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*deprecated in favor of:DeprecationWarning")
@@ -72,9 +75,12 @@ def test_the_infra_modules_import_each_other_without_a_cycle() -> None:
 
 def test_the_private_index_is_made_of_one_component_per_part(run: ProgramRun) -> None:
     index = run.one(TYPE_TOKEN)
-    parts = [r for r in run.resources if r.parent == index.urn]
+    parts = [r for r in run.resources if r.parent == index.urn and not r.custom]
     assert {r.type for r in parts} == PARTS
-    assert all(not r.custom for r in parts)
+    # The index's own: the random part of the function names the parts share.
+    assert [r.type for r in run.resources if r.parent == index.urn and r.custom] == [
+        "random:index/randomId:RandomId"
+    ]
 
 
 def test_every_component_has_a_package_type_token_and_registers_its_outputs(run: ProgramRun) -> None:
@@ -99,3 +105,14 @@ def test_every_resource_of_before_the_split_keeps_its_urn_or_an_alias_to_it(run:
     assert not set(aliased) & set(now)
     # And they were needed: the parts' resources did move.
     assert set(aliased) - set(now)
+
+
+@pytest.mark.parametrize("opts", [None, pulumi.ResourceOptions()])
+def test_a_part_made_outside_a_private_index_has_nothing_to_move_from(opts) -> None:
+    assert common.moved_from(opts) == []
+
+
+def test_a_distribution_without_an_upload_endpoint_has_only_its_default_behaviour() -> None:
+    bucket = {"bucket_id": "b", "bucket_arn": "a", "bucket_regional_domain_name": "d"}
+    args = EdgeDistributionArgs(users={}, realm="r", credentials_seed="s", edge_bundle_name="e.zip", **bucket)
+    assert EdgeDistribution._upload_behaviours(args, "arn:edge:1", "policy-id") == []

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
+import pulumi
+import pulumi.runtime.settings
 import pytest
 
 from edge import fallback
 from infra import fallback as infra_fallback
 from infra.component import TYPE_TOKEN, PrivateIndexArgs
-from tests.pulumi_helpers import REPO, ProgramRun, run_program, zip_members
+from tests.pulumi_helpers import (
+    ACCOUNT,
+    REPO,
+    ProgramRun,
+    RecordingMocks,
+    RecordingMonitor,
+    run_program,
+    zip_members,
+)
 
 T_FUNCTION = "aws:lambda/function:Function"
 T_DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
@@ -83,7 +95,52 @@ def test_the_role_may_only_write_its_own_edge_logs(on: ProgramRun) -> None:
     [statement] = policy["Statement"]
     assert statement["Action"] == ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]
     name = on.one(T_FUNCTION, "-fallback").state["name"]
-    assert all(f"/aws/lambda/us-east-1.{name}" in r for r in statement["Resource"])
+    assert all(
+        f"/aws/lambda/us-east-1.{name}" in r or f"/aws/lambda/{name}" in r for r in statement["Resource"]
+    )
+    # This account, never any account: ARNs built like every other one of the program.
+    for arn in statement["Resource"]:
+        _, partition, service, _, account, _ = arn.split(":", 5)
+        assert (partition, service, account) == ("aws", "logs", ACCOUNT), arn
+
+
+def test_the_log_policy_follows_the_partition_of_the_deploying_account() -> None:
+    """GovCloud and China are other partitions: a hard-coded `arn:aws:` would grant nothing there."""
+    run = run_program(
+        {"users": USERS, "fallbackIndexUrl": "https://pypi.org/simple/"}, partition="aws-us-gov"
+    )
+    for suffix in ("-fallback-logs", "-edge-logs"):
+        [statement] = json.loads(run.one(T_ROLE_POLICY, suffix).inputs["policy"])["Statement"]
+        assert all(arn.startswith("arn:aws-us-gov:logs:") for arn in statement["Resource"]), suffix
+
+
+@pulumi.runtime.test
+def test_the_component_alone_builds_its_log_arns_from_the_caller(tmp_path: Path):
+    mocks = RecordingMocks(partition="aws-cn")
+    pulumi.runtime.settings.ROOT.set(None)
+    pulumi.runtime.set_mocks(
+        mocks, project="pypi-edge", stack="dev", preview=False, monitor=RecordingMonitor(mocks)
+    )
+    component = infra_fallback.FallbackRedirect(
+        "fb",
+        infra_fallback.FallbackRedirectArgs(
+            url="https://pypi.org/simple/", cache_seconds=60, bundle_dir=tmp_path, bundle_name="fb.zip"
+        ),
+        pulumi.ResourceOptions(),
+    )
+
+    def check(values: list[Any]) -> None:
+        policy, name = values
+        [statement] = json.loads(policy)["Statement"]
+        assert statement["Resource"] == [
+            f"arn:aws-cn:logs:*:{ACCOUNT}:log-group:/aws/lambda/us-east-1.{name}",
+            f"arn:aws-cn:logs:*:{ACCOUNT}:log-group:/aws/lambda/us-east-1.{name}:*",
+            f"arn:aws-cn:logs:us-east-1:{ACCOUNT}:log-group:/aws/lambda/{name}",
+            f"arn:aws-cn:logs:us-east-1:{ACCOUNT}:log-group:/aws/lambda/{name}:*",
+        ]
+
+    # Returned, so the test wrapper awaits it and the assertions run.
+    return pulumi.Output.all(component.log_policy.policy, component.function.name).apply(check)
 
 
 def test_switching_the_fallback_leaves_the_viewer_request_function_alone(

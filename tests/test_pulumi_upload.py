@@ -28,6 +28,7 @@ from upload import BUNDLE_SOURCES
 T_FUNCTION = "aws:lambda/function:Function"
 T_ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 T_DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
+SUFFIX = "01234567"  # the mocked RandomId's hex for 4 bytes (tests/pulumi_helpers.py)
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*deprecated in favor of:DeprecationWarning")
 
@@ -66,7 +67,7 @@ def test_upload_endpoint_is_a_component_inside_the_private_index(run):
     }
     outputs = run.mocks.registered_outputs[component.urn]
     assert set(outputs) == {"function_name", "function_arn", "function_url", "role_arn"}
-    assert outputs["function_name"] == "pypi-edge-dev-upload"
+    assert outputs["function_name"] == f"pypi-edge-dev-upload-{SUFFIX}"
 
 
 def test_legacy_and_oidc_behaviours_take_every_method_uncached(run):
@@ -130,7 +131,7 @@ def test_function_url_is_public_auth_type_none_and_buffered(run):
 def test_upload_function(run):
     fn = upload_function(run)
     i = fn.inputs
-    assert i["name"] == "pypi-edge-dev-upload"
+    assert i["name"] == f"pypi-edge-dev-upload-{SUFFIX}"
     assert i["runtime"] == "python3.13" and i["architectures"] == ["arm64"]
     assert i["handler"] == "upload.handler.handler"
     assert i["timeout"] < upload.ORIGIN_READ_TIMEOUT_SECONDS  # answer before CloudFront gives up
@@ -144,7 +145,7 @@ def test_upload_function(run):
         "POWERTOOLS_SERVICE_NAME": "pypi-edge-upload",
     }
     logs = run.one("aws:cloudwatch/logGroup:LogGroup", "-upload-logs")
-    assert logs.inputs["name"] == "/aws/lambda/pypi-edge-dev-upload"
+    assert logs.inputs["name"] == f"/aws/lambda/pypi-edge-dev-upload-{SUFFIX}"
     assert i["loggingConfig"]["logGroup"] == logs.state["name"]
 
 
@@ -182,7 +183,7 @@ def test_indexer_may_invalidate_this_distribution_only(run):
 
 def test_the_dependency_cycle_is_broken_by_the_indexers_predictable_name(run):
     indexer = run.one(T_FUNCTION, "-indexer")
-    assert indexer.inputs["name"] == "pypi-edge-dev-indexer"
+    assert indexer.inputs["name"] == f"pypi-edge-dev-indexer-{SUFFIX}"
     # The upload side names the indexer by that string, so nothing of it waits for the indexer...
     up = [r for r in run.resources if r.parent == run.one(upload.TYPE_TOKEN).urn]
     assert all(indexer.urn not in r.dependencies for r in up)

@@ -35,10 +35,12 @@ CI = basic("ci", "ci:pw")
 class Recorder:
     def __init__(self, fail: bool = False) -> None:
         self.calls: list[tuple[str, str]] = []
+        self.timeouts: list[float | None] = []
         self.fail = fail
 
-    def __call__(self, bucket: str, key: str) -> None:
+    def __call__(self, bucket: str, key: str, timeout: float | None = None) -> None:
         self.calls.append((bucket, key))
+        self.timeouts.append(timeout)
         if self.fail:
             raise RuntimeError("indexer exploded")
 
@@ -519,7 +521,7 @@ def test_current_builds_the_config_once_from_the_environment(monkeypatch, aws_en
 
 def test_the_lambda_refresher_makes_its_client_on_first_use(aws_env, monkeypatch):
     made = []
-    monkeypatch.setattr("boto3.client", lambda service: made.append(service) or FakeLambda())
+    monkeypatch.setattr("boto3.client", lambda service, **kw: made.append(service) or FakeLambda())
     refresher = upload.LambdaRefresher("pypi-indexer")
     refresher("bkt", "a/a-1.0.tar.gz")
     refresher("bkt", "a/a-1.0.tar.gz")

@@ -31,8 +31,9 @@ Environment
     ORIGIN_SECRET     the value CloudFront sends in the custom origin header
                       ``x-pypi-edge-origin-secret`` (`handler.ORIGIN_HEADER`); empty = refuse all
     INDEXER_FUNCTION  name or ARN of the indexer function, invoked synchronously after each new
-                      file so the pages are fresh before the upload returns (optional: without it
-                      the S3 event indexes the file within seconds)
+                      file so the pages are fresh before the upload returns, waiting no longer than
+                      the invocation has left (less a margin; then "indexing continues"), without
+                      retries (optional: without it the S3 event indexes the file within seconds)
     PYPI_EDGE_CREDENTIALS  optional path of the credentials file (default: the bundled one)
     PYPI_EDGE_USERPOOL     optional path of the user pool file (default: ``userpool.json`` beside
                       the credentials file; absent = no pool, `edge.userpool.render_file` writes it)

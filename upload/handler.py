@@ -29,10 +29,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextvars
 import hmac
 import io
 import json
 import logging
+import math
 import os
 import time
 from collections.abc import Callable
@@ -210,8 +212,44 @@ def check_fields_match(form: Form, dist: publish.Dist) -> None:
 
 
 # --- refreshing the pages ----------------------------------------------------------------------
+#
+# The upload function may run for 30 s (infra/upload.py) and the indexer up to 120 s, so a rebuild
+# can outlast the upload.  Had the function waited for it, Lambda would kill the upload after its
+# file was stored and CloudFront would answer a 5xx: twine would report a failure for a published
+# file.  So the wait is bounded by the time this invocation has left, less a margin to answer in
+# (`budget`), and when it runs out the upload answers 200 with "indexing continues": the indexer
+# invocation keeps running in Lambda after its caller stops waiting, and the file's own S3 event
+# indexes it anyway, within seconds.
 
-Refresher = Callable[[str, str], None]  # (bucket, key) -> None; raises when the rebuild failed
+Refresher = Callable[[str, str, float | None], None]
+"""(bucket, key, timeout in seconds or None) -> None; raises when the rebuild failed or timed out."""
+
+# What the invocation keeps for itself after the refresh: the response, the log line, returning.
+REFRESH_MARGIN_SECONDS = 3.0
+# Below this there is no point in starting a rebuild.
+REFRESH_MIN_SECONDS = 0.25
+CONNECT_TIMEOUT_SECONDS = 1.0
+INDEXING_CONTINUES = "indexing continues: the project's pages show it within a minute"
+
+# The deadline of the invocation being handled (time.monotonic()), set by `begin` from the Lambda
+# context; None: no bound (the local stack, tests without a context).  A context variable, so
+# concurrent requests in the local stack's threads each keep their own.
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("refresh_deadline", default=None)
+_clock = time.monotonic  # a seam for tests: the budget is arithmetic on this clock
+
+
+def begin(context: object) -> None:
+    """Note when this invocation ends: `context.get_remaining_time_in_millis()` ("Returns the number
+    of milliseconds left before the execution times out", Lambda developer guide, "Using the Lambda
+    context object to retrieve Python function information")."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    _deadline.set(_clock() + remaining() / 1000 if callable(remaining) else None)
+
+
+def budget() -> float | None:
+    """Seconds the refresh may take in this invocation (None: unbounded)."""
+    deadline = _deadline.get()
+    return None if deadline is None else deadline - _clock() - REFRESH_MARGIN_SECONDS
 
 
 def s3_event(bucket: str, key: str, size: int) -> dict:
@@ -231,18 +269,37 @@ def s3_event(bucket: str, key: str, size: int) -> dict:
 
 
 class LambdaRefresher:
-    """Invokes the indexer function synchronously (RequestResponse) with a direct S3 event."""
+    """Invokes the indexer function synchronously (RequestResponse) with a direct S3 event.
+
+    Bounded: the client waits at most `timeout` seconds in all (connect + read) and never retries
+    (botocore `Config`: connect_timeout and read_timeout default to 60 s, and the default retry mode
+    would repeat a timed-out call; `retries={"total_max_attempts": 1}` is the initial request only,
+    boto3 guide "Retries").  A timeout raises botocore's ReadTimeoutError (or ConnectTimeoutError).
+    Clients are kept per timeout, rounded down to a quarter second (a new client costs ~15 ms).
+    """
 
     def __init__(self, function_name: str, client: Any = None) -> None:
         self.function_name = function_name
-        self._client = client
+        self._client = client  # a fixed client (tests); None: made per timeout
+        self._clients: dict[float | None, Any] = {}
 
-    def __call__(self, bucket: str, key: str) -> None:
-        if self._client is None:
+    def client(self, timeout: float | None) -> Any:
+        if self._client is not None:
+            return self._client
+        key = None if timeout is None else max(math.floor(timeout * 4) / 4, REFRESH_MIN_SECONDS)
+        if key not in self._clients:
             import boto3
+            from botocore.config import Config as BotoConfig
 
-            self._client = boto3.client("lambda")
-        resp = self._client.invoke(
+            limits: dict[str, Any] = {"retries": {"total_max_attempts": 1}}
+            if key is not None:
+                connect = min(CONNECT_TIMEOUT_SECONDS, key / 4)
+                limits.update(connect_timeout=connect, read_timeout=key - connect)
+            self._clients[key] = boto3.client("lambda", config=BotoConfig(**limits))
+        return self._clients[key]
+
+    def __call__(self, bucket: str, key: str, timeout: float | None = None) -> None:
+        resp = self.client(timeout).invoke(
             FunctionName=self.function_name,
             InvocationType="RequestResponse",
             Payload=json.dumps(s3_event(bucket, key, 0)).encode(),
@@ -419,22 +476,33 @@ def file_upload(req: Request) -> dict:
         )
     if outcome == publish.PRESENT:
         return respond(200, f"{dist.filename} is already published with identical contents", req.accept)
-    refresh(config, dist)
+    if not refresh(config, dist):
+        return respond(200, f"published {dist.key}; {INDEXING_CONTINUES}", req.accept)
     return respond(200, f"published {dist.key}", req.accept)
 
 
-def refresh(config: Config, dist: publish.Dist) -> None:
-    """Rebuild the project's pages before answering, so the next `pip install` sees the file.
+def refresh(config: Config, dist: publish.Dist) -> bool:
+    """Rebuild the project's pages before answering, so the next `pip install` sees the file;
+    whether they were rebuilt.
 
-    A failure here does not fail the upload: the file is in the bucket, and its S3 event runs
-    the indexer anyway (idempotently), within seconds.
+    A failure or a timeout here does not fail the upload: the file is in the bucket, and its S3
+    event runs the indexer anyway (idempotently), within seconds.  The wait is bounded by
+    `budget()` (see "refreshing the pages" above).
     """
     if config.refresher is None:
-        return
+        return False
+    timeout = budget()
+    if timeout is not None and timeout < REFRESH_MIN_SECONDS:
+        logger.warning(
+            "no time left to refresh the pages; the S3 event will index it", extra={"key": dist.key}
+        )
+        return False
     try:
-        config.refresher(config.bucket, dist.key)
+        config.refresher(config.bucket, dist.key, timeout)
     except Exception:
         logger.exception("page refresh failed; the S3 event will index it", extra={"key": dist.key})
+        return False
+    return True
 
 
 def trusted_publishing(req: Request) -> dict:
@@ -478,6 +546,7 @@ def handler(event: dict, context: object = None) -> dict:
         if isinstance(k, str) and isinstance(v, str)
     }
     accept = headers.get("accept", "")
+    begin(context)  # the refresh's time limit
     try:
         config = current()
         supplied = headers.get(ORIGIN_HEADER)
