@@ -32,6 +32,8 @@ index = PrivateIndex(
             fallback_cache_seconds=config.get_int("fallbackCacheSeconds"),
             trusted_publishers=config.get_object("trustedPublishers"),
             trusted_publishing_audience=config.get("trustedPublishingAudience"),
+            user_pool=config.get("userPool"),
+            user_cache_seconds=config.get_int("userCacheSeconds"),
         ),
     ),
 )
@@ -49,3 +51,6 @@ pulumi.export("deadLetterQueueUrl", index.dead_letter_queue.url)
 # GitLab CI needs it in `id_tokens` (README, "Trusted publishing"); uv on GitHub asks the index.
 if index.trusted_publishing_audience is not None:
     pulumi.export("trustedPublishingAudience", index.trusted_publishing_audience)
+# `pypi-edge user …` and `pypi-edge token …` find the pool here (README, "Users and tokens").
+if index.user_pool_id is not None:
+    pulumi.export("userPoolId", index.user_pool_id)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import clients, cost, indexing, large, publish
+from bench import clients, cost, indexing, large, publish, users
 from bench.edge import edge_timings
 from bench.link import FAR, LOOPBACK, SAME, WAN, Scenario, Shape
 from bench.report import Row, Table, count, dollars, ratio, render, seconds, size
@@ -51,6 +51,9 @@ class Sizes:
     edge_calls: int = 20_000
     edge_cold_runs: int = 7
     edge_import_runs: int = 9
+    pool_calls: int = 20_000  # warm requests of a pool user (bench/users.py)
+    pool_misses: int = 50
+    pool_fresh_runs: int = 5
     load: cost.Load = field(default_factory=cost.Load)
 
 
@@ -89,6 +92,9 @@ QUICK = Sizes(
     edge_calls=200,
     edge_cold_runs=1,
     edge_import_runs=1,
+    pool_calls=200,
+    pool_misses=2,
+    pool_fresh_runs=1,
 )
 
 
@@ -101,6 +107,7 @@ class Results:
     publishing: list[publish.Latency]
     large: large.Large
     edge: dict
+    pool: dict
     seconds: float
     date: str
     machine: str
@@ -157,6 +164,8 @@ def run(sizes: Sizes, log=lambda message: None) -> Results:
         publishing = publish.latencies(Path(tmp), sizes.publish_runs)
     log("edge function")
     edge = edge_timings(sizes.edge_calls, sizes.edge_cold_runs, sizes.edge_import_runs)
+    log("user pool: the edge against moto's Cognito")
+    pool = users.pool_timings(sizes.pool_calls, sizes.pool_misses, sizes.pool_fresh_runs)
     return Results(
         sizes,
         uploads,
@@ -165,6 +174,7 @@ def run(sizes: Sizes, log=lambda message: None) -> Results:
         publishing,
         big,
         edge,
+        pool,
         time.perf_counter() - start,
         datetime.date.today().isoformat(),
         machine(),
@@ -201,6 +211,25 @@ def edge_rows(e: dict) -> list[Row]:
         compare(s, "unauthorized request (401)", e["unauthorized_us"], page, warm, us),
         compare(s, "handler import, after the runtime's own imports", e["import_marginal_us"],
                 "in a bare interpreter (-I -S)", e["import_us"], us),
+    ]  # fmt: skip
+
+
+def pool_rows(p: dict) -> list[Row]:
+    """The opt-in user pool (bench/users.py): warm, miss, and what the first miss loads."""
+    s, ms = "1 edge", lambda v: seconds(v / 1e3)
+    return [
+        compare(s, "warm authorized request, user-pool user (cached answer)", p["warm_pool_us"],
+                "static user", p["warm_static_us"], us),
+        compare(s, "user-pool cache miss: AdminInitiateAuth to local Cognito, kept-alive connection",
+                p["miss_ms"], "a container's first miss (loads the HTTPS client, connects)",
+                p["first_miss_ms"], ms),
+        compare(s, "what the first miss loads: http.client + ssl, TLS context (fresh interpreter)",
+                p["client_import_ms"], "boto3 + a cognito-idp client instead", p["sdk_import_ms"], ms),
+        compare(s, "… and the memory it adds (MB, of 128)", p["client_import_mb"],
+                "boto3 + a cognito-idp client", p["sdk_import_mb"], lambda v: f"{v:.1f} MB"),
+        Row(s, f"user removed -> refused (bound {p['revocation_bound_s']} s, checked just before)",
+            seconds(p["revoked_after_s"]), "the bound", seconds(p["revocation_bound_s"]),
+            ratio(p["revocation_bound_s"], p["revoked_after_s"])),
     ]  # fmt: skip
 
 
@@ -628,7 +657,25 @@ def notes(r: Results, m: CostModel) -> list[str]:
         "prices transfer by its tiers ($0.085/GB to 10 TB, $0.080/GB to 50 TB); the cost table above "
         "keeps list prices without free tiers, as before.",
         f"Prices read {cost.PRICES_READ} (us-east-1 / United States): " + "; ".join(cost.PRICE_NOTES) + ".",
+        "User pool: `bench/users.py`, the real handler and Cognito client against moto's Cognito over "
+        "loopback HTTP (no TLS, no distance): a miss here is the client's own cost. In AWS a miss adds the "
+        "round trips from the edge region to the pool's region: one on a kept-alive connection, three or "
+        "four for a container's first (TCP, TLS, request), plus Cognito's own time, which AWS does not "
+        "publish; AWS Network Manager's Infrastructure Performance shows the inter-region latency for "
+        "your regions. Imports: a fresh interpreter each, resident memory from /proc. "
+        + users.COGNITO_PRICE_NOTE,
     ]
+
+
+def cognito_table() -> Table:
+    """What the opt-in user pool costs a month, by active users (users and tokens alike)."""
+    columns = [("Lite", True), ("Lite", False), ("Essentials", True), ("Essentials", False), ("Plus", False)]
+    header = [f"{tier} ({'10,000 free' if free else 'no free tier'})" for tier, free in columns]
+    rows = []
+    for n in (50, 1_000, 10_000):
+        rows.append((f"{n:,}", *(dollars(users.cognito_cost(n, tier, free)) for tier, free in columns)))
+    title = "The user pool: $ per month by monthly active users (users + tokens; the deployment uses Lite)"
+    return Table(title, ("MAUs", *header), rows)
 
 
 def tables(r: Results, m: CostModel) -> list[Table]:
@@ -640,12 +687,14 @@ def tables(r: Results, m: CostModel) -> list[Table]:
         publish_table(r),
         large_table(r),
         rebuild_table(r),
+        cognito_table(),
     ]
 
 
 def document(r: Results) -> str:
     m = cost_model(r)
-    rows = edge_rows(r.edge) + indexer_rows(r.uploads, r.reindex) + client_rows(r) + cost_rows(m)
+    rows = edge_rows(r.edge) + pool_rows(r.pool) + indexer_rows(r.uploads, r.reindex) + client_rows(r)
+    rows += cost_rows(m)
     return render(f"pypi-edge benchmark — {r.date}", rows, notes(r, m), tables(r, m))
 
 

@@ -82,10 +82,12 @@ from urllib.parse import quote, unquote, unquote_to_bytes
 try:
     from edge import credentials as _credentials
     from edge import guard
+    from edge import userpool as _userpool
 except ImportError:
     # The deployed bundle has edge/*.py at the zip root (Lambda handler "handler.handler").
     import credentials as _credentials  # type: ignore[no-redef]
     import guard  # type: ignore[no-redef]
+    import userpool as _userpool  # type: ignore[no-redef]
 
 ENV_VAR = "PYPI_EDGE_CREDENTIALS"
 DEFAULT_REALM = "pypi-edge"
@@ -168,6 +170,23 @@ def configure(raw: bytes | str | None) -> None:
         _www_authenticate = _credentials.challenge(_realm)
 
 
+def configure_pool(raw: bytes | str | None, authenticate: _userpool.Authenticate | None = None) -> None:
+    """Install the user pool file `raw` (`userpool.render_file`'s output); None: no pool.
+
+    Invalid content raises `ValueError` and leaves a pool that answers every check with 503
+    (`userpool.Broken`): static users keep working, nobody else passes.  `authenticate` replaces
+    the Cognito call (tests, the benchmark).
+    """
+    _verifier.pool = None
+    if raw is None:
+        return
+    try:
+        _verifier.pool = _userpool.PoolVerifier(_userpool.load(raw), authenticate)
+    except ValueError as exc:
+        _verifier.pool = _userpool.Broken(str(exc))
+        raise
+
+
 def credentials_path() -> str:
     """Where `reload` reads from: ``$PYPI_EDGE_CREDENTIALS``, else the bundled file."""
     return os.environ.get(ENV_VAR) or os.path.join(os.path.dirname(__file__), _credentials.FILE_NAME)
@@ -186,7 +205,14 @@ def reload() -> bool:
     except (OSError, ValueError) as exc:
         configure(None)
         print(f"pypi-edge: no usable credentials at {path} ({exc}); every request gets 401", file=sys.stderr)
-    return bool(_verifier.users or _verifier.tokens)
+    pool_path = _userpool.path_next_to(__file__)
+    try:
+        configure_pool(_userpool.read_file(pool_path))
+    except (OSError, ValueError) as exc:
+        if not isinstance(_verifier.pool, _userpool.Broken):
+            _verifier.pool = _userpool.Broken(str(exc))
+        print(f"pypi-edge: unusable user pool file {pool_path} ({exc}); pool users get 503", file=sys.stderr)
+    return bool(_verifier.users or _verifier.tokens or _verifier.pool)
 
 
 # --------------------------------------------------------------------------------------------
@@ -201,7 +227,9 @@ def verify(value: str | None) -> bool:
 
     `credentials.Verifier.verify`: warm path one SHA-256 and a dict lookup; cold path one slow
     hash, also for unknown users.  Minted trusted-publishing tokens only publish, so they are
-    refused here (no minted verifier is passed).
+    refused here (no minted verifier is passed).  With a user pool, names the static file does
+    not know go to `userpool.PoolVerifier`, which may raise `userpool.Unavailable` (503) or
+    `userpool.RateLimited` (429).
     """
     return _verifier.verify(value) is not None
 
@@ -277,6 +305,26 @@ def unauthorized() -> Response:
         "Unauthorized",
         {"WWW-Authenticate": _www_authenticate},
         _page("401 Unauthorized", "This package index needs a user name and password."),
+    )
+
+
+def _unavailable() -> Response:
+    """503: the user pool cannot answer, so credentials it would have to check cannot pass."""
+    return _response(
+        503,
+        "Service Unavailable",
+        {"Retry-After": str(_userpool.RETRY_AFTER_SECONDS)},
+        _page("503 Service Unavailable", "The user store cannot be reached; try again in a few seconds."),
+    )
+
+
+def _rate_limited(retry_after: int) -> Response:
+    """429 (RFC 6585 section 4): too many refused attempts for this user name in this location."""
+    return _response(
+        429,
+        "Too Many Requests",
+        {"Retry-After": str(retry_after)},
+        _page("429 Too Many Requests", f"Too many failed sign-ins for this user; wait {retry_after} s."),
     )
 
 
@@ -744,15 +792,20 @@ def handler(event: dict, context: object = None) -> dict:
             headers = request["headers"]
             authorization = headers.get("authorization")
             # Exactly one Authorization header; several would be ambiguous (RFC 9110 section 5.3).
-            authenticated = (
-                bool(authorization) and len(authorization) == 1 and verify(authorization[0]["value"])
-            )
-            if not authenticated:
-                result = unauthorized()
-            elif request["method"] not in _ALLOWED_METHODS:
-                result = _method_not_allowed()
-            else:
-                result = _route_path(path, request.get("querystring") or "", _header(headers, "accept"))
+            try:
+                authenticated = (
+                    bool(authorization) and len(authorization) == 1 and verify(authorization[0]["value"])
+                )
+                result = None if authenticated else unauthorized()
+            except _userpool.Unavailable:
+                result = _unavailable()
+            except _userpool.RateLimited as exc:
+                result = _rate_limited(exc.retry_after)
+            if result is None:
+                if request["method"] not in _ALLOWED_METHODS:
+                    result = _method_not_allowed()
+                else:
+                    result = _route_path(path, request.get("querystring") or "", _header(headers, "accept"))
                 if result.__class__ is str:
                     del headers["authorization"]  # the origin (S3 via OAC) must never see the password
                     request["uri"] = json_variant(result, _header(headers, "accept-encoding"))

@@ -57,9 +57,9 @@ from indexer.metadata import (
 from indexer.model import (
     DIST_SUFFIXES,
     GENERATED_NAMES,
-    LEFT_OUT_SUFFIX,
     IDENTITY_JSON_PAGE,
     JSON_PAGE,
+    LEFT_OUT_SUFFIX,
     METADATA_SUFFIX,
     YANKED_SUFFIX,
     BadFilename,

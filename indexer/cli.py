@@ -8,7 +8,8 @@
     delete PROJECT VERSION [--yes]      remove a version's files, markers and metadata
     reindex [--project P ...]           rebuild pages directly from the bucket (no queue)
     list [PROJECT]                      what is published, read from the index JSON
-    token new --name N [--publish G]    a new API token, and the `pulumi config set` lines for its hash
+    user add|list|remove|disable|enable|passwd   users in the opt-in user pool (indexer/users.py)
+    token new|list|revoke NAME          API tokens: in the user pool, or static (`pulumi config set` lines)
 
 Uploads are conditional writes (`If-None-Match: *`), so two publishers racing on one file name
 cannot both win and nothing is overwritten silently: an existing identical file (same SHA-256) is
@@ -45,7 +46,7 @@ from botocore.exceptions import (
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from indexer import publish
+from indexer import publish, users
 from indexer.model import (
     METADATA_SUFFIX,
     YANKED_SUFFIX,
@@ -714,32 +715,6 @@ def cmd_list(args: argparse.Namespace, client_factory: Callable[[], Any]) -> int
     return EXIT_OK
 
 
-# --- tokens ----------------------------------------------------------------------------------
-
-
-def cmd_token(args: argparse.Namespace, client_factory: Callable[[], Any]) -> int:
-    from edge import credentials
-
-    if not args.name or ":" in args.name or "." in args.name or not args.name.isprintable():
-        raise CliError(f"invalid token name {args.name!r}: no ':' or '.'", EXIT_USAGE)
-    token = credentials.new_token()
-    try:
-        commands = credentials.pulumi_config_commands(args.name, token, args.publish, key=args.config_key)
-    except ValueError as exc:
-        raise CliError(str(exc), EXIT_USAGE) from exc
-    rights = "publish " + ", ".join(args.publish) if args.publish else "read only"
-    _out(token)
-    _err(
-        f"\nThe token above ({rights}) is shown once; store it in your CI's secrets now.\n"
-        "Use it as user __token__ (uv publish --token, twine -u __token__ -p, poetry).\n"
-        "Store only its hash in the stack, then `pulumi up`:\n"
-    )
-    for line in commands:
-        _err(f"  {line}")
-    _err(f"\nRevoke: pulumi config rm --path {args.config_key}.__token__.{args.name} && pulumi up")
-    return EXIT_OK
-
-
 # --- the command line ------------------------------------------------------------------------
 
 
@@ -898,24 +873,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_reindex)
 
-    p = sub.add_parser(
-        "token",
-        help="make an API token for the upload endpoint and the index (user __token__)",
-        description="Print a new random API token once, and the `pulumi config set` lines that store "
-        "only its SHA-256 and its rights. Without --publish the token only reads. Revoke it by "
-        "removing its entry from the config and running `pulumi up`.",
-    )
-    p.add_argument("action", choices=["new"], metavar="new", help="make a new token (the only action)")
-    p.add_argument("--name", required=True, help="what the token is for, e.g. ci (its config key)")
-    p.add_argument(
-        "--publish",
-        action="append",
-        default=[],
-        metavar="GLOB",
-        help="projects it may publish, PEP 503 names or globs such as 'acme-*' (repeatable)",
-    )
-    p.add_argument("--config-key", default="users", help="the Pulumi config key of the users (users)")
-    p.set_defaults(func=cmd_token, needs_bucket=False)
+    # user and token: the user pool (indexer/users.py), and static tokens.
+    users.add_parsers(sub)
 
     p = sub.add_parser(
         "list",
@@ -946,7 +905,12 @@ def main(argv: list[str] | None = None) -> int:
         return make_client(args)
 
     try:
+        if getattr(args, "users_command", False):
+            return users.run(args.func, args)
         return int(args.func(args, client_factory))
+    except users.UsersError as exc:
+        _err(f"error: {exc}")
+        return exc.code
     except CliError as exc:
         _err(f"error: {exc}")
         return exc.code

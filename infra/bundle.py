@@ -6,7 +6,8 @@ the machine that built it.  Both bundles are written under `.bundles/` (gitignor
 to Pulumi as a `FileArchive`, with `source_code_hash` = the zip's base64 SHA-256.
 
 - The edge bundle is every `edge/*.py` plus the generated `credentials.json` (hashes only,
-  see `edge.credentials`).  Lambda@Edge viewer triggers allow 1 MB.
+  see `edge.credentials`) and, with a user pool, `userpool.json` (ids only, `edge.userpool`).
+  Lambda@Edge viewer triggers allow 1 MB.
 - The indexer bundle is `indexer/**` plus the pinned `indexer/requirements.txt` (boto3 and
   botocore included: see that file) installed for the Lambda platform (Python 3.13, arm64).
   The dependency install is cached under `.bundles/deps/<key>/`, key = sha256 of the
@@ -138,18 +139,27 @@ def write_bundle(data: bytes, path: Path) -> Bundle:
 
 # --- edge ---------------------------------------------------------------------------------
 
-EDGE_SOURCES = ("__init__.py", "credentials.py", "guard.py", "handler.py")
+# userpool.py and cognito.py: the opt-in user pool (cognito.py is imported on a first pool miss only).
+EDGE_SOURCES = ("__init__.py", "credentials.py", "guard.py", "handler.py", "userpool.py", "cognito.py")
 
 
 def edge_files(
-    users: Mapping[str, str], realm: str, seed: str, source_root: Path = REPO_ROOT
+    users: Mapping[str, str],
+    realm: str,
+    seed: str,
+    source_root: Path = REPO_ROOT,
+    user_pool_file: bytes | None = None,
 ) -> list[tuple[str, bytes]]:
-    """The edge function's files: `edge/*.py` at the zip root, plus the credentials file."""
-    from edge import credentials  # the one writer of the format
+    """The edge function's files: `edge/*.py` at the zip root, plus the credentials file, and the
+    user pool's file when there is a pool (then the static users may be none)."""
+    from edge import credentials, userpool  # the one writer of each format
 
     # An explicit list: a scratch file in edge/ must never ship to every edge location.
     files = [(name, (source_root / "edge" / name).read_bytes()) for name in EDGE_SOURCES]
-    files.append((credentials.FILE_NAME, credentials.render_file(users, realm, seed)))
+    static = credentials.render_file(users, realm, seed, allow_empty=user_pool_file is not None)
+    files.append((credentials.FILE_NAME, static))
+    if user_pool_file is not None:
+        files.append((userpool.FILE_NAME, user_pool_file))
     return files
 
 
@@ -160,8 +170,9 @@ def build_edge_bundle(
     out_dir: Path = DEFAULT_BUNDLE_DIR,
     name: str = "edge.zip",
     source_root: Path = REPO_ROOT,
+    user_pool_file: bytes | None = None,
 ) -> Bundle:
-    data = deterministic_zip(edge_files(users, realm, seed, source_root))
+    data = deterministic_zip(edge_files(users, realm, seed, source_root, user_pool_file))
     if len(data) >= EDGE_MAX_BYTES:
         raise ValueError(f"edge bundle is {len(data)} bytes; Lambda@Edge viewer triggers allow 1 MB")
     return write_bundle(data, out_dir / name)

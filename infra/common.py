@@ -47,6 +47,20 @@ def policy(*statements: Mapping[str, Any]) -> pulumi.Output[str]:
     return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
+def user_pool_statement(pool_arn: pulumi.Input[str]) -> dict[str, Any]:
+    """The one Cognito permission a function that verifies pool users needs, on that pool only
+    (`infra.pool.VERIFY_ACTIONS`; AdminInitiateAuth's resource is the user pool's ARN, Service
+    Authorization Reference, "Actions, resources, and condition keys for Amazon Cognito User Pools")."""
+    from infra import pool
+
+    return {
+        "Sid": "VerifyUsersInThePool",
+        "Effect": "Allow",
+        "Action": list(pool.VERIFY_ACTIONS),
+        "Resource": pool_arn,
+    }
+
+
 def assume_role_policy(*services: str) -> str:
     """A trust policy letting these AWS services assume the role."""
     return json.dumps(

@@ -2,6 +2,7 @@
 
     Storage         infra/storage.py       bucket (private, versioned) ──S3 event──▶ SQS (+ DLQ)
     UploadEndpoint  infra/upload.py        /legacy/ and /_/oidc/: a regional function behind a URL
+    UserStore       infra/users.py         opt-in: a Cognito user pool the CLI manages at run time
     FallbackRedirect infra/fallback.py     opt-in: unknown projects → 307 to another index
     EdgeDistribution infra/distribution.py viewer-request Lambda@Edge + CloudFront + bucket policy
     Indexer         infra/indexer.py       SQS ──▶ indexer Lambda: static pages, invalidations
@@ -50,6 +51,7 @@ from infra.salts import CredentialSalts
 from infra.storage import Storage, StorageArgs
 from infra.trusted import TrustedPublishing, TrustedPublishingArgs
 from infra.upload import UploadEndpoint, UploadEndpointArgs
+from infra.users import UserStore, UserStoreArgs
 
 TYPE_TOKEN = "pypi-edge:index:PrivateIndex"
 
@@ -65,8 +67,11 @@ def example_user(users: Mapping[str, Any]) -> str:
     """The user name shown in the `pipInstall` output: the first person, never `__token__`.
 
     API tokens live under the `__token__` key of the same config (edge/credentials.py); with
-    only tokens configured, `__token__` is what a client would send as user name.
+    only tokens configured, `__token__` is what a client would send as user name.  With no static
+    entry at all (everyone is in the user pool) it says USER.
     """
+    if not users:
+        return "USER"
     people = sorted(name for name in users if name != credentials.TOKEN_USER)
     return quote(people[0] if people else credentials.TOKEN_USER, safe="")
 
@@ -108,6 +113,11 @@ class PrivateIndexArgs:
     """Opt-in: projects this index does not have are redirected there (infra.fallback)."""
     fallback_cache_seconds: int = 60
     """How long a fallback redirect may be reused by CloudFront and clients."""
+    user_pool: str | None = None
+    """Opt-in: `create` (a Cognito user pool made here) or an existing pool's id; the CLI then
+    manages users and tokens there without a deploy (infra.users).  `users` may then be {}."""
+    user_cache_seconds: int = 60
+    """How long a function keeps a pool answer: the revocation bound at every edge location."""
 
     def validate(self) -> None:
         if bool(self.domain) != bool(self.certificate_arn):
@@ -132,12 +142,17 @@ class PrivateIndexArgs:
             self.fallback_index_url = validate_url(self.fallback_index_url)
         if not 0 <= self.fallback_cache_seconds <= ONE_YEAR_SECONDS:
             raise ValueError("fallbackCacheSeconds must be between 0 and one year")
+        if self.user_pool:
+            from infra.users import validate as validate_user_pool
+
+            validate_user_pool(self.user_pool, self.user_cache_seconds)
 
 
 class PrivateIndex(pulumi.ComponentResource):
     """A private Python package index: S3 + CloudFront + Lambda@Edge + an S3→SQS→Lambda indexer."""
 
     storage: Storage
+    users: UserStore | None
     upload: UploadEndpoint
     fallback: FallbackRedirect | None
     cdn: EdgeDistribution
@@ -166,9 +181,23 @@ class PrivateIndex(pulumi.ComponentResource):
         )
         bucket = self.storage.bucket
 
-        # --- users: the place for a run-time user store (issue #19's Cognito user pool, in its own
-        # infra/users.py); the edge and upload functions would take what it outputs ------------------
-        # The password salts' seed: random per deployment, kept in the state (infra/salts.py).
+        # --- users who change without a deploy: the opt-in Cognito user pool ------------------
+        # The edge and upload functions take its file (bundled) and its ARN (their one permission).
+        self.users = None
+        pool: dict[str, Any] = {}
+        if args.user_pool:
+            self.users = UserStore(
+                f"{name}-users",
+                UserStoreArgs(
+                    user_pool=args.user_pool,
+                    cache_seconds=args.user_cache_seconds,
+                    retain_on_delete=args.retain_bucket_on_delete,
+                ),
+                child,
+            )
+            pool = {"user_pool_file": self.users.config_file, "user_pool_arn": self.users.pool_arn}
+        # The password salts' seed for the static users: random per deployment, kept in the state
+        # (infra/salts.py).
         self.salts: CredentialSalts | None = None
         if args.credentials_seed:
             seed: pulumi.Input[str] = args.credentials_seed
@@ -224,6 +253,7 @@ class PrivateIndex(pulumi.ComponentResource):
                 source_root=args.source_root,
                 bundle_dir=bundle_dir,
                 **trusted,
+                **pool,
             ),
             opts=child,
         )
@@ -265,6 +295,7 @@ class PrivateIndex(pulumi.ComponentResource):
                 origin_response_arn=self.fallback.qualified_arn if self.fallback else None,
                 source_root=args.source_root,
                 bundle_dir=bundle_dir,
+                **pool,
             ),
             child,
         )
@@ -306,8 +337,10 @@ class PrivateIndex(pulumi.ComponentResource):
         self.distribution_id = distribution.id
         self.edge_function_version_arn = self.edge_function.qualified_arn
         self.edge_function_name = self.edge_function.name
+        self.user_pool_id = self.users.pool_id if self.users else None
         self.register_outputs(
             {
+                "user_pool_id": self.user_pool_id,
                 "trusted_publishing_audience": self.trusted_publishing_audience,
                 "bucket_name": self.bucket_name,
                 "distribution_id": self.distribution_id,

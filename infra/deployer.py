@@ -19,10 +19,11 @@ Sources:
 - CloudFront developer guide, "Service-linked roles for Lambda@Edge": AWSServiceRoleForLambdaReplicator
   (replicator.lambda.amazonaws.com) and AWSServiceRoleForCloudFrontLogger
   (logger.cloudfront.amazonaws.com).
-- Service Authorization Reference, actions for S3, SQS, Lambda, IAM, CloudFront and CloudWatch
-  Logs: the action behind each API call (e.g. DeleteBucketOwnershipControls is authorized by
-  `s3:PutBucketOwnershipControls`, DeletePublicAccessBlock by `s3:PutBucketPublicAccessBlock`,
-  CreateDistributionWithTags by `cloudfront:CreateDistribution` plus `cloudfront:TagResource`).
+- Service Authorization Reference, actions for S3, SQS, Lambda, IAM, CloudFront, CloudWatch
+  Logs and Cognito user pools (cognito-idp): the action behind each API call (e.g.
+  DeleteBucketOwnershipControls is authorized by `s3:PutBucketOwnershipControls`,
+  DeletePublicAccessBlock by `s3:PutBucketPublicAccessBlock`, CreateDistributionWithTags by
+  `cloudfront:CreateDistribution` plus `cloudfront:TagResource`).
 - `sts:GetCallerIdentity` (the program's account lookup) needs no permission (STS API reference,
   GetCallerIdentity: "No permissions are required to perform this operation").
 """
@@ -174,6 +175,27 @@ ACTIONS: dict[str, tuple[str, ...]] = {
         "cloudfront:DeleteResponseHeadersPolicy",
     ),
     "aws:s3/bucketPolicy:BucketPolicy": ("s3:PutBucketPolicy", "s3:DeleteBucketPolicy", *_S3_BUCKET_READS),
+    # --- infra/users.py (the opt-in userPool) ---------------------------------------------------
+    # terraform-provider-aws internal/service/cognitoidp/user_pool.go: CreateUserPool, then
+    # SetUserPoolMfaConfig; read DescribeUserPool + GetUserPoolMfaConfig; UpdateUserPool;
+    # DeleteUserPool; tags through TagResource / UntagResource.
+    "aws:cognito/userPool:UserPool": (
+        "cognito-idp:CreateUserPool",
+        "cognito-idp:DescribeUserPool",
+        "cognito-idp:UpdateUserPool",
+        "cognito-idp:DeleteUserPool",
+        "cognito-idp:GetUserPoolMfaConfig",
+        "cognito-idp:SetUserPoolMfaConfig",
+        "cognito-idp:TagResource",
+        "cognito-idp:UntagResource",
+        "cognito-idp:ListTagsForResource",
+    ),
+    "aws:cognito/userPoolClient:UserPoolClient": (
+        "cognito-idp:CreateUserPoolClient",
+        "cognito-idp:DescribeUserPoolClient",
+        "cognito-idp:UpdateUserPoolClient",
+        "cognito-idp:DeleteUserPoolClient",
+    ),
 }
 
 # Resources that live only in the Pulumi state (pulumi_random): no AWS call, no permission.

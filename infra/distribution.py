@@ -77,6 +77,10 @@ class EdgeDistributionArgs:
     upload_path_patterns: Sequence[str] = field(default_factory=tuple)
     origin_response_arn: pulumi.Input[str] | None = None
     """The fallback redirect's version ARN (`FallbackRedirect.qualified_arn`), or None."""
+    user_pool_file: pulumi.Input[str] | None = None
+    """`UserStore.config_file`, bundled as userpool.json; None: no user pool."""
+    user_pool_arn: pulumi.Input[str] | None = None
+    """`UserStore.pool_arn`: the function may call AdminInitiateAuth on it, nothing else."""
     source_root: Path = bundle.REPO_ROOT
     bundle_dir: Path | None = None
 
@@ -101,7 +105,7 @@ class EdgeDistribution(pulumi.ComponentResource):
         )
 
         def build_edge(inputs: list[Any]) -> bundle.Bundle:
-            users, seed = inputs
+            users, seed, pool_file = inputs
             return bundle.build_edge_bundle(
                 dict(users),
                 args.realm,
@@ -109,12 +113,13 @@ class EdgeDistribution(pulumi.ComponentResource):
                 out_dir=bundle_dir,
                 name=args.edge_bundle_name,
                 source_root=args.source_root,
+                user_pool_file=pool_file.encode("utf-8") if pool_file is not None else None,
             )
 
-        # The bundle holds salted hashes only, never a password: it is not secret, and an
-        # unsecret archive keeps the Lambda code diffable (and plain in the state).
+        # The bundle holds salted hashes only, never a password, and the pool's ids: it is not
+        # secret, and an unsecret archive keeps the Lambda code diffable (and plain in the state).
         edge_bundle = pulumi.Output.unsecret(
-            pulumi.Output.all(args.users, args.credentials_seed).apply(build_edge)
+            pulumi.Output.all(args.users, args.credentials_seed, args.user_pool_file).apply(build_edge)
         )
         self.edge_function = common.lambda_at_edge(
             f"{name}-edge",
@@ -125,6 +130,15 @@ class EdgeDistribution(pulumi.ComponentResource):
             opts=child,
         )
         common.edge_log_policy(f"{name}-edge-logs", edge_role, caller, self.edge_function.name, child)
+        if args.user_pool_arn is not None:
+            # Credentials neither static nor cached are checked against the pool, from every
+            # edge region (edge/userpool.py); the pool is the only resource this role may touch.
+            aws.iam.RolePolicy(
+                f"{name}-edge-user-pool",
+                role=edge_role.id,
+                policy=common.policy(common.user_pool_statement(args.user_pool_arn)),
+                opts=child,
+            )
         viewer_request = self.edge_function.qualified_arn
 
         # --- CloudFront --------------------------------------------------------------------

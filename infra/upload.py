@@ -85,6 +85,10 @@ class UploadEndpointArgs:
     None: trusted publishing is off (no file, so /_/oidc/ answers "not enabled")."""
     trusted_publishing_environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """`TrustedPublishing.environment`: the signing key of minted tokens (a secret)."""
+    user_pool_file: pulumi.Input[str] | None = None
+    """`UserStore.config_file`, bundled as userpool.json beside credentials.json; None: no pool."""
+    user_pool_arn: pulumi.Input[str] | None = None
+    """`UserStore.pool_arn`: the function may call AdminInitiateAuth on it (as the edge)."""
 
 
 class UploadEndpoint(pulumi.ComponentResource):
@@ -201,6 +205,8 @@ class UploadEndpoint(pulumi.ComponentResource):
                     "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
                     "Resource": pulumi.Output.concat(logs.arn, ":*"),
                 },
+                # With a user pool: the uploader's credentials are checked as the edge checks them.
+                *([common.user_pool_statement(args.user_pool_arn)] if args.user_pool_arn is not None else []),
             ),
             opts=child,
         )
@@ -209,21 +215,26 @@ class UploadEndpoint(pulumi.ComponentResource):
         zip_name = args.bundle_name
 
         def build(inputs: list[Any]) -> bundle.Bundle:
-            from edge import credentials
+            from edge import credentials, userpool
 
-            users, trusted_config, seed = inputs
+            users, trusted_config, seed, pool_file = inputs
+            extra = [bundle_entry(trusted_config)] if trusted_config else []
+            if pool_file is not None:
+                extra.append((userpool.FILE_NAME, pool_file.encode("utf-8")))  # beside credentials.json
             return bundle.build_upload_bundle(
-                credentials.render_file(dict(users), args.realm, seed),
+                credentials.render_file(dict(users), args.realm, seed, allow_empty=pool_file is not None),
                 out_dir=bundle_dir,
                 name=zip_name,
                 source_root=args.source_root,
-                extra_files=[bundle_entry(trusted_config)] if trusted_config else [],
+                extra_files=extra,
             )
 
-        # Hashes only (as in the edge bundle), and the publishers' config (no secret in it): not
-        # secret, and diffable in the state.
+        # Hashes only (as in the edge bundle), the publishers' config and the pool's ids (no
+        # secret in them): not secret, and diffable in the state.
         upload_bundle = pulumi.Output.unsecret(
-            pulumi.Output.all(args.users, args.trusted_publishing_config, args.credentials_seed).apply(build)
+            pulumi.Output.all(
+                args.users, args.trusted_publishing_config, args.credentials_seed, args.user_pool_file
+            ).apply(build)
         )
         self.function = aws.lambda_.Function(
             f"{name}-function",

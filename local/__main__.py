@@ -12,8 +12,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 from edge import credentials
+from indexer.users import UsersError
 from local.datadir import DataDirError
 from local.stack import DEFAULT_USER, DEFAULT_USERS, LocalStack, PortInUse, password_of
+from local.userstore import PoolSeed, split_tokens
 from upload.publishers import parse_publishers
 
 
@@ -58,6 +60,35 @@ def users_config(
     return config
 
 
+def pool_config(
+    users: list[tuple[str, str]] | None,
+    publish: list[tuple[str, str]] | None,
+    tokens: list[tuple[str, str]] | None,
+) -> tuple[dict[str, object], PoolSeed]:
+    """`--user-store cognito`: --user and pool-format --token go into the pool; static-format tokens
+    and, without any --user or --token, the default user stay static (the break-glass accounts)."""
+    if not users and not tokens:
+        return users_config(users, publish, tokens), PoolSeed()
+    try:
+        pool_tokens, static_tokens = split_tokens(tokens or [])
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    globs: dict[str, list[str]] = {}
+    for name, glob in publish or []:
+        globs.setdefault(name, []).append(glob)
+    seed = PoolSeed(
+        users={user: (password, globs.pop(user, [])) for user, password in users or []},
+        tokens={name: (secret, globs.pop(name, [])) for name, secret in pool_tokens.items()},
+    )
+    static: dict[str, object] = {}
+    if static_tokens:
+        rest = [(name, glob) for name, names_globs in globs.items() for glob in names_globs]
+        static = users_config(None, rest, list(static_tokens.items()))
+    elif globs:
+        raise SystemExit(f"error: --publish names no --user or --token: {', '.join(sorted(globs))}")
+    return static, seed
+
+
 class StopSignal:
     """Ctrl-C (SIGINT) and SIGTERM stop the stack, however this process was started.
 
@@ -88,6 +119,22 @@ class StopSignal:
         while not self.received:
             time.sleep(self.POLL_SECONDS)
         return self.received[0]
+
+
+def user_store_lines(stack: LocalStack, pooled: set[str]) -> str:
+    """The banner's Cognito lines: where the pool is, and `pypi-edge` commands that work against it."""
+    if stack.cognito is None:
+        return ""
+    bound = stack.user_cache_seconds
+    lines = [
+        f"  cognito    {stack.cognito.endpoint}   pool {stack.cognito.pool_id}   "
+        f"(in the pool: {', '.join(sorted(pooled)) or 'nobody yet'}; answers kept {bound} s)",
+        "",
+        f"Manage users and tokens while it runs (no restart; a change holds everywhere within {bound} s):",
+        "  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local",
+        *(f"  {line}" for line in stack.cognito.commands()),
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def trusted_line(args: argparse.Namespace) -> str:
@@ -157,6 +204,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--ephemeral", action="store_true", help="keep nothing across restarts, even with --data-dir"
     )
+    parser.add_argument(
+        "--user-store",
+        choices=("static", "cognito"),
+        default="static",
+        help="static: --user/--token live in the credentials file, as Pulumi's `users`; cognito: moto's "
+        "Cognito runs beside S3/SQS and holds them (and pool tokens, pypi-edge-pool-NAME.…), managed "
+        "with `pypi-edge user …` while the stack runs (the banner shows how)",
+    )
+    parser.add_argument(
+        "--user-cache-seconds",
+        type=int,
+        default=60,
+        metavar="N",
+        help="with --user-store cognito: seconds the edge keeps the pool's answer (the revocation bound, 60)",
+    )
+    parser.add_argument(
+        "--cognito-port", type=int, default=0, help="with --user-store cognito: its port (default: any free)"
+    )
     parser.add_argument("--batch-window", type=float, default=0.5, help="indexer batch window, seconds (0.5)")
     parser.add_argument(
         "--fallback-index-url",
@@ -197,7 +262,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     logging.getLogger("botocore").setLevel(logging.WARNING)
-    users = users_config(args.user, args.publish, args.token)
+    seed = None
+    if args.user_store == "cognito":
+        users, seed = pool_config(args.user, args.publish, args.token)
+    else:
+        users = users_config(args.user, args.publish, args.token)
     stop = StopSignal()  # before start: a Ctrl-C while starting stops right after
     stack = LocalStack(
         port=args.port,
@@ -210,6 +279,10 @@ def main(argv: list[str] | None = None) -> int:
         oidc_audience=args.oidc_audience,
         test_issuer=args.trust_test_issuer,
         data_dir=None if args.ephemeral else args.data_dir,
+        user_store=args.user_store,
+        pool_seed=seed,
+        user_cache_seconds=args.user_cache_seconds,
+        cognito_port=args.cognito_port,
     )
     try:
         stack.start()
@@ -217,8 +290,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         stack.stop()
         return 1
+    except UsersError as exc:  # a seeded password the pool's policy refuses, say
+        print(f"error: {exc}", file=sys.stderr)
+        stack.stop()
+        return 1
 
     people = {u: spec for u, spec in users.items() if u != credentials.TOKEN_USER}
+    seeded = seed.users if seed else {}
+    pooled = {u: {"password": pw, "publish": globs} for u, (pw, globs) in seeded.items()}
+    people.update(pooled)
     publishers = [u for u, spec in people.items() if not isinstance(spec, str) and spec.get("publish")]
     user = (publishers or list(people) or [DEFAULT_USER[0]])[0]
     password = password_of(people[user]) if user in people else "PASSWORD"
@@ -237,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
   S3 + SQS   {stack.s3_endpoint}   bucket {stack.bucket}
   fallback   {args.fallback_index_url or "off (a project not here is a 404)"}
   data       {data_line(stack)}
-{trusted_line(args)}
+{trusted_line(args)}{user_store_lines(stack, set(pooled))}
 Publish with twine, uv or poetry (as {user}):
   twine upload --repository-url {legacy} -u {user} -p '{password}' dist/*
   uv publish --publish-url {legacy} --check-url http://{userinfo}@{host}/simple/ \\

@@ -88,6 +88,12 @@ class LocalStack:
     test_issuer: str | None = None
     # Where the bucket is kept across restarts (local/datadir.py); None: in memory only.
     data_dir: Path | None = None
+    # The user store: "static" (only `users`), or "cognito": moto's Cognito on `cognito_port` (0: a
+    # free port) holding `pool_seed`, beside the static `users` (local/userstore.py).
+    user_store: str = "static"
+    pool_seed: Any = None  # local.userstore.PoolSeed
+    user_cache_seconds: int = 60
+    cognito_port: int = 0
     _threads: list[threading.Thread] = field(default_factory=list, init=False)
     _tmp: Any = field(default=None, init=False)
     _data: DataDir | None = field(default=None, init=False)
@@ -124,7 +130,9 @@ class LocalStack:
         # local stack into a private temp dir, with the same function.
         self._tmp = tempfile.TemporaryDirectory(prefix="pypi-edge-local-")
         cred_path = Path(self._tmp.name) / credentials.FILE_NAME
-        raw = credentials.render_file(self.users, REALM, seed="local")
+        raw = credentials.render_file(
+            self.users, REALM, seed="local", allow_empty=self.user_store == "cognito"
+        )
         cred_path.write_bytes(raw)
         os.environ["PYPI_EDGE_CREDENTIALS"] = str(cred_path)
         # The indexer's boto3 client finds the local S3 through the standard endpoint variable.
@@ -153,6 +161,7 @@ class LocalStack:
         indexer_handler.handler(
             {"action": indexer_handler.INIT_ACTION, "bucket": self.bucket}, LambdaContext()
         )
+        pool_file = self._start_user_store()
 
         from edge import handler as edge_handler
 
@@ -167,6 +176,10 @@ class LocalStack:
         origin_secret = secrets.token_urlsafe(16)
         verifier = credentials.Verifier()
         verifier.configure(raw)
+        if pool_file is not None:
+            from edge import userpool
+
+            verifier.pool = userpool.PoolVerifier(userpool.load(pool_file))  # its own container cache
         trusted = None
         if self.trusted_publishers:
             # A fresh signing key per run, as the deployment generates one per stack.
@@ -280,6 +293,9 @@ class LocalStack:
             self.moto.stop()
         if self._data is not None:
             self._data.close()
+        if getattr(self, "cognito", None):
+            self.cognito.stop()
+            os.environ.pop("PYPI_EDGE_USERPOOL", None)
         if self.fallback_index_url:
             os.environ.pop("PYPI_EDGE_FALLBACK", None)
         if self._tmp is not None:

@@ -35,6 +35,7 @@ STACK_REGION = "eu-west-1"
 DISTRIBUTION_ID = "E2MOCKDISTRIB"
 DISTRIBUTION_DOMAIN = "d111111abcdef8.cloudfront.net"
 ORIGIN_SECRET = "mock-origin-secret-0123456789abcdefghijklmnopqrstuvwxyzABCD"
+USER_POOL_CLIENT_ID = "mockclient0123456789abcdefg"
 
 
 @dataclass
@@ -128,6 +129,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
             state.update(base64=base64.b64encode(raw).decode(), hex=raw.hex())
         elif typ == "random:index/randomId:RandomId":
             state.update(hex="0123456789abcdef"[: 2 * int(inputs.get("byteLength", 8))])
+        elif typ == "aws:cognito/userPool:UserPool":
+            # A real pool id: "<region>_<alphanumerics>" (edge.userpool checks the shape).
+            rid = f"{region}_MockPool01"
+            state.update(id=rid, arn=f"arn:aws:cognito-idp:{region}:{ACCOUNT}:userpool/{rid}")
+        elif typ == "aws:cognito/userPoolClient:UserPoolClient":
+            rid = USER_POOL_CLIENT_ID
         elif typ == "aws:cloudfront/distribution:Distribution":
             rid = DISTRIBUTION_ID
             state.update(

@@ -299,15 +299,16 @@ def test_the_document_is_one_table_with_further_tables_and_notes(results: Result
     clients_rows = sum(
         len(case.tasks) * len(PEERS) * (len(case.scenarios) + 1) for case in results.work.cases
     )  # per peer: a wall time per scenario, and the bytes
-    expected = 4 + 4 * len(QUICK.projects) + 2 + 2 + clients_rows + 7 + len(cost.TEAM_SIZES)
+    # edge 4 + user pool 5, indexer, clients, cost 7 and the flat-rate plans
+    expected = 4 + 5 + 4 * len(QUICK.projects) + 2 + 2 + clients_rows + 7 + len(cost.TEAM_SIZES)
     assert len(rows) == expected
     assert all(len(re.split(r"(?<!\\)\|", row)) == len(HEADER) + 2 for row in rows)
     assert {row.split("|")[1].strip() for row in rows} == {"1 edge", "2 indexer", "3 clients", "4 cost"}
     assert all(row.split("|")[-2].strip().endswith("×") for row in rows)  # every row has a ratio
     headings = [line for line in lines if line.startswith("### ")]
-    assert len(headings) == 7
+    assert len(headings) == 8
     notes = [line for line in lines if re.match(r"\d+\. ", line)]
-    assert len(notes) == 15
+    assert len(notes) == 16
     for needle in (
         "serverless-pypi",
         "CodeArtifact",
@@ -317,6 +318,8 @@ def test_the_document_is_one_table_with_further_tables_and_notes(results: Result
         "flat-rate",
         "unconfirmed",
         "edge cache cold",
+        "aws.amazon.com/cognito/pricing",
+        "user-pool cache miss",
     ):
         assert needle in text
     assert sum(line.startswith(("| twine upload | ", "| uv publish | ")) for line in lines) == 2
@@ -676,3 +679,23 @@ def test_the_origin_adds_its_round_trip_to_every_request_the_edge_sends_it_and_c
     assert origin.reset() == 3 and origin.reset() == 0
     servers.Origin(s3, rtt=0.0, sleep=fake.sleep).get_object(Bucket="b", Key="k")
     assert fake.sleeps == [0.105] * 3  # a same-region origin adds nothing
+
+
+def test_the_user_pool_bills_active_users_above_the_free_tier() -> None:
+    from bench import users
+
+    assert users.cognito_cost(50, "Lite") == 0 and users.cognito_cost(10_000, "Essentials") == 0
+    assert users.cognito_cost(10_001, "Lite") == pytest.approx(0.0055)
+    assert users.cognito_cost(1_000, "Lite", free_tier=False) == pytest.approx(5.50)
+    assert users.cognito_cost(10_000, "Essentials", free_tier=False) == pytest.approx(150)
+    assert (
+        users.cognito_cost(50, "Plus")
+        == users.cognito_cost(50, "Plus", free_tier=False)
+        == pytest.approx(1.0)
+    )
+
+
+def test_the_user_pool_measurements_hold_what_the_rows_say(results: Results) -> None:
+    p = results.pool
+    assert p["revocation_bound_s"] == 2  # times are reported, not asserted
+    assert p["sdk_import_mb"] > p["client_import_mb"]  # boto3 adds more resident memory than http.client

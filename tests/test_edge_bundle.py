@@ -29,7 +29,7 @@ import {module} as edge
 outside = sorted(
     m for m in sys.modules
     if m.partition(".")[0] not in sys.stdlib_module_names and m.partition(".")[0] not in ("edge", "handler",
-    "credentials", "guard", "__main__")
+    "credentials", "guard", "userpool", "__main__")
 )
 result = edge.handler({event!r}, None)
 print(json.dumps({{"outside": outside, "heavy": [m for m in {heavy!r} if m in sys.modules],

@@ -20,8 +20,9 @@ EVERYTHING_ON = {
     "retainBucketOnDelete": False,
     "fallbackIndexUrl": "https://pypi.org/simple/",
     "trustedPublishers": {"acme": [{"provider": "github", "repository": "acme/tools", "workflow": "r.yml"}]},
+    "userPool": "create",
 }
-ACTION = re.compile(r"`((?:cloudfront|iam|lambda|logs|s3|sqs):[A-Za-z*]+)`")
+ACTION = re.compile(r"`((?:cloudfront|cognito-idp|iam|lambda|logs|s3|sqs):[A-Za-z*]+)`")
 
 
 @pytest.fixture(scope="module")
@@ -65,5 +66,5 @@ def test_the_readme_lists_exactly_the_deployers_actions():
 def test_every_action_is_written_as_iam_spells_it():
     for action in deployer.all_actions():
         service, name = action.split(":")
-        assert re.fullmatch(r"[a-z0-9]+", service), action
+        assert re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)?", service), action
         assert re.fullmatch(r"[A-Z][A-Za-z]*\*?", name), action

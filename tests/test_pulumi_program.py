@@ -127,6 +127,8 @@ def test_project_file_declares_runtime_and_every_setting_once() -> None:
         "fallbackCacheSeconds",
         "trustedPublishers",  # infra/trusted.py (TrustedPublishingArgs; tests/test_pulumi_trusted.py)
         "trustedPublishingAudience",
+        "userPool",  # infra/users.py (UserStoreArgs; tests/test_pulumi_users.py)
+        "userCacheSeconds",
     }
     for key, decl in config.items():
         assert decl.get("description"), key
@@ -145,6 +147,8 @@ def test_project_file_declares_runtime_and_every_setting_once() -> None:
         "noncurrentVersionExpiryDays": "noncurrent_version_expiry_days",
         "fallbackIndexUrl": "fallback_index_url",
         "fallbackCacheSeconds": "fallback_cache_seconds",
+        "userPool": "user_pool",
+        "userCacheSeconds": "user_cache_seconds",
     }
     python_type = {"string": str, "integer": int, "boolean": bool}
     for key, field_name in snake.items():
@@ -823,6 +827,7 @@ def _assert_equal(actual: Any, expected: Any) -> None:
         ({"__token__": {"ci": {"sha256": "0" * 64, "publish": []}}, "zoe": "pw"}, "zoe"),
         ({"__token__": {"ci": {"sha256": "0" * 64, "publish": []}}}, "__token__"),
         ({"dev@example.com": "pw"}, "dev%40example.com"),
+        ({}, "USER"),  # everyone is in the user pool
     ],
 )
 def test_pip_install_output_names_a_person_not_the_token_entry(users: dict, shown: str) -> None:

@@ -63,6 +63,8 @@ def imported_distributions(*entry_points: Path) -> set[str]:
                 for local in (candidate.with_suffix(".py"), candidate / "__init__.py"):
                     if local.exists():
                         todo.append(local)
+            elif (REPO / "edge" / f"{top}.py").exists():
+                continue  # edge/*.py import each other flat as well, for the edge bundle's layout
             elif top not in sys.stdlib_module_names and top != "__future__":
                 third_party.add(top)
     providers = importlib.metadata.packages_distributions()

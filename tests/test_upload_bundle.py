@@ -46,7 +46,8 @@ def test_the_bundle_files_are_enough_and_pull_in_no_indexer_runtime(tmp_path):
     expected = {
         p.removesuffix(".py").removesuffix("/__init__").replace("/", ".") for p in upload.BUNDLE_SOURCES
     }
-    assert set(result["local"]) == expected
+    # edge/cognito.py ships too, but loads only on a container's first user pool miss.
+    assert set(result["local"]) == expected - {"edge.cognito"}
     assert result["heavy"] == []
     assert result["status"] == 403  # no origin header
     assert result["secret"] == "s"

@@ -9,11 +9,14 @@ Handler
 
 Files in the bundle (`BUNDLE_SOURCES`, paths relative to the repository root, same paths in the zip)
     upload/__init__.py, upload/handler.py, edge/__init__.py, edge/credentials.py, edge/guard.py,
-    indexer/__init__.py, indexer/publish.py, indexer/metadata.py, indexer/model.py, indexer/store.py;
+    edge/userpool.py, edge/cognito.py (the opt-in user pool), indexer/__init__.py,
+    indexer/publish.py, indexer/metadata.py, indexer/model.py, indexer/store.py;
     plus ``credentials.json`` at the zip root, written by ``edge.credentials.render_file(users, realm,
     seed)`` with the SAME users, realm and seed as the edge bundle (the one renderer; tokens are
-    the ``users.__token__`` entries).  Nothing else from indexer/ is imported (no jinja2, no
-    Powertools).  tests/test_upload_bundle.py imports the handler from exactly these files.
+    the ``users.__token__`` entries); with the opt-in user pool also ``userpool.json`` beside it
+    (``edge.userpool.render_file``, the same bytes as in the edge bundle).  Nothing else from
+    indexer/ is imported (no jinja2, no Powertools).  tests/test_upload_bundle.py imports the
+    handler from exactly these files.
 
 Pip packages (for the Lambda platform, as the indexer's bundle)
     ``-r indexer/requirements.txt -r upload/requirements.txt`` (`REQUIREMENTS`): the handler
@@ -32,6 +35,8 @@ Environment
                       the invocation has left (less a margin; then "indexing continues"), without
                       retries (optional: without it the S3 event indexes the file within seconds)
     PYPI_EDGE_CREDENTIALS  optional path of the credentials file (default: the bundled one)
+    PYPI_EDGE_USERPOOL     optional path of the user pool file (default: ``userpool.json`` beside
+                      the credentials file; absent = no pool, `edge.userpool.render_file` writes it)
 
 IAM (least privilege: create distributions and their bookkeeping, nothing else; infra/upload.py)
     s3:PutObject on ``<project>/<file>.whl|.tar.gz|.zip``, ``_claims/*`` (identity claims,
@@ -40,7 +45,8 @@ IAM (least privilege: create distributions and their bookkeeping, nothing else; 
     s3:GetObject on the same distributions, the claims and ``*/.project-status`` (the HEAD/GET that
     compares an existing file's SHA-256, a claim held by another upload, PEP 792);
     s3:ListBucket of one ``<project>/`` prefix at a time (look-alikes of a file);
-    lambda:InvokeFunction on the indexer function; logs:CreateLogStream / logs:PutLogEvents.  No
+    lambda:InvokeFunction on the indexer function; logs:CreateLogStream / logs:PutLogEvents; with a
+    user pool, cognito-idp:AdminInitiateAuth on that pool only (as the edge function's role).  No
     s3:DeleteObject, no If-Match overwrite.  Memory: a request holds the body, its base64 form and the
     parsed file at once (~3 x 6 MB); 512 MB leaves ample room and more CPU for the hashes.
     Timeout: the indexer call dominates; 30 s.
@@ -80,6 +86,8 @@ BUNDLE_SOURCES = (
     "edge/__init__.py",
     "edge/credentials.py",
     "edge/guard.py",
+    "edge/userpool.py",
+    "edge/cognito.py",
     "indexer/__init__.py",
     "indexer/publish.py",
     "indexer/metadata.py",

@@ -50,7 +50,7 @@ from multipart import MultipartError, MultipartParser, parse_options_header
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from edge import credentials, guard
+from edge import credentials, guard, userpool
 from indexer import publish
 from upload import oidc
 
@@ -104,6 +104,7 @@ _TITLES = {
     405: "Method Not Allowed",
     409: "Conflict",
     413: "Payload Too Large",
+    429: "Too Many Requests",
     503: "Service Unavailable",
 }
 
@@ -399,6 +400,15 @@ def from_environment() -> Config:
             config.verifier.configure(f.read())
     except (OSError, ValueError) as exc:
         logger.error("no usable credentials at %s (%s): every upload gets 401", path, exc)
+    # The opt-in user pool: the same file and the same verifier as the edge (edge/userpool.py).
+    pool_path = os.environ.get(userpool.ENV_VAR) or os.path.join(os.path.dirname(path), userpool.FILE_NAME)
+    try:
+        raw = userpool.read_file(pool_path)
+        if raw is not None:
+            config.verifier.pool = userpool.PoolVerifier(userpool.load(raw))
+    except (OSError, ValueError) as exc:
+        config.verifier.pool = userpool.Broken(str(exc))
+        logger.error("unusable user pool file %s (%s): pool users get 503", pool_path, exc)
     if os.environ.get(ENV_INDEXER):
         config.refresher = LambdaRefresher(os.environ[ENV_INDEXER])
     try:
@@ -452,7 +462,22 @@ def file_upload(req: Request) -> dict:
     config = req.config
     if req.method != "POST":
         return respond(405, "the upload endpoint takes POST", req.accept, {"allow": "POST"})
-    principal = config.verifier.verify(req.headers.get("authorization"), minted=config.minted)
+    try:
+        principal = config.verifier.verify(req.headers.get("authorization"), minted=config.minted)
+    except userpool.Unavailable:
+        return respond(
+            503,
+            "the user store cannot be reached; try again in a few seconds",
+            req.accept,
+            {"retry-after": str(userpool.RETRY_AFTER_SECONDS)},
+        )
+    except userpool.RateLimited as exc:
+        return respond(
+            429,
+            f"too many failed sign-ins for this user; wait {exc.retry_after} s",
+            req.accept,
+            {"retry-after": str(exc.retry_after)},
+        )
     if principal is None:
         return respond(
             401,
