@@ -60,6 +60,8 @@ Decisions a reviewer should know:
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import re
 import sys
@@ -196,6 +198,20 @@ def verify(value: str | None) -> bool:
 _HTML = "text/html; charset=utf-8"
 _TEXT = "text/plain; charset=utf-8"  # upload clients (twine --verbose, uv) print the body as is
 
+# The look of the pages this function generates (401, 404, ...): the index pages' colours, dark
+# mode included, in as few bytes as will do (each 401 carries it).  Allowed by its hash in the
+# response's Content-Security-Policy, so no other inline style or script can run.
+PAGE_STYLE = (
+    "<style>body{margin:12vh auto;max-width:36em;padding:0 20px;font:16px/1.55 system-ui,sans-serif;"
+    "color:#1b2230;background:#f6f7f9}a{color:#1f52bd}h1{font-size:26px}"
+    "@media(prefers-color-scheme:dark){body{color:#e3e7ee;background:#0f131a}a{color:#8db1ff}}</style>"
+)
+_STYLE_HASH = base64.b64encode(hashlib.sha256(PAGE_STYLE[7:-8].encode()).digest()).decode()
+PAGE_CSP = (
+    f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; img-src data:; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'"
+)
+
 
 def _response(
     status: int, description: str, headers: dict[str, str], body: str = "", content_type: str = _HTML
@@ -204,6 +220,8 @@ def _response(
     all_headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", **headers}
     if body:
         all_headers["Content-Type"] = content_type
+        if content_type is _HTML:
+            all_headers["Content-Security-Policy"] = PAGE_CSP
     response: Response = {
         "status": str(status),
         "statusDescription": description,
@@ -216,7 +234,11 @@ def _response(
 
 
 def _page(title: str, text: str) -> str:
-    return f'<!doctype html><meta charset="utf-8"><title>{title}</title><h1>{title}</h1><p>{text}</p>\n'
+    return (
+        f'<!doctype html><html lang="en"><meta charset="utf-8"><meta name="viewport" '
+        f'content="width=device-width,initial-scale=1"><title>{title}</title>{PAGE_STYLE}<main><h1>{title}</h1>'
+        f'<p>{text}</p><p><a href="/">Back to the package list</a></p></main>\n'
+    )
 
 
 def unauthorized() -> Response:
@@ -225,7 +247,7 @@ def unauthorized() -> Response:
         401,
         "Unauthorized",
         {"WWW-Authenticate": _www_authenticate},
-        _page("401 Unauthorized", "This package index needs a user name and password."),
+        _page("401 Unauthorized", "This package index needs a user name and password: reload to sign in."),
     )
 
 
@@ -445,6 +467,9 @@ _NORMALIZED_NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _VALID_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
 _SEPARATORS = re.compile(r"[-_.]+")
 _ROOT_FILES = frozenset({"index.html", "index.json"})
+# The pages' CSS, JS and 404 page (indexer/assets.py): "-" cannot begin a PEP 508 name.
+STATIC_PREFIX = "/-/static/"
+_STATIC_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _SERVED_SUFFIXES = (".whl", ".tar.gz", ".zip", ".metadata")
 _ALLOWED_METHODS = frozenset({"GET", "HEAD"})
 
@@ -498,6 +523,12 @@ def _index(directory: str, querystring: str, accept: str | None) -> str | Respon
     return _not_acceptable()
 
 
+def static_asset(path: str) -> str | Response:
+    """``/-/static/<name>`` (decoded, validated path): the same key, or 404 for anything else there."""
+    name = path[len(STATIC_PREFIX) :]
+    return path if _STATIC_NAME.fullmatch(name) else _not_found()
+
+
 def route(method: str, uri: str, querystring: str = "", accept: str | None = None) -> str | Response:
     """Map an authenticated request to a bucket URI (str) or a generated response (dict).
 
@@ -517,6 +548,8 @@ def route(method: str, uri: str, querystring: str = "", accept: str | None = Non
         return _bad_request()
     if path == "/":
         return _index("", querystring, accept)
+    if path.startswith(STATIC_PREFIX):
+        return static_asset(path)
     segments = path[1:].split("/")
     if segments[0] == "simple":
         prefix = "/simple/"

@@ -31,6 +31,7 @@ checks the pages against the bucket, for each interleaving that once went wrong.
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import tempfile
 import time
@@ -43,8 +44,9 @@ from typing import IO
 from botocore.exceptions import BotoCoreError, ClientError
 from packaging.utils import InvalidName, canonicalize_name
 
-from indexer import render
+from indexer import assets, render
 from indexer import status as project_status
+from indexer.about import About, parse_about
 from indexer.log import logger
 from indexer.metadata import (
     MetadataError,
@@ -86,6 +88,9 @@ FULL_READ_BYTES = 8 * 1024 * 1024  # below this, one GET of the whole file is ch
 SPOOL_BYTES = 32 * 1024 * 1024  # larger streamed files spill to /tmp
 MAX_REASON_BYTES = 4096
 MAX_ATTEMPTS = 12
+# The index's public URL, shown in the pages' install commands: set on the indexer Lambda by the
+# Pulumi program (the custom domain, else the CloudFront name), and by the local stack.
+PUBLIC_URL_ENV = "PYPI_EDGE_PUBLIC_URL"
 
 
 class RebuildConflict(Exception):
@@ -135,9 +140,12 @@ def _backoff(attempt: int) -> None:
 
 
 class Indexer:
-    def __init__(self, bucket: Bucket, *, full_read_bytes: int = FULL_READ_BYTES) -> None:
+    def __init__(
+        self, bucket: Bucket, *, full_read_bytes: int = FULL_READ_BYTES, public_url: str | None = None
+    ) -> None:
         self.bucket = bucket
         self.full_read_bytes = full_read_bytes
+        self.site = render.Site.parse(os.environ.get(PUBLIC_URL_ENV) if public_url is None else public_url)
 
     # --- one project ---------------------------------------------------------------------
 
@@ -177,6 +185,7 @@ class Indexer:
 
         files: list[File] = []
         left_out: list[LeftOut] = []
+        fresh: dict[str, bytes] = {}  # core metadata of the files read in this rebuild, by filename
         for key, obj in objects.items():
             name = key[len(prefix) :]
             if "/" in name or not is_distribution(name):
@@ -214,6 +223,7 @@ class Indexer:
                     known.get(name),
                     marker=objects.get(key + YANKED_SUFFIX),
                     metadata=objects.get(key + METADATA_SUFFIX),
+                    fresh=fresh,
                 )
             except TRANSIENT:
                 raise  # S3 or the network, or a lost race: the record fails and SQS retries it
@@ -243,9 +253,8 @@ class Indexer:
             held=sort_files(held),
             left_out=tuple(sorted(left_out, key=_by_name)),
         )
-        self.bucket.put(
-            prefix + "index.html", render.project_html(detail), HTML, self.bucket.page_cache_control
-        )
+        page = render.project_html(detail, self._about(detail, fresh, objects), self.site)
+        self.bucket.put(prefix + "index.html", page, HTML, self.bucket.page_cache_control)
         self.bucket.put_page(
             prefix + "index.json",
             render.project_json(detail, status_memory=status_memory),
@@ -263,6 +272,59 @@ class Indexer:
             if key.endswith(METADATA_SUFFIX) and key not in live:
                 self.bucket.delete(key)
         return _Outcome(project, detail, serial, previous_entry)
+
+    def _about(
+        self, detail: ProjectDetail, fresh: dict[str, bytes], objects: dict[str, ObjectInfo]
+    ) -> About | None:
+        """The latest release's core metadata, for the page's README and side panel.
+
+        Free when this rebuild read a file of that release (an upload of a new version);
+        otherwise one GET of a wheel's `.metadata` (PEP 658, the METADATA bytes), or, for a
+        release with only an sdist, its PKG-INFO read from the archive's start.  A quarantined
+        project shows nothing of its publisher's text.  Unreadable metadata: a page without.
+        """
+        latest = detail.latest
+        if detail.status == "quarantined" or latest is None:
+            return None
+        candidates = sorted(
+            (f for f in detail.files if f.version == latest),
+            key=lambda f: (f.filename not in fresh, f.kind != "wheel", f.filename),
+        )
+        for f in candidates:
+            key = f"{detail.name}/{f.filename}"
+            try:
+                raw = fresh.get(f.filename) or self._stored_metadata(key, f, objects.get(key))
+            except MetadataError as exc:
+                logger.warning(
+                    "latest release's metadata unreadable; page without README", key=key, error=str(exc)
+                )
+            except ClientError as exc:
+                if not is_not_found(exc):
+                    raise
+                continue
+            if raw is None:
+                continue
+            try:
+                return parse_about(raw)
+            except Exception:
+                # Publisher text that trips a renderer costs the README, never the page.
+                logger.exception("could not render the latest release's metadata; page without", key=key)
+                return None
+        return None
+
+    def _stored_metadata(self, key: str, f: File, obj: ObjectInfo | None) -> bytes | None:
+        if f.metadata_sha256:
+            got = self.bucket.get_bytes(key + METADATA_SUFFIX)
+            return got[0] if got is not None else None
+        if f.kind != "sdist" or obj is None:
+            return None
+        dist = parse_filename(f.filename)
+        if key.endswith(".zip"):
+            return _core_metadata(
+                RangeFile(obj.size, lambda a, b: self.bucket.get_range(key, a, b)), dist, key
+            )
+        with self.bucket.open_stream(key) as stream:  # stops at PKG-INFO
+            return _core_metadata(stream, dist, key)
 
     def _project_status(
         self, marker: ObjectInfo | None, prev_doc: dict | None
@@ -320,6 +382,7 @@ class Indexer:
         *,
         marker: ObjectInfo | None,
         metadata: ObjectInfo | None,
+        fresh: dict[str, bytes] | None = None,
     ) -> File | None:
         yanked, yanked_etag = self._yank_state(marker, known)
         if known is not None and known.etag == obj.etag and _metadata_intact(known, metadata, dist):
@@ -335,6 +398,8 @@ class Indexer:
             return None
         meta = parse_core_metadata(raw)
         check_agrees(meta, dist)  # the rule `upload` enforces; `aws s3 cp` enforces nothing
+        if fresh is not None:
+            fresh[obj.key.rsplit("/", 1)[1]] = raw
         metadata_sha256, metadata_etag = None, ""
         if dist.kind == "wheel":
             try:
@@ -412,9 +477,14 @@ class Indexer:
         may still be in flight, and writing our serial is what makes it lose.
         """
         lost_race = False
+        not_found = render.not_found_html(self.site)
+        static_version = assets.version(not_found)
         for attempt in range(MAX_ATTEMPTS):
             doc, etag = self.bucket.get_json("index.json")
             current = render.parse_root_json(doc)
+            # The pages' assets (indexer/assets.py) are written when the root does not name them
+            # yet (a new index, or an upgrade): no request at all in the steady state.
+            static_stale = rewrite or render.root_static(doc) != static_version
             updated = current
             for name, change in changes.items():
                 existing = current.get(name)
@@ -428,22 +498,33 @@ class Indexer:
                     continue
                 else:
                     updated = updated.with_entry(change.entry)
-            if updated is current and not rewrite and not lost_race and doc is not None:
+            if updated is current and not rewrite and not lost_race and doc is not None and not static_stale:
                 return False
-            if updated is not current or doc is None:
+            if updated is not current or doc is None or static_stale:
                 updated = ProjectList(updated.projects, _serial(current.serial))
             try:
+                if static_stale:
+                    self._write_static(not_found)
                 # HTML first, JSON conditional: a writer that loses the JSON race retries and,
                 # even with nothing left to change, rewrites the HTML from the JSON it lost to.
-                self.bucket.put("index.html", render.root_html(updated), HTML, self.bucket.page_cache_control)
+                page = render.root_html(updated, self.site)
+                self.bucket.put("index.html", page, HTML, self.bucket.page_cache_control)
                 if updated is not current or doc is None:
-                    self.bucket.put_page("index.json", render.root_json(updated), JSON, etag=etag)
+                    self.bucket.put_page(
+                        "index.json", render.root_json(updated, static=static_version), JSON, etag=etag
+                    )
                 return True
             except PreconditionFailed:
                 lost_race = True
                 logger.info("root index changed while updating; retrying", attempt=attempt)
                 _backoff(attempt)
         raise RebuildConflict("<root>")
+
+    def _write_static(self, not_found: bytes) -> None:
+        """The content-hashed CSS and JS (immutable) and the 404 page (a fixed name, short cache)."""
+        for asset in assets.assets().values():
+            self.bucket.put(asset.key, asset.body, asset.content_type, assets.IMMUTABLE)
+        self.bucket.put(assets.NOT_FOUND_KEY, not_found, HTML, self.bucket.page_cache_control)
 
     # --- everything ----------------------------------------------------------------------
 
@@ -464,7 +545,7 @@ class Indexer:
         names: set[str] = set()
         if projects is None:
             folders = {obj.key.partition("/")[0] for obj in self.bucket.list("") if "/" in obj.key}
-            for folder in sorted(folders):
+            for folder in sorted(folders - {assets.STATIC_FOLDER}):  # "-": the pages' assets
                 if canonicalize_name(folder) == folder:
                     names.add(folder)
                 else:

@@ -19,7 +19,14 @@ WATCHED_SUFFIXES: tuple[str, ...] = (".whl", ".tar.gz", ".zip", ".yanked", STATU
 
 # Keys the indexer writes and deletes (IAM resource patterns, relative to the bucket): the root
 # and project pages and PEP 658 metadata.  Distributions and .yanked markers are not among them.
-GENERATED_KEYS: tuple[str, ...] = ("index.html", "index.json", "*/index.html", "*/index.json", "*.metadata")
+GENERATED_KEYS: tuple[str, ...] = (
+    "index.html",
+    "index.json",
+    "*/index.html",
+    "*/index.json",
+    "*.metadata",
+    "-/static/*",  # the pages' CSS, JS and 404 page (indexer/assets.py)
+)
 
 # Keys of distribution files (IAM resource patterns): what the upload function may write.
 DISTRIBUTION_KEYS: tuple[str, ...] = ("*.whl", "*.tar.gz", "*.zip")
@@ -112,6 +119,16 @@ RESPONSE_HEADERS: dict[str, str] = {"Vary": "Accept"}
 # How long CloudFront keeps an error from the origin (custom error responses' ErrorCachingMinTTL).
 # A 403/404 may be a page the indexer is writing right now: do not let CloudFront keep it long.
 ERROR_CACHING_SECONDS: dict[int, int] = {403: 5, 404: 5, 500: 0, 502: 0, 503: 0, 504: 0}
+
+# The page CloudFront shows, keeping the status, when S3 answers 404 (a missing project page or
+# file): a custom error response's ResponsePagePath, written by the indexer (indexer/assets.py).
+# CloudFront fetches it without running the viewer-request function ("CloudFront events that
+# can trigger a Lambda@Edge function": viewer request does not execute "when fetching a custom
+# error page"), and falls back to the origin's own 404 while the object does not exist yet
+# ("Generate custom error responses").  An origin-response function that turned the 404 into a
+# redirect (the fallback index) is not an error any more, so no page is put over it.  The local
+# stand-in does the same (local/cdn.py, local/cache.py).
+ERROR_PAGES: dict[int, str] = {404: "/-/static/404.html"}
 
 
 def _directives(cache_control: str | None) -> dict[str, str | None]:

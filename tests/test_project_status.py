@@ -191,7 +191,8 @@ def test_a_quarantined_project_comes_back_intact_without_reading_its_files(
 
     rebuild(published)
 
-    assert counter.calls["GetObject"] == 3  # project json, the changed marker, root json: no file
+    # Project json, the changed marker, root json, the latest .metadata (README): no file.
+    assert counter.calls["GetObject"] == 4
     after = project_json(published)
     assert [(f["filename"], f["hashes"], f["core-metadata"]) for f in after["files"]] == [
         (f["filename"], f["hashes"], f["core-metadata"]) for f in before
@@ -206,7 +207,8 @@ def test_an_unchanged_marker_is_not_read_again(published, counter: RequestCounte
 
     rebuild(published)
 
-    assert counter.calls["GetObject"] == 2  # project json and root json, as without a marker
+    # Project json, root json and the latest .metadata (README), as without a marker.
+    assert counter.calls["GetObject"] == 3
 
 
 def test_an_unreadable_marker_quarantines_with_a_warning(published, caplog):
