@@ -151,14 +151,25 @@ def test_headings_lose_their_empty_self_links_and_keep_prefixed_ids():
 @pytest.mark.parametrize(
     ("sanitized", "expected"),
     [
-        ('<p id="x"><a href="#x">to x</a></p>', '<p id="user-content-x"><a data-href="#user-content-x">to x</a></p>'),
+        (
+            '<p id="x"><a href="#x">to x</a></p>',
+            '<p id="user-content-x"><a data-href="#user-content-x">to x</a></p>',
+        ),
         ('<h6 id="user-content-y">six</h6>', '<h6 id="user-content-y">six</h6>'),
         ('<img src="https://x.org/b.svg">', '<img src="https://x.org/b.svg" alt="">'),
-        ('<input type="checkbox" checked="" disabled="">', '<input type="checkbox" checked="" disabled="" aria-label="done">'),
-        ("<table><tr><td>1</td></tr></table>", '<div class="scroll" tabindex="0"><table><tr><td>1</td></tr></table></div>'),
+        (
+            '<input type="checkbox" checked="" disabled="">',
+            '<input type="checkbox" checked="" disabled="" aria-label="done">',
+        ),
+        (
+            "<table><tr><td>1</td></tr></table>",
+            '<div class="scroll" tabindex="0"><table><tr><td>1</td></tr></table></div>',
+        ),
         ("<p>a &amp; b &lt;c&gt;</p>", "<p>a &amp; b &lt;c&gt;</p>"),
-        ('<a title="&quot;q&quot;" href="https://x.org/?a=1&amp;b=2"><img src="i.png" alt="i"></a>',
-         '<a title="&quot;q&quot;" data-href="https://x.org/?a=1&amp;b=2"><img src="i.png" alt="i"></a>'),
+        (
+            '<a title="&quot;q&quot;" href="https://x.org/?a=1&amp;b=2"><img src="i.png" alt="i"></a>',
+            '<a title="&quot;q&quot;" data-href="https://x.org/?a=1&amp;b=2"><img src="i.png" alt="i"></a>',
+        ),
         ("<br/>", "<br>"),
     ],
 )
@@ -170,7 +181,11 @@ def test_side_panel_fields_come_from_core_metadata():
     got = about(
         "x",
         requires_python=">=3.9",
-        requires_dist=["requests[socks]>=2.0; python_version < '3.8'", "rich; extra == 'cli'", "not a req !!"],
+        requires_dist=[
+            "requests[socks]>=2.0; python_version < '3.8'",
+            "rich; extra == 'cli'",
+            "not a req !!",
+        ],
         fields=[
             "License-Expression: MIT OR Apache-2.0",
             "Project-URL: Source, https://github.com/x/demo",
@@ -190,7 +205,10 @@ def test_side_panel_fields_come_from_core_metadata():
     assert got.author == "Jane Doe, Joe"  # names only: addresses stay off the page
     assert got.maintainer == "Ops Team"
     assert got.keywords == ("a", "b")
-    assert got.classifiers == (("Programming Language", ("Python :: 3", "Python :: 3.13")), ("Typing", ("Typed",)))
+    assert got.classifiers == (
+        ("Programming Language", ("Python :: 3", "Python :: 3.13")),
+        ("Typing", ("Typed",)),
+    )
     assert got.dependencies == (
         Dependency("requests", "requests", '[socks]>=2.0; python_version < "3.8"'),
         Dependency("rich", "rich", "", "cli"),
@@ -203,7 +221,9 @@ def test_side_panel_fields_come_from_core_metadata():
     ("fields", "short", "long"),
     [
         pytest.param(["License: MIT"], "MIT", "", id="short-license"),
-        pytest.param(["License-Expression: BSD-3-Clause", "License: BSD"], "BSD-3-Clause", "", id="expression-wins"),
+        pytest.param(
+            ["License-Expression: BSD-3-Clause", "License: BSD"], "BSD-3-Clause", "", id="expression-wins"
+        ),
         pytest.param(["License: " + "x" * 100], "", "x" * 100, id="long-license-text"),
         pytest.param([], "", "", id="none"),
     ],
