@@ -380,3 +380,15 @@ def test_the_root_stays_light(make, projects, max_kib):
     gz = len(gzip.compress(html, 6))
     print(f"{make.__name__} at {projects}: {len(html) / 1024:.0f} KiB, {gz / 1024:.0f} KiB gzipped")
     assert gz <= max_kib * 1024
+
+
+def test_the_stand_in_shows_the_404_page_once_the_indexer_wrote_it(s3):
+    from local.cdn import NOT_FOUND_BODY, error_page
+
+    assert error_page(s3, BUCKET, 404) == ({"Content-Type": "text/plain; charset=utf-8"}, NOT_FOUND_BODY)
+    upload(s3, "demo", "1.0")
+    indexer(s3).rebuild("demo")
+    headers, body = error_page(s3, BUCKET, 404)
+    assert headers == {"Content-Type": "text/html; charset=utf-8"}
+    assert body == get(s3, assets.NOT_FOUND_KEY)
+    assert error_page(s3, BUCKET, 502) == ({"Content-Type": "text/plain; charset=utf-8"}, b"")
