@@ -15,7 +15,8 @@ One more pass, `_PageSafe`, fits that HTML into a PEP 503 page:
   href=True)``).  tests/test_pages_simple_api.py holds the anchors to exactly the files.
 * Headings move one level down (the page's ``<h1>`` is the project's name), empty self-links
   next to headings go, ids keep readme_renderer's ``user-content-`` prefix so they cannot
-  collide with the page's own, task-list checkboxes get a name and images an ``alt``, and wide
+  collide with the page's own, task-list checkboxes get a name and images an ``alt``, a code
+  block's ``lang`` (a programming language, not a human one) becomes ``data-lang``, and wide
   tables and code blocks scroll inside a focusable box, so the page stays accessible (axe).
 """
 
@@ -227,6 +228,8 @@ class _PageSafe(HTMLParser):
             values["alt"] = ""
         if tag == "pre":
             values["tabindex"] = "0"  # a code block that scrolls sideways must take focus
+            if "lang" in values:  # comrak's <pre lang="python">: a programming language, not a BCP 47 tag
+                values["data-lang"] = values.pop("lang")
         if tag == "table":
             self.out.append('<div class="scroll" tabindex="0">')
         self.out.append(_start(_heading(tag), values))

@@ -171,6 +171,7 @@ def test_headings_lose_their_empty_self_links_and_keep_prefixed_ids():
             '<a title="&quot;q&quot;" data-href="https://x.org/?a=1&amp;b=2"><img src="i.png" alt="i"></a>',
         ),
         ("<br/>", "<br>"),
+        ('<pre lang="python">x</pre>', '<pre tabindex="0" data-lang="python">x</pre>'),
     ],
 )
 def test_page_safe_rewrites_sanitized_html(sanitized, expected):

@@ -84,33 +84,55 @@
     });
   });
 
-  /* The root's filter: PEP 503-normalized substring match on name and summary. Each keystroke
-   * compares precomputed strings and touches only the rows whose visibility changes. */
+  /* The root's filter: PEP 503-normalized substring match on name and summary. The full list
+   * stays as written (blocks of rows that the browser renders only on screen); while a filter is
+   * set, it is hidden and the matches are shown in a short list of their own, so a keystroke
+   * costs one pass over precomputed strings and at most LIMIT rows, whatever the index's size. */
   var box = doc.getElementById("filter");
   if (!box) return;
+  var LIMIT = 500;
   var list = doc.getElementById("projects"), count = doc.getElementById("count");
-  var none = doc.getElementById("nomatch"), rows = null, keys = null, shown = null;
+  var none = doc.getElementById("nomatch"), more = doc.getElementById("more"), rows, keys;
+  var results = doc.createElement("ul");
+  results.className = "results";
+  results.hidden = true;
+  list.appendChild(results);
   var total = Number(count.getAttribute("data-total"));
   function norm(s) { return s.toLowerCase().replace(/[-_.]+/g, "-"); }
   function plural(n) { return n === 1 ? " project" : " projects"; }
-  function index() {
-    rows = list.querySelectorAll("li[data-p]");
-    keys = new Array(rows.length);
-    shown = new Uint8Array(rows.length);
-    for (var i = 0; i < rows.length; i++) { keys[i] = norm(rows[i].textContent); shown[i] = 1; }
+  /* The match strings are made while the page is idle, so the first keystroke does not wait. */
+  var pending = false, made = 0;
+  rows = list.querySelectorAll("ul.block > li");
+  keys = new Array(rows.length);
+  function makeKeys(deadline) {
+    while (made < rows.length && (!deadline || deadline.timeRemaining() > 1)) {
+      keys[made] = norm(rows[made].textContent);
+      made++;
+    }
+    if (made < rows.length && deadline) idle(makeKeys);
+    else if (made === rows.length) list.setAttribute("data-ready", "");
   }
-  var pending = false;
+  var idle = window.requestIdleCallback || function (f) { setTimeout(function () { f({ timeRemaining: function () { return 8; } }); }, 0); };
+  idle(makeKeys);
   function apply() {
     pending = false;
-    if (!rows) index();
-    var q = norm(box.value.trim()), n = 0;
-    for (var i = 0; i < rows.length; i++) {
-      var hit = q === "" || keys[i].indexOf(q) !== -1 ? 1 : 0;
-      if (hit !== shown[i]) { shown[i] = hit; rows[i].hidden = !hit; }
-      n += hit;
+    makeKeys(null);
+    var q = norm(box.value.trim()), n = 0, fragment = doc.createDocumentFragment();
+    if (q !== "") {
+      for (var r = 0; r < rows.length; r++) {
+        if (keys[r].indexOf(q) === -1) continue;
+        if (n < LIMIT) fragment.appendChild(rows[r].cloneNode(true));
+        n++;
+      }
     }
+    results.textContent = "";
+    results.appendChild(fragment);
+    results.hidden = q === "";
+    list.classList.toggle("filtered", q !== "");
     count.textContent = q === "" ? total + plural(total) : n + " of " + total + plural(total);
-    none.hidden = n !== 0;
+    none.hidden = q === "" || n !== 0;
+    more.hidden = n <= LIMIT;
+    more.textContent = "Showing the first " + LIMIT + " of " + n + " matches: type more to narrow them down.";
   }
   box.addEventListener("input", function () {
     if (!pending) { pending = true; requestAnimationFrame(apply); }
@@ -119,7 +141,7 @@
     if (ev.key === "Escape") { box.value = ""; apply(); }
     else if (ev.key === "Enter" || ev.key === "ArrowDown") {
       if (pending) apply();
-      var first = list.querySelector("li[data-p]:not([hidden]) a");
+      var first = list.querySelector(results.hidden ? "ul.block a" : "ul.results a");
       if (!first) return;
       ev.preventDefault();
       if (ev.key === "Enter") location.href = first.href; else first.focus();
