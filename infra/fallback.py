@@ -3,31 +3,30 @@
     CloudFront ── origin-response ──▶ Lambda@Edge (us-east-1): S3 404/403 for <project>/index.*
                                        → 307 to <fallbackIndexUrl><project>/ (edge/fallback.py)
 
-Created only when `fallbackIndexUrl` is set; `PrivateIndex` adds its association next to the
-viewer-request one (`associations`).  The function's configuration is a `fallback.json` file in
-its own small bundle, written by `edge.fallback.render_file`: Lambda@Edge functions cannot have
-environment variables (CloudFront Developer Guide, "Restrictions on Lambda@Edge": "Environment
-variables aren't supported"), which is also why the viewer-request function's credentials are a
-bundled file.  Its own bundle keeps the viewer-request function's code, and version, unchanged
-when the fallback is switched on or off.
+Created only when `fallbackIndexUrl` is set; `infra.distribution.EdgeDistribution` associates
+`qualified_arn` with the default behaviour, next to the viewer-request function.  The function's
+configuration is a `fallback.json` file in its own small bundle, written by
+`edge.fallback.render_file`: Lambda@Edge functions cannot have environment variables (CloudFront
+Developer Guide, "Restrictions on Lambda@Edge": "Environment variables aren't supported"), which
+is also why the viewer-request function's credentials are a bundled file.  Its own bundle keeps
+the viewer-request function's code, and version, unchanged when the fallback is switched on or off.
 
 Limits relied on (CloudFront Developer Guide, "Quotas on Lambda@Edge"): origin-response
 functions may run up to 30 s with up to 10,240 MB and a 50 MB bundle; this one needs 128 MB
 and well under a second.  Like every Lambda@Edge function of the stack it is made by
-`infra.component.lambda_at_edge` (us-east-1, a published version for the association, kept on
+`infra.common.lambda_at_edge` (us-east-1, a published version for the association, kept on
 delete while CloudFront still holds replicas).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
 
-from infra import bundle
+from infra import bundle, common
 
 TYPE_TOKEN = "pypi-edge:index:FallbackRedirect"
 HANDLER = "fallback.handler"
@@ -71,33 +70,21 @@ class FallbackRedirect(pulumi.ComponentResource):
     def __init__(self, name: str, args: FallbackRedirectArgs, opts: pulumi.ResourceOptions) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        assume = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": ["lambda.amazonaws.com", "edgelambda.amazonaws.com"]},
-                    "Action": "sts:AssumeRole",
-                }
-            ],
-        }
         role = aws.iam.Role(
             f"{name}-role",
-            assume_role_policy=json.dumps(assume),
+            assume_role_policy=common.assume_role_policy("lambda.amazonaws.com", "edgelambda.amazonaws.com"),
             description="pypi-edge origin-response function: fallback index redirects (Lambda@Edge)",
             opts=child,
         )
         built = build_fallback_bundle(
             args.url, args.cache_seconds, args.bundle_dir, args.bundle_name, args.source_root
         )
-        from infra.component import _archive_path, lambda_at_edge  # (component imports this module)
-
-        self.function = lambda_at_edge(
+        self.function = common.lambda_at_edge(
             name,
             description="pypi-edge origin-response: unknown projects go to the fallback index (Lambda@Edge)",
             role_arn=role.arn,
             # checkout-independent path, as the other bundles
-            code=pulumi.FileArchive(_archive_path(built.path)),
+            code=pulumi.FileArchive(common.archive_path(built.path)),
             source_code_hash=built.sha256_b64,
             handler=HANDLER,
             memory_size=MEMORY_MB,
@@ -132,18 +119,3 @@ class FallbackRedirect(pulumi.ComponentResource):
         )
         self.qualified_arn = self.function.qualified_arn
         self.register_outputs({"function_version_arn": self.qualified_arn})
-
-
-def associations(
-    redirect: FallbackRedirect | None,
-) -> list[aws.cloudfront.DistributionDefaultCacheBehaviorLambdaFunctionAssociationArgs]:
-    """The origin-response association to add to the default cache behaviour (none when off)."""
-    if redirect is None:
-        return []
-    return [
-        aws.cloudfront.DistributionDefaultCacheBehaviorLambdaFunctionAssociationArgs(
-            event_type="origin-response",
-            lambda_arn=redirect.qualified_arn,
-            include_body=False,
-        )
-    ]

@@ -17,8 +17,9 @@ secret as an origin custom header; a viewer cannot forge it, because when a view
 carries a header of that name CloudFront overwrites its value ("Add custom headers to origin
 requests").  The function compares it first and answers 403 to anything that bypassed CloudFront.
 
-The distribution itself is built by `infra.component.PrivateIndex`; this component hands it
-`origin` and `cache_behaviors`.
+The distribution is built by `infra.distribution.EdgeDistribution`; this component hands it `origin`
+(the function URL, with the secret header) and `path_patterns`, and the distribution routes those
+paths here through the same viewer-request function.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 import upload as upload_contract  # upload/__init__.py: handler, bundle files, environment
-from infra import bundle, wiring
+from infra import bundle, common, wiring
+from infra.trusted import bundle_entry
 
 TYPE_TOKEN = "pypi-edge:index:UploadEndpoint"
 
@@ -42,16 +44,6 @@ ORIGIN_SECRET_HEADER = "x-pypi-edge-origin-secret"
 ORIGIN_SECRET_LENGTH = 48
 # The paths this endpoint answers; everything else stays on the bucket behaviour.
 PATH_PATTERNS = ("/legacy/*", "/_/oidc/*")
-# CloudFront's method sets are fixed: GET+HEAD, +OPTIONS, or all seven.  POST needs all seven;
-# the edge function and the upload function refuse what they do not serve.
-ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
-CACHED_METHODS = ["GET", "HEAD"]
-# Managed policies, by their fixed IDs (CloudFront developer guide, "Use managed cache policies":
-# CachingDisabled, min/default/max TTL 0, nothing in the key; "Use managed origin request
-# policies": AllViewerExceptHostHeader, every viewer header but Host, so the function URL sees its
-# own host name, plus all query strings and cookies).
-CACHING_DISABLED_POLICY_ID = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
-ALL_VIEWER_EXCEPT_HOST_HEADER_POLICY_ID = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
 # CloudFront waits 30 s for an origin by default; 60 s is the most without a quota increase
 # (developer guide, "Response timeout").  The function must answer first, so its timeout is less.
 ORIGIN_READ_TIMEOUT_SECONDS = 60
@@ -66,23 +58,6 @@ UPLOAD_SERVICE_NAME = "pypi-edge-upload"
 # Lambda unpacks the zip into LAMBDA_TASK_ROOT, /var/task (Lambda developer guide, "Defined
 # runtime environment variables"); the credentials file sits at the zip root.
 CREDENTIALS_PATH = "/var/task/credentials.json"
-FUNCTION_NAME_MAX = 64  # Lambda function names: 1-64 characters
-
-
-def function_name(*parts: str) -> str:
-    """A predictable Lambda function name (letters, digits, - and _; at most 64 characters)."""
-    cleaned = "-".join(
-        dict.fromkeys("".join(c if c.isalnum() or c in "-_" else "-" for c in p) for p in parts)
-    )
-    if len(cleaned) > FUNCTION_NAME_MAX:
-        raise ValueError(
-            f"function name {cleaned!r} is over {FUNCTION_NAME_MAX} characters; use a shorter stack name"
-        )
-    return cleaned
-
-
-def _policy(*statements: Mapping[str, Any]) -> pulumi.Output[str]:
-    return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
 @dataclass
@@ -93,12 +68,9 @@ class UploadEndpointArgs:
     """The `users` config (secret); only its salted hashes reach the bundle, as for the edge."""
     realm: str
     credentials_seed: str
-    indexer_function_name: str
-    """The indexer's *predictable* name (a plain string, not its Output): see `PrivateIndex`."""
-    edge_function_arn: pulumi.Input[str]
-    """The viewer-request function's version ARN: it answers 401 and the oversize 413 here too."""
+    indexer_function_name: pulumi.Input[str]
+    """The indexer's name, chosen up front, never the indexer's own Output (`infra.indexer` says why)."""
     function_name: str
-    response_headers_policy_id: pulumi.Input[str] | None = None
     log_retention_days: int = 30
     source_root: Path = bundle.REPO_ROOT
     bundle_dir: Path | None = None
@@ -115,17 +87,14 @@ class UploadEndpoint(pulumi.ComponentResource):
     role: aws.iam.Role
     origin_secret: random.RandomPassword
     origin: aws.cloudfront.DistributionOriginArgs
-    cache_behaviors: list[aws.cloudfront.DistributionOrderedCacheBehaviorArgs]
+    path_patterns: tuple[str, ...] = PATH_PATTERNS
 
     def __init__(
         self, name: str, args: UploadEndpointArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        invoke = pulumi.InvokeOptions(parent=self)
-        identity = aws.get_caller_identity_output(opts=invoke)
-        region = aws.get_region_output(opts=invoke).region
-        partition = identity.arn.apply(lambda arn: arn.split(":")[1])
+        caller = common.caller(self)
 
         # Random per stack, kept in the state.  RandomPassword marks `result` secret; wrapping it
         # again makes that explicit where it is used (the function's environment, the origin).
@@ -142,36 +111,16 @@ class UploadEndpoint(pulumi.ComponentResource):
         )
         self.role = aws.iam.Role(
             f"{name}-role",
-            assume_role_policy=pulumi.Output.json_dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": ["lambda.amazonaws.com"]},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
+            assume_role_policy=common.assume_role_policy("lambda.amazonaws.com"),
             description="pypi-edge upload function: writes distributions, nothing else",
             opts=child,
         )
-        indexer_arn = pulumi.Output.concat(
-            "arn:",
-            partition,
-            ":lambda:",
-            region,
-            ":",
-            identity.account_id,
-            ":function:",
-            args.indexer_function_name,
-        )
+        indexer_arn = caller.arn("lambda", pulumi.Output.concat("function:", args.indexer_function_name))
         distributions = [pulumi.Output.concat(args.bucket_arn, "/", key) for key in wiring.DISTRIBUTION_KEYS]
         policy = aws.iam.RolePolicy(
             f"{name}-policy",
             role=self.role.id,
-            policy=_policy(
+            policy=common.policy(
                 {
                     # Distribution files only: never a page, a .metadata, a .yanked marker or a
                     # status marker (the indexer and the CLI own those).
@@ -222,7 +171,6 @@ class UploadEndpoint(pulumi.ComponentResource):
 
         def build(inputs: list[Any]) -> bundle.Bundle:
             from edge import credentials
-            from infra.trusted import bundle_entry
 
             users, trusted_config = inputs
             return bundle.build_upload_bundle(
@@ -246,7 +194,7 @@ class UploadEndpoint(pulumi.ComponentResource):
             architectures=[UPLOAD_ARCHITECTURE],
             handler=UPLOAD_HANDLER,
             role=self.role.arn,
-            code=upload_bundle.apply(lambda b: pulumi.FileArchive(_archive_path(b.path))),
+            code=upload_bundle.apply(lambda b: pulumi.FileArchive(common.archive_path(b.path))),
             source_code_hash=upload_bundle.apply(lambda b: b.sha256_b64),
             memory_size=UPLOAD_MEMORY_MB,
             timeout=UPLOAD_TIMEOUT_SECONDS,
@@ -307,28 +255,6 @@ class UploadEndpoint(pulumi.ComponentResource):
                 aws.cloudfront.DistributionOriginCustomHeaderArgs(name=ORIGIN_SECRET_HEADER, value=secret)
             ],
         )
-        self.cache_behaviors = [
-            aws.cloudfront.DistributionOrderedCacheBehaviorArgs(
-                path_pattern=pattern,
-                target_origin_id=ORIGIN_ID,
-                # https-only, not redirect-to-https: twine aborts on any redirect.
-                viewer_protocol_policy="https-only",
-                allowed_methods=ALL_METHODS,
-                cached_methods=CACHED_METHODS,
-                compress=False,
-                cache_policy_id=CACHING_DISABLED_POLICY_ID,
-                origin_request_policy_id=ALL_VIEWER_EXCEPT_HOST_HEADER_POLICY_ID,
-                response_headers_policy_id=args.response_headers_policy_id,
-                lambda_function_associations=[
-                    aws.cloudfront.DistributionOrderedCacheBehaviorLambdaFunctionAssociationArgs(
-                        event_type="viewer-request",
-                        lambda_arn=args.edge_function_arn,
-                        include_body=False,  # it needs Content-Length, never the body
-                    )
-                ],
-            )
-            for pattern in PATH_PATTERNS
-        ]
         self.url = self.function_url.function_url
         self.register_outputs(
             {
@@ -338,29 +264,3 @@ class UploadEndpoint(pulumi.ComponentResource):
                 "role_arn": self.role.arn,
             }
         )
-
-
-def allow_invalidations(
-    name: str, role: aws.iam.Role, distribution: aws.cloudfront.Distribution, opts: pulumi.ResourceOptions
-) -> aws.iam.RolePolicy:
-    """Let the indexer invalidate this distribution's cache, and no other distribution's
-    (CreateInvalidation is authorized per distribution ARN; CloudFront API permissions reference)."""
-    return aws.iam.RolePolicy(
-        f"{name}-indexer-invalidate",
-        role=role.id,
-        policy=_policy(
-            {
-                "Sid": "InvalidateChangedPages",
-                "Effect": "Allow",
-                "Action": "cloudfront:CreateInvalidation",
-                "Resource": distribution.arn,
-            }
-        ),
-        opts=opts,
-    )
-
-
-def _archive_path(path: Path) -> str:
-    from infra.component import _archive_path as relative  # one rule for every bundle path
-
-    return relative(path)

@@ -49,6 +49,7 @@ class Registered:
     dependencies: list[str]
     custom: bool
     secrets: frozenset[str] = frozenset()  # top-level inputs the engine receives as secrets
+    aliases: tuple[Any, ...] = ()  # the alias specs the engine receives (alias_pb2.Alias)
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
@@ -159,6 +160,7 @@ class RecordingMonitor(MockMonitor):
                 dependencies=list(request.dependencies),
                 custom=request.custom,
                 secrets=secrets,
+                aliases=tuple(request.aliases),
             )
         )
         return response
@@ -182,6 +184,7 @@ class ProgramRun:
     outputs: dict[str, Any]
     mocks: RecordingMocks
     namespace: dict[str, Any] = field(default_factory=dict)
+    stack: str = "dev"
 
     def of_type(self, typ: str) -> list[Registered]:
         return [r for r in self.resources if r.type == typ]
@@ -193,6 +196,40 @@ class ProgramRun:
 
     def by_urn(self, urn: str) -> Registered:
         return next(r for r in self.resources if r.urn == urn)
+
+    def engine_urn(self, resource: Registered) -> str:
+        """The URN the Pulumi engine gives the resource: the types of every parent component from
+        the root down, joined by `$` (the stack itself is left out).  The mock monitor's own URNs
+        keep only the nearest parent's type, so a component moved one level down would look
+        unchanged there."""
+        return self._urn(self._type_chain(resource.parent), resource.type, resource.name)
+
+    def alias_urns(self, resource: Registered) -> set[str]:
+        """The URNs the engine resolves this resource's aliases to (the same rule as `engine_urn`)."""
+        urns = set()
+        for alias in resource.aliases:
+            if alias.urn:
+                urns.add(alias.urn)
+                continue
+            spec = alias.spec
+            parent = "" if spec.noParent else (spec.parentUrn or resource.parent)
+            typ, name = spec.type or resource.type, spec.name or resource.name
+            urns.add(self._urn(self._type_chain(parent), typ, name))
+        return urns
+
+    def _type_chain(self, parent_urn: str) -> str:
+        chain = []
+        while parent_urn:
+            parent = next((r for r in self.resources if r.urn == parent_urn), None)
+            if parent is None:  # the stack
+                break
+            chain.append(parent.type)
+            parent_urn = parent.parent
+        return "$".join(reversed(chain))
+
+    def _urn(self, parent_chain: str, typ: str, name: str) -> str:
+        qualified = f"{parent_chain}${typ}" if parent_chain else typ
+        return f"urn:pulumi:{self.stack}::{PROJECT}::{qualified}::{name}"
 
     def provider_region(self, resource: Registered) -> str:
         return self.mocks.region_of(resource.provider)
@@ -241,7 +278,9 @@ def run_program(
         return pulumi.Output.all(**exported).apply(outputs.update)
 
     program()
-    return ProgramRun(resources=list(mocks.registered), outputs=outputs, mocks=mocks, namespace=namespace)
+    return ProgramRun(
+        resources=list(mocks.registered), outputs=outputs, mocks=mocks, namespace=namespace, stack=stack
+    )
 
 
 def zip_members(path: str | Path) -> dict[str, bytes]:

@@ -158,15 +158,21 @@ def test_project_file_declares_runtime_and_every_setting_once() -> None:
 # --- the component -----------------------------------------------------------------------
 
 
-def test_everything_is_a_child_of_the_private_index_component(run: ProgramRun) -> None:
+def test_everything_is_inside_the_private_index_component(run: ProgramRun) -> None:
     component = run.one(TYPE_TOKEN)
     assert component.custom is False
-    upload = run.one("pypi-edge:index:UploadEndpoint")  # a component of its own, inside this one
+    by_urn = {r.urn: r for r in run.resources}
     children = [r for r in run.resources if r is not component]
     assert children
     for r in children:
-        assert r.parent in {component.urn, upload.urn}, r.name
-    assert upload.parent == component.urn
+        parent = r.parent
+        while parent in by_urn and parent != component.urn:
+            parent = by_urn[parent].parent
+        assert parent == component.urn, r.name
+    # Its parts are components of their own, one level down (tests/test_pulumi_components.py).
+    parts = {r.type for r in children if r.parent == component.urn}
+    assert "pypi-edge:index:UploadEndpoint" in parts
+    assert all(not r.custom for r in children if r.parent == component.urn)
     outputs = run.mocks.registered_outputs[component.urn]
     assert {"bucket_name", "distribution_id", "index_url", "pip_install", "edge_function_version_arn"} <= set(
         outputs

@@ -11,7 +11,7 @@ import pulumi
 import pytest
 
 from edge import credentials
-from infra import upload, wiring
+from infra import common, upload, wiring
 from infra.component import TYPE_TOKEN
 from tests.pulumi_helpers import (
     ACCOUNT,
@@ -191,10 +191,10 @@ def test_the_dependency_cycle_is_broken_by_the_indexers_predictable_name(run):
 
 
 def test_function_names_stay_within_lambdas_limit():
-    assert upload.function_name("pypi-edge", "dev", "pypi-edge", "indexer") == "pypi-edge-dev-indexer"
-    assert upload.function_name("a b", "c/d") == "a-b-c-d"
+    assert common.function_name("pypi-edge", "dev", "pypi-edge", "indexer") == "pypi-edge-dev-indexer"
+    assert common.function_name("a b", "c/d") == "a-b-c-d"
     with pytest.raises(ValueError, match="64"):
-        upload.function_name("pypi-edge", "s" * 60, "upload")
+        common.function_name("pypi-edge", "s" * 60, "upload")
 
 
 def test_upload_bundle_has_the_shared_code_and_hashes_only(run):

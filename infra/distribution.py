@@ -1,0 +1,336 @@
+"""`EdgeDistribution`: the viewer-request function and the CloudFront distribution it guards.
+
+    pip / uv / browser ──HTTPS──▶ CloudFront ── viewer-request ──▶ Lambda@Edge (us-east-1):
+        │                                        Basic auth, URL rewriting (edge/handler.py)
+        ├── default behaviour (GET, HEAD, cached by URI) ──OAC, sigv4──▶ the bucket
+        │     └ origin-response: the fallback redirect, when `fallbackIndexUrl` is set
+        └── the upload endpoint's paths (all methods, no cache) ──▶ its function URL
+
+Lambda@Edge logging: the edge function runs in CloudFront's regional edge caches, and each
+region writes its own log group named `/aws/lambda/us-east-1.<function name>` (in the region
+that served the request, not in us-east-1).  Those groups are created by Lambda on first use,
+so this component cannot set their retention up front; its role may write only to them.
+
+Also here: the bucket policy, because what it says is "this distribution, and only over TLS".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from infra import bundle, common, wiring
+
+TYPE_TOKEN = "pypi-edge:index:EdgeDistribution"
+
+ALLOWED_METHODS = list(wiring.VIEWER_METHODS)
+# A 403/404 may be a page the indexer is writing right now: do not let CloudFront keep it.
+ERROR_CACHING_SECONDS = wiring.ERROR_CACHING_SECONDS  # shared with the local stand-in's cache
+HSTS_SECONDS = 2 * common.ONE_YEAR_SECONDS
+ORIGIN_ID = "packages"
+
+# The upload endpoint's behaviours.  CloudFront's method sets are fixed: GET+HEAD, +OPTIONS, or
+# all seven.  POST needs all seven; the edge function and the upload function refuse what they
+# do not serve.
+ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
+CACHED_METHODS = ["GET", "HEAD"]
+# Managed policies, by their fixed IDs (CloudFront developer guide, "Use managed cache policies":
+# CachingDisabled, min/default/max TTL 0, nothing in the key; "Use managed origin request
+# policies": AllViewerExceptHostHeader, every viewer header but Host, so the function URL sees its
+# own host name, plus all query strings and cookies).
+CACHING_DISABLED_POLICY_ID = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+ALL_VIEWER_EXCEPT_HOST_HEADER_POLICY_ID = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+
+
+@dataclass
+class EdgeDistributionArgs:
+    users: pulumi.Input[Mapping[str, Any]]
+    """The `users` config (secret); only salted hashes reach the edge bundle."""
+    realm: str
+    credentials_seed: str
+    bucket_id: pulumi.Input[str]
+    bucket_arn: pulumi.Input[str]
+    bucket_regional_domain_name: pulumi.Input[str]
+    edge_bundle_name: str
+    """The edge zip's file name under `bundle_dir` (one per stack: its salts differ)."""
+    comment: str = "pypi-edge"
+    bucket_settings: Sequence[pulumi.Resource] = ()
+    """What the bucket policy must wait for (`Storage.access_settings`)."""
+    index_cache_seconds: int = 60
+    """The cache policy's default TTL (objects' own Cache-Control wins)."""
+    price_class: str = "PriceClass_100"
+    domain: str | None = None
+    certificate_arn: str | None = None
+    upload_origin: aws.cloudfront.DistributionOriginArgs | None = None
+    """`UploadEndpoint.origin`; None: no upload paths."""
+    upload_path_patterns: Sequence[str] = field(default_factory=tuple)
+    origin_response_arn: pulumi.Input[str] | None = None
+    """The fallback redirect's version ARN (`FallbackRedirect.qualified_arn`), or None."""
+    source_root: Path = bundle.REPO_ROOT
+    bundle_dir: Path | None = None
+
+
+class EdgeDistribution(pulumi.ComponentResource):
+    edge_function: aws.lambda_.Function
+    distribution: aws.cloudfront.Distribution
+
+    def __init__(
+        self, name: str, args: EdgeDistributionArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        moved = common.moved_from(opts)
+        child = pulumi.ResourceOptions(parent=self, aliases=moved)
+        caller = common.caller(self)
+        bundle_dir = args.bundle_dir or args.source_root / ".bundles"
+
+        # --- the viewer-request function, in us-east-1 whatever the stack's region ----------
+        # IAM is global: the role and its policy need no region.
+        edge_role = aws.iam.Role(
+            f"{name}-edge-role",
+            assume_role_policy=common.assume_role_policy("lambda.amazonaws.com", "edgelambda.amazonaws.com"),
+            description="pypi-edge viewer-request function (Lambda@Edge)",
+            opts=child,
+        )
+
+        def build_edge(users: Mapping[str, Any]) -> bundle.Bundle:
+            return bundle.build_edge_bundle(
+                dict(users),
+                args.realm,
+                args.credentials_seed,
+                out_dir=bundle_dir,
+                name=args.edge_bundle_name,
+                source_root=args.source_root,
+            )
+
+        # The bundle holds salted hashes only, never a password: it is not secret, and an
+        # unsecret archive keeps the Lambda code diffable (and plain in the state).
+        edge_bundle = pulumi.Output.unsecret(pulumi.Output.from_input(args.users).apply(build_edge))
+        self.edge_function = common.lambda_at_edge(
+            f"{name}-edge",
+            description="pypi-edge viewer-request: Basic auth, URL rewriting (Lambda@Edge)",
+            role_arn=edge_role.arn,
+            code=edge_bundle.apply(lambda b: pulumi.FileArchive(common.archive_path(b.path))),
+            source_code_hash=edge_bundle.apply(lambda b: b.sha256_b64),
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-edge-logs",
+            role=edge_role.id,
+            policy=common.policy(
+                {
+                    "Sid": "WriteEdgeLogs",
+                    "Effect": "Allow",
+                    "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                    "Resource": common.edge_log_groups(caller, self.edge_function.name),
+                }
+            ),
+            opts=child,
+        )
+        viewer_request = self.edge_function.qualified_arn
+
+        # --- CloudFront --------------------------------------------------------------------
+        oac = aws.cloudfront.OriginAccessControl(
+            f"{name}-oac",
+            description="pypi-edge: CloudFront signs every request to the bucket",
+            origin_access_control_origin_type="s3",
+            signing_behavior="always",  # also replaces any viewer Authorization header
+            signing_protocol="sigv4",
+            opts=child,
+        )
+        # The viewer-request function has already rewritten /simple/<p>/ to /<p>/index.html or
+        # index.json (by Accept) when the cache is consulted, so the key is the URI alone: no
+        # headers (in particular never Authorization), cookies or query strings.
+        cache_policy = aws.cloudfront.CachePolicy(
+            f"{name}-cache",
+            comment="pypi-edge: honour the objects' Cache-Control; key = URI",
+            # The numbers the local stand-in's cache uses too (infra.wiring, with the TTL rules).
+            min_ttl=wiring.CACHE_MIN_TTL_SECONDS,
+            default_ttl=args.index_cache_seconds,
+            max_ttl=wiring.CACHE_MAX_TTL_SECONDS,
+            parameters_in_cache_key_and_forwarded_to_origin=aws.cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginArgs(
+                cookies_config=aws.cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginCookiesConfigArgs(
+                    cookie_behavior="none"
+                ),
+                headers_config=aws.cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginHeadersConfigArgs(
+                    header_behavior="none"
+                ),
+                query_strings_config=aws.cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginQueryStringsConfigArgs(
+                    query_string_behavior="none"
+                ),
+                enable_accept_encoding_brotli=True,
+                enable_accept_encoding_gzip=True,
+            ),
+            opts=child,
+        )
+        headers_policy = aws.cloudfront.ResponseHeadersPolicy(
+            f"{name}-headers",
+            comment="pypi-edge: security headers",
+            security_headers_config=aws.cloudfront.ResponseHeadersPolicySecurityHeadersConfigArgs(
+                strict_transport_security=aws.cloudfront.ResponseHeadersPolicySecurityHeadersConfigStrictTransportSecurityArgs(
+                    access_control_max_age_sec=HSTS_SECONDS,
+                    include_subdomains=True,
+                    preload=False,
+                    override=True,
+                ),
+                content_type_options=aws.cloudfront.ResponseHeadersPolicySecurityHeadersConfigContentTypeOptionsArgs(
+                    override=True
+                ),
+                frame_options=aws.cloudfront.ResponseHeadersPolicySecurityHeadersConfigFrameOptionsArgs(
+                    frame_option="DENY", override=True
+                ),
+                referrer_policy=aws.cloudfront.ResponseHeadersPolicySecurityHeadersConfigReferrerPolicyArgs(
+                    referrer_policy="no-referrer", override=True
+                ),
+            ),
+            # Vary: Accept (infra.wiring.RESPONSE_HEADERS says why).
+            custom_headers_config=aws.cloudfront.ResponseHeadersPolicyCustomHeadersConfigArgs(
+                items=[
+                    aws.cloudfront.ResponseHeadersPolicyCustomHeadersConfigItemArgs(
+                        header=header, value=value, override=True
+                    )
+                    for header, value in wiring.RESPONSE_HEADERS.items()
+                ]
+            ),
+            opts=child,
+        )
+        if args.domain:
+            certificate = aws.cloudfront.DistributionViewerCertificateArgs(
+                acm_certificate_arn=args.certificate_arn,
+                ssl_support_method="sni-only",
+                minimum_protocol_version="TLSv1.2_2021",
+            )
+        else:
+            certificate = aws.cloudfront.DistributionViewerCertificateArgs(
+                cloudfront_default_certificate=True
+            )
+        associations = [
+            aws.cloudfront.DistributionDefaultCacheBehaviorLambdaFunctionAssociationArgs(
+                event_type="viewer-request", lambda_arn=viewer_request, include_body=False
+            )
+        ]
+        if args.origin_response_arn is not None:
+            associations.append(
+                aws.cloudfront.DistributionDefaultCacheBehaviorLambdaFunctionAssociationArgs(
+                    event_type="origin-response", lambda_arn=args.origin_response_arn, include_body=False
+                )
+            )
+        self.distribution = aws.cloudfront.Distribution(
+            f"{name}-cdn",
+            comment=args.comment,
+            enabled=True,
+            http_version="http2and3",
+            is_ipv6_enabled=True,
+            price_class=args.price_class,
+            aliases=[args.domain] if args.domain else None,
+            origins=[
+                aws.cloudfront.DistributionOriginArgs(
+                    origin_id=ORIGIN_ID,
+                    domain_name=args.bucket_regional_domain_name,
+                    origin_access_control_id=oac.id,
+                ),
+                *([args.upload_origin] if args.upload_origin is not None else []),
+            ],
+            ordered_cache_behaviors=self._upload_behaviours(args, viewer_request, headers_policy.id),
+            default_cache_behavior=aws.cloudfront.DistributionDefaultCacheBehaviorArgs(
+                target_origin_id=ORIGIN_ID,
+                viewer_protocol_policy="redirect-to-https",
+                allowed_methods=ALLOWED_METHODS,
+                cached_methods=ALLOWED_METHODS,
+                compress=True,
+                cache_policy_id=cache_policy.id,
+                response_headers_policy_id=headers_policy.id,
+                lambda_function_associations=associations,
+            ),
+            custom_error_responses=[
+                aws.cloudfront.DistributionCustomErrorResponseArgs(error_code=code, error_caching_min_ttl=ttl)
+                for code, ttl in ERROR_CACHING_SECONDS.items()
+            ],
+            restrictions=aws.cloudfront.DistributionRestrictionsArgs(
+                geo_restriction=aws.cloudfront.DistributionRestrictionsGeoRestrictionArgs(
+                    restriction_type="none"
+                )
+            ),
+            viewer_certificate=certificate,
+            opts=child,
+        )
+
+        # --- who may read the bucket: this distribution, over TLS -----------------------------
+        objects = pulumi.Output.concat(args.bucket_arn, "/*")
+        from_this_distribution = {"StringEquals": {"AWS:SourceArn": self.distribution.arn}}
+        aws.s3.BucketPolicy(
+            f"{name}-bucket-policy",
+            bucket=args.bucket_id,
+            policy=common.policy(
+                {
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [args.bucket_arn, objects],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                },
+                {
+                    "Sid": "AllowCloudFrontReadObjects",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudfront.amazonaws.com"},
+                    "Action": "s3:GetObject",
+                    "Resource": objects,
+                    "Condition": from_this_distribution,
+                },
+                {
+                    # With ListBucket a missing key is a 404, not a 403 (uv's first-index
+                    # strategy moves on only after a 404).
+                    "Sid": "AllowCloudFrontListBucket",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudfront.amazonaws.com"},
+                    "Action": "s3:ListBucket",
+                    "Resource": args.bucket_arn,
+                    "Condition": from_this_distribution,
+                },
+            ),
+            opts=pulumi.ResourceOptions(parent=self, aliases=moved, depends_on=list(args.bucket_settings)),
+        )
+        self.register_outputs(
+            {
+                "distribution_id": self.distribution.id,
+                "distribution_domain_name": self.distribution.domain_name,
+                "edge_function_name": self.edge_function.name,
+                "edge_function_version_arn": viewer_request,
+            }
+        )
+
+    @staticmethod
+    def _upload_behaviours(
+        args: EdgeDistributionArgs, viewer_request: pulumi.Input[str], headers_policy_id: pulumi.Input[str]
+    ) -> list[aws.cloudfront.DistributionOrderedCacheBehaviorArgs]:
+        """The upload endpoint's paths: every method, never cached, the same viewer-request
+        function (it answers 401, and 413 before any byte of an oversize upload moves on)."""
+        if args.upload_origin is None:
+            return []
+        return [
+            aws.cloudfront.DistributionOrderedCacheBehaviorArgs(
+                path_pattern=pattern,
+                target_origin_id=args.upload_origin.origin_id,
+                # https-only, not redirect-to-https: twine aborts on any redirect.
+                viewer_protocol_policy="https-only",
+                allowed_methods=ALL_METHODS,
+                cached_methods=CACHED_METHODS,
+                compress=False,
+                cache_policy_id=CACHING_DISABLED_POLICY_ID,
+                origin_request_policy_id=ALL_VIEWER_EXCEPT_HOST_HEADER_POLICY_ID,
+                response_headers_policy_id=headers_policy_id,
+                lambda_function_associations=[
+                    aws.cloudfront.DistributionOrderedCacheBehaviorLambdaFunctionAssociationArgs(
+                        event_type="viewer-request",
+                        lambda_arn=viewer_request,
+                        include_body=False,  # it needs Content-Length, never the body
+                    )
+                ],
+            )
+            for pattern in args.upload_path_patterns
+        ]
