@@ -16,6 +16,8 @@ from pypi_simple import IndexPage, ProjectPage
 from indexer import assets, render
 from indexer.build import PUBLIC_URL_ENV, Indexer
 from indexer.model import ProjectEntry, ProjectList
+from indexer.status import ProjectStatus
+from indexer.status import render as status_marker
 from indexer.store import Bucket
 from tests import s3_pages
 from tests.conftest import BUCKET, RequestCounter
@@ -191,7 +193,7 @@ def test_a_zip_sdist_is_described_from_its_pkg_info(s3, sdist_name):
 
 
 def test_a_quarantined_project_shows_nothing_of_its_publishers_text(demo):
-    put(demo, "demo/.project-status", b"quarantined\nmalware report")
+    put(demo, "demo/.project-status", status_marker(ProjectStatus("quarantined", "malware report")))
     indexer(demo).rebuild("demo")
     html = get(demo, "demo/index.html").decode()
     assert "readme" not in html and 'data-href="https://github.com' not in html
