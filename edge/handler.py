@@ -240,11 +240,13 @@ def verify(value: str | None) -> bool:
 _HTML = "text/html; charset=utf-8"
 _TEXT = "text/plain; charset=utf-8"  # upload clients (twine --verbose, uv) print the body as is
 
-# The one inline thing the generated pages have: their style.  Restyle them by changing this
-# constant only; the policy below follows it.
+# The one inline thing the generated pages (401, 404, ...) have: their style, the index pages'
+# colours, dark mode included, in as few bytes as will do (each 401 carries it).  Restyle them by
+# changing this constant only; the policy below follows it.
 PAGE_STYLE = (
-    "body{margin:3em auto;max-width:40em;padding:0 1em;color:#1d2330;"
-    "font:15px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif}h1{font-size:1.4em}"
+    "body{margin:12vh auto;max-width:36em;padding:0 20px;font:16px/1.55 system-ui,sans-serif;"
+    "color:#1b2230;background:#f6f7f9}a{color:#1f52bd}h1{font-size:26px}"
+    "@media(prefers-color-scheme:dark){body{color:#e3e7ee;background:#0f131a}a{color:#8db1ff}}"
 )
 
 
@@ -293,8 +295,9 @@ def _response(
 
 def _page(title: str, text: str) -> str:
     return (
-        f'<!doctype html><meta charset="utf-8"><title>{title}</title><style>{PAGE_STYLE}</style>'
-        f"<h1>{title}</h1><p>{text}</p>\n"
+        f'<!doctype html><html lang="en"><meta charset="utf-8"><meta name="viewport" '
+        f'content="width=device-width,initial-scale=1"><title>{title}</title><style>{PAGE_STYLE}</style>'
+        f'<main><h1>{title}</h1><p>{text}</p><p><a href="/">Back to the package list</a></p></main>\n'
     )
 
 
@@ -304,7 +307,7 @@ def unauthorized() -> Response:
         401,
         "Unauthorized",
         {"WWW-Authenticate": _www_authenticate},
-        _page("401 Unauthorized", "This package index needs a user name and password."),
+        _page("401 Unauthorized", "This package index needs a user name and password: reload to sign in."),
     )
 
 

@@ -7,6 +7,11 @@ is cached for a year, and pages written by an older indexer keep the assets they
 ever deletes one).  "-" cannot start a PEP 508 name, so no project folder is ever called that;
 the viewer-request function serves ``/-/static/<name>`` and nothing else from it.
 
+``-/static/404.html`` is the page CloudFront shows for a missing object (its custom error
+response, `infra.wiring.ERROR_PAGES`; rendered from templates/404.html); CloudFront fetches it
+without running the viewer-request function, and the local stand-in does the same.  Its name is
+fixed, so it is not immutable, and `init` rewrites it when it differs.
+
 Who writes them: the indexer's ``init`` action (`indexer.build.Indexer.init`), which the Pulumi
 program invokes on every deploy that changes the indexer's code and the local stack runs at
 start; each is a conditional PUT (``If-None-Match: *``), so an existing asset is never rewritten.
@@ -23,6 +28,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 FOLDER = "-"  # the bucket's folder for things that are not projects
 KEY_PREFIX = f"{FOLDER}/static/"
 URL_PREFIX = "/" + KEY_PREFIX
+NOT_FOUND_KEY = KEY_PREFIX + "404.html"
 # The suffixes the viewer-request function serves under /-/static/ (edge/handler.py, _STATIC_NAME).
 CONTENT_TYPES = {
     ".css": "text/css; charset=utf-8",
@@ -67,3 +73,11 @@ def assets() -> dict[str, Asset]:
 def url(name: str) -> str:
     """The URL a page uses for the static file `name` (KeyError for a file that does not exist)."""
     return assets()[name].url
+
+
+def css_url() -> str:
+    return url("pypi-edge.css")
+
+
+def js_url() -> str:
+    return url("pypi-edge.js")

@@ -31,6 +31,7 @@ checks the pages against the bucket, for each interleaving that once went wrong.
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import tempfile
 import time
@@ -45,6 +46,7 @@ from packaging.utils import InvalidName, canonicalize_name
 
 from indexer import assets, render
 from indexer import status as project_status
+from indexer.about import About, parse_about
 from indexer.log import logger
 from indexer.metadata import (
     MetadataError,
@@ -90,6 +92,9 @@ FULL_READ_BYTES = 8 * 1024 * 1024  # below this, one GET of the whole file is ch
 SPOOL_BYTES = 32 * 1024 * 1024  # larger streamed files spill to /tmp
 MAX_REASON_BYTES = 4096
 MAX_ATTEMPTS = 12
+# The index's public URL, shown in the pages' install commands: set on the indexer Lambda by the
+# Pulumi program (the custom domain, else the CloudFront name), and by the local stack.
+PUBLIC_URL_ENV = "PYPI_EDGE_PUBLIC_URL"
 
 
 class RebuildConflict(Exception):
@@ -139,9 +144,12 @@ def _backoff(attempt: int) -> None:
 
 
 class Indexer:
-    def __init__(self, bucket: Bucket, *, full_read_bytes: int = FULL_READ_BYTES) -> None:
+    def __init__(
+        self, bucket: Bucket, *, full_read_bytes: int = FULL_READ_BYTES, public_url: str | None = None
+    ) -> None:
         self.bucket = bucket
         self.full_read_bytes = full_read_bytes
+        self.site = render.Site.parse(os.environ.get(PUBLIC_URL_ENV) if public_url is None else public_url)
 
     # --- one project ---------------------------------------------------------------------
 
@@ -181,6 +189,7 @@ class Indexer:
         files: list[File] = []
         left_out: list[LeftOut] = []
         noted: dict[str, LeftOut | None] = {}  # what each `<file>.left-out` note said
+        fresh: dict[str, bytes] = {}  # core metadata of the files read in this rebuild, by filename
         for key, obj in objects.items():
             name = key[len(prefix) :]
             if "/" in name or not is_distribution(name):
@@ -218,6 +227,7 @@ class Indexer:
                     known.get(name),
                     marker=objects.get(key + YANKED_SUFFIX),
                     metadata=objects.get(key + METADATA_SUFFIX),
+                    fresh=fresh,
                 )
             except TRANSIENT:
                 raise  # S3 or the network, or a lost race: the record fails and SQS retries it
@@ -288,6 +298,59 @@ class Indexer:
             if key.endswith(LEFT_OUT_SUFFIX) and key not in wanted:
                 self.bucket.delete(key)
 
+    def _about(
+        self, detail: ProjectDetail, fresh: dict[str, bytes], objects: dict[str, ObjectInfo]
+    ) -> About | None:
+        """The latest release's core metadata, for the page's README and side panel.
+
+        Free when this rebuild read a file of that release (an upload of a new version);
+        otherwise one GET of a wheel's `.metadata` (PEP 658, the METADATA bytes), or, for a
+        release with only an sdist, its PKG-INFO read from the archive's start.  A quarantined
+        project shows nothing of its publisher's text.  Unreadable metadata: a page without.
+        """
+        latest = detail.latest
+        if detail.status == "quarantined" or latest is None:
+            return None
+        candidates = sorted(
+            (f for f in detail.files if f.version == latest),
+            key=lambda f: (f.filename not in fresh, f.kind != "wheel", f.filename),
+        )
+        for f in candidates:
+            key = f"{detail.name}/{f.filename}"
+            try:
+                raw = fresh.get(f.filename) or self._stored_metadata(key, f, objects.get(key))
+            except MetadataError as exc:
+                logger.warning(
+                    "latest release's metadata unreadable; page without README", key=key, error=str(exc)
+                )
+            except ClientError as exc:
+                if not is_not_found(exc):
+                    raise
+                continue
+            if raw is None:
+                continue
+            try:
+                return parse_about(raw)
+            except Exception:
+                # Publisher text that trips a renderer costs the README, never the page.
+                logger.exception("could not render the latest release's metadata; page without", key=key)
+                return None
+        return None
+
+    def _stored_metadata(self, key: str, f: File, obj: ObjectInfo | None) -> bytes | None:
+        if f.metadata_sha256:
+            got = self.bucket.get_bytes(key + METADATA_SUFFIX)
+            return got[0] if got is not None else None
+        if f.kind != "sdist" or obj is None:
+            return None
+        dist = parse_filename(f.filename)
+        if key.endswith(".zip"):
+            return _core_metadata(
+                RangeFile(obj.size, lambda a, b: self.bucket.get_range(key, a, b)), dist, key
+            )
+        with self.bucket.open_stream(key) as stream:  # stops at PKG-INFO
+            return _core_metadata(stream, dist, key)
+
     def _project_status(
         self, marker: ObjectInfo | None, prev_doc: dict | None
     ) -> tuple[project_status.ProjectStatus, dict[str, str]]:
@@ -346,6 +409,7 @@ class Indexer:
         *,
         marker: ObjectInfo | None,
         metadata: ObjectInfo | None,
+        fresh: dict[str, bytes] | None = None,
     ) -> File | None:
         yanked, yanked_etag = self._yank_state(marker, known)
         if known is not None and known.etag == obj.etag and _metadata_intact(known, metadata, dist):
@@ -361,6 +425,8 @@ class Indexer:
             return None
         meta = parse_core_metadata(raw)
         check_agrees(meta, dist)  # the rule `upload` enforces; `aws s3 cp` enforces nothing
+        if fresh is not None:
+            fresh[obj.key.rsplit("/", 1)[1]] = raw
         metadata_sha256, metadata_etag = None, ""
         if dist.kind == "wheel":
             try:
@@ -463,7 +529,7 @@ class Indexer:
                 # race retries and, even with nothing left to change, rewrites the HTML and the
                 # plain JSON from the JSON it lost to.
                 page = render.root_json(updated)
-                self._put_views("", render.root_html(updated), page)
+                self._put_views("", render.root_html(updated, self.site), page)
                 if updated is not current or doc is None:
                     self.bucket.put_page(JSON_PAGE, page, JSON, etag=etag)
                 return True
@@ -488,6 +554,8 @@ class Indexer:
 
         * The pages' static assets (indexer.assets), each only if absent (``If-None-Match: *``):
           content-addressed names, so an existing one is already right.
+        * The 404 page CloudFront shows for a missing object (`assets.NOT_FOUND_KEY`), written
+          when it differs from this indexer's: its name is fixed, so an upgrade rewrites it.
         * An empty root index when the bucket has none, so ``/simple/`` is a 200 with an empty
           list from the start.  An existing root is never touched, nor a foreign one (an
           s3pypi or serverless-pypi ``index.html`` without our JSON: `reindex` replaces it).
@@ -499,6 +567,11 @@ class Indexer:
             except PreconditionFailed:
                 continue
             written.append(item.key)
+        not_found = render.not_found_html(self.site)
+        got = self.bucket.get_bytes(assets.NOT_FOUND_KEY, max_bytes=len(not_found) + 1)
+        if got is None or got[0] != not_found:
+            self.bucket.put(assets.NOT_FOUND_KEY, not_found, HTML, self.bucket.page_cache_control)
+            written.append(assets.NOT_FOUND_KEY)
         _, etag = self.bucket.get_json(JSON_PAGE)
         if etag is None and not self.bucket.exists("index.html") and self.update_root({}):
             written += ["index.html", IDENTITY_JSON_PAGE, JSON_PAGE]

@@ -8,16 +8,18 @@ private use, so the next rebuild reuses hashes and metadata instead of reading f
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import jinja2
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from indexer import assets
+from indexer.about import About
 from indexer.model import File, LeftOut, ProjectDetail, ProjectEntry, ProjectList
 
 # PEP 700 (versions, size, upload-time) is API version 1.1; PEP 792 (project status markers)
@@ -59,21 +61,84 @@ def _env() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(urlquote=urlquote, isotime=isotime, filesize=filesize)
-    env.globals["static_url"] = assets.url  # scripts and styles are files: the pages' CSP has no inline
     return env
+
+
+@dataclass(frozen=True)
+class Site:
+    """The index's public address, as the pages show it in copy-ready commands (never a password).
+
+    `url` is "" when the indexer was not told it (`PYPI_EDGE_PUBLIC_URL`): the commands then
+    read https://<index-host>/..., which the page's script replaces with the page's own origin.
+    """
+
+    url: str = ""
+
+    @classmethod
+    def parse(cls, value: str | None) -> Site:
+        """From the environment variable: an http(s) origin, any path, user or query dropped."""
+        try:
+            parts = urlsplit((value or "").strip())
+            hostname, port = parts.hostname, parts.port
+        except ValueError:
+            return cls()
+        if parts.scheme not in ("https", "http") or not hostname:
+            return cls()
+        host = f"[{hostname}]" if ":" in hostname else hostname
+        return cls(f"{parts.scheme}://{host}{f':{port}' if port else ''}")
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).netloc
+
+    @property
+    def index_url(self) -> str:
+        return f"{self.url or 'https://<index-host>'}/simple/"
+
+    @property
+    def upload_url(self) -> str:
+        return f"{self.url or 'https://<index-host>'}/legacy/"
+
+
+def _render(template: str, site: Site, **context: Any) -> bytes:
+    page = (
+        _env()
+        .get_template(template)
+        .render(
+            site=site,
+            api_version=API_VERSION,
+            css_url=assets.css_url(),
+            js_url=assets.js_url(),
+            **context,
+        )
+    )
+    return page.encode("utf-8")
 
 
 # --- project pages -------------------------------------------------------------------------
 
 
-def project_html(detail: ProjectDetail) -> bytes:
+def project_html(detail: ProjectDetail, about: About | None = None, site: Site = Site()) -> bytes:
+    """The PEP 503 page, which is also the project's home for people (templates/project.html).
+
+    `about` is the latest release's core metadata (None: not read, or quarantined).  The page's
+    only `<a href>` elements are the files, exactly as before the human parts were added.
+    """
     latest = detail.latest
-    page = (
-        _env()
-        .get_template("project.html")
-        .render(project=detail, latest=str(latest) if latest else "", api_version=API_VERSION)
+    summary = detail.summary or (about.summary if about else "")
+    return _render(
+        "project.html",
+        site,
+        project=detail,
+        latest=str(latest) if latest else "",
+        about=about,
+        summary=summary,
     )
-    return page.encode("utf-8")
+
+
+def not_found_html(site: Site = Site()) -> bytes:
+    """The page CloudFront shows for a missing object (`-/static/404.html`, indexer/assets.py)."""
+    return _render("404.html", site)
 
 
 def _yanked_json(f: File) -> bool | str:
@@ -209,13 +274,13 @@ def page_status(doc: Any) -> tuple[str, str, dict[str, str]] | None:
 # --- the root ------------------------------------------------------------------------------
 
 
-def root_html(projects: ProjectList) -> bytes:
-    page = _env().get_template("root.html").render(projects=projects.live, api_version=API_VERSION)
-    return page.encode("utf-8")
+def root_html(projects: ProjectList, site: Site = Site()) -> bytes:
+    """The project list: one anchor per project and nothing else (no READMEs: it must stay light)."""
+    return _render("root.html", site, projects=projects.live)
 
 
 def root_json(projects: ProjectList) -> bytes:
-    doc = {
+    doc: dict[str, Any] = {
         "meta": {"api-version": API_VERSION, "_last-serial": projects.serial},
         "projects": [
             {"name": p.name, "_latest": p.latest, "_summary": p.summary, "_serial": p.serial}

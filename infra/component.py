@@ -300,6 +300,7 @@ class PrivateIndex(pulumi.ComponentResource):
             child,
         )
         distribution = self.cdn.distribution
+        self.host = pulumi.Output.from_input(args.domain) if args.domain else distribution.domain_name
 
         # --- the indexer: events in, pages out, this distribution's cache invalidated ----------
         self.indexer = Indexer(
@@ -311,6 +312,7 @@ class PrivateIndex(pulumi.ComponentResource):
                 queue_arn=self.storage.queue.arn,
                 distribution_id=distribution.id,
                 distribution_arn=distribution.arn,
+                public_url=pulumi.Output.concat("https://", self.host),
                 index_cache_seconds=args.index_cache_seconds,
                 log_retention_days=args.log_retention_days,
                 source_root=args.source_root,
@@ -326,7 +328,6 @@ class PrivateIndex(pulumi.ComponentResource):
         self.distribution = distribution
         self.edge_function = self.cdn.edge_function
         self.indexer_function = self.indexer.function
-        self.host = pulumi.Output.from_input(args.domain) if args.domain else distribution.domain_name
         self.index_url = pulumi.Output.concat("https://", self.host, "/simple/")
         # The first user name (not secret once alone; the password never leaves the config).
         first_user = pulumi.Output.unsecret(pulumi.Output.from_input(args.users).apply(example_user))

@@ -231,7 +231,14 @@ class EdgeDistribution(pulumi.ComponentResource):
                 lambda_function_associations=associations,
             ),
             custom_error_responses=[
-                aws.cloudfront.DistributionCustomErrorResponseArgs(error_code=code, error_caching_min_ttl=ttl)
+                # A 404 from S3 keeps its status and shows the indexer's styled page
+                # (wiring.ERROR_PAGES; CloudFront requires a ResponseCode with a ResponsePagePath).
+                aws.cloudfront.DistributionCustomErrorResponseArgs(
+                    error_code=code,
+                    error_caching_min_ttl=ttl,
+                    response_code=code if code in wiring.ERROR_PAGES else None,
+                    response_page_path=wiring.ERROR_PAGES.get(code),
+                )
                 for code, ttl in ERROR_CACHING_SECONDS.items()
             ],
             restrictions=aws.cloudfront.DistributionRestrictionsArgs(

@@ -43,6 +43,8 @@ class IndexerArgs:
     queue_arn: pulumi.Input[str]
     distribution_id: pulumi.Input[str]
     distribution_arn: pulumi.Input[str]
+    public_url: pulumi.Input[str] = ""
+    """https://<domain or CloudFront name>: the pages show it in their install commands."""
     index_cache_seconds: int = 60
     log_retention_days: int = 30
     source_root: Path = bundle.REPO_ROOT
@@ -139,6 +141,7 @@ class Indexer(pulumi.ComponentResource):
                     "PYPI_EDGE_BUCKET": args.bucket_name,
                     "PYPI_EDGE_INDEX_CACHE_SECONDS": str(args.index_cache_seconds),
                     "PYPI_EDGE_DISTRIBUTION_ID": args.distribution_id,  # indexer/invalidate.py
+                    "PYPI_EDGE_PUBLIC_URL": args.public_url,  # indexer/build.py: the pages' commands
                     "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
                 }
             ),

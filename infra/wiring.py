@@ -32,7 +32,7 @@ GENERATED_KEYS: tuple[str, ...] = (
     "*/index.identity.json",
     "*.metadata",
     "*.left-out",
-    "-/static/*",  # the pages' scripts and styles (indexer/assets.py)
+    "-/static/*",  # the pages' scripts, styles and 404 page (indexer/assets.py)
 )
 
 # Keys of distribution files (IAM resource patterns): what the upload function may write, as
@@ -217,6 +217,16 @@ def path_pattern_matches(pattern: str, path: str) -> bool:
 # How long CloudFront keeps an error from the origin (custom error responses' ErrorCachingMinTTL).
 # A 403/404 may be a page the indexer is writing right now: do not let CloudFront keep it long.
 ERROR_CACHING_SECONDS: dict[int, int] = {403: 5, 404: 5, 500: 0, 502: 0, 503: 0, 504: 0}
+
+# The page CloudFront shows, keeping the status, when S3 answers 404 (a missing project page or
+# file): a custom error response's ResponsePagePath, written by the indexer (indexer/assets.py).
+# CloudFront fetches it without running the viewer-request function ("CloudFront events that
+# can trigger a Lambda@Edge function": viewer request does not execute "when fetching a custom
+# error page"), and falls back to the origin's own 404 while the object does not exist yet
+# ("Generate custom error responses").  An origin-response function that turned the 404 into a
+# redirect (the fallback index) is not an error any more, so no page is put over it.  The local
+# stand-in does the same (local/cdn.py, local/cache.py).
+ERROR_PAGES: dict[int, str] = {404: "/-/static/404.html"}
 
 
 def _directives(cache_control: str | None) -> dict[str, str | None]:

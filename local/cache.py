@@ -37,11 +37,10 @@ from xml.sax.saxutils import escape
 from botocore.exceptions import ClientError
 
 from infra import wiring
-from local.cdn import CHUNK, apply_policy, key_for_uri, origin_headers
+from local.cdn import CHUNK, apply_policy, error_page, key_for_uri, origin_headers
 
 CLOUDFRONT_API_VERSION = "2020-05-31"
 _NS = f"http://cloudfront.amazonaws.com/doc/{CLOUDFRONT_API_VERSION}/"
-NOT_FOUND_BODY = b"404 Not Found\n"
 
 
 @dataclass(frozen=True)
@@ -160,8 +159,8 @@ class EdgeCache:
             # S3 says 403 for a missing key when the reader may not list; the distribution may
             # list, so a missing object is a 404 (what local.cdn answers uncached, too).
             status = 404 if status in (403, 404) else 502
-            headers = {"Content-Type": "text/plain; charset=utf-8"}
-            entry = Entry(status, headers, NOT_FOUND_BODY if status == 404 else b"", now, now)
+            headers, body = error_page(handler.server.s3, handler.server.bucket, status)
+            entry = Entry(status, headers, body, now, now)
             ttl = self.policy.error_ttls.get(status, 0)
             if ttl:
                 entry.expires = now + ttl

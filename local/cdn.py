@@ -53,6 +53,7 @@ from local import edge_rules
 log = logging.getLogger("local.cdn")
 
 CHUNK = 256 * 1024
+NOT_FOUND_BODY = b"404 Not Found\n"  # S3's answer for a missing key, as far as a viewer cares
 # Response headers S3 sends that CloudFront passes on to the viewer.
 _PASSED = (
     "ETag",
@@ -282,6 +283,20 @@ def key_for_uri(uri: str) -> str:
     return unquote_plus(uri[1:] if uri.startswith("/") else uri)
 
 
+def error_page(s3: Any, bucket: str, status: int) -> tuple[dict[str, str], bytes]:
+    """What CloudFront sends for S3's error `status`: its custom error page (`wiring.ERROR_PAGES`,
+    read straight from the origin, no viewer-request function), or S3's plain answer."""
+    page = wiring.ERROR_PAGES.get(status)
+    if page is not None:
+        try:
+            resp = s3.get_object(Bucket=bucket, Key=key_for_uri(page))
+        except ClientError:
+            pass  # not written yet: CloudFront passes the origin's error on
+        else:
+            return {"Content-Type": resp.get("ContentType", "text/html; charset=utf-8")}, resp["Body"].read()
+    return {"Content-Type": "text/plain; charset=utf-8"}, NOT_FOUND_BODY if status == 404 else b""
+
+
 def origin_headers(resp: dict[str, Any]) -> dict[str, str]:
     """The headers of an S3 GetObject/HeadObject response that reach the viewer."""
     headers = {name: resp[k] for name, k in ((h, h.replace("-", "")) for h in _PASSED) if resp.get(k)}
@@ -457,8 +472,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 # S3 says 403 for a missing key when the reader may not list; we let the
                 # distribution list, so a missing object is a plain 404 (uv moves on).
                 status = 404 if status in (403, 404) else 502
-                headers = apply_policy({"Content-Type": "text/plain; charset=utf-8"}, policy)
-                self._send(status, headers, b"404 Not Found\n")
+                headers, body = error_page(self.server.s3, self.server.bucket, status)
+                self._send(status, apply_policy(headers, policy), body)
             self._log(uri, status, 0)
             return
         headers = apply_policy(origin_headers(resp), self.behaviour.policy)

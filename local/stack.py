@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from edge import credentials
+from indexer.build import PUBLIC_URL_ENV
 from indexer.store import PAGE_CACHE_SECONDS_DEFAULT
 from local import aws
 from local.cache import CachePolicy, EdgeCache, InvalidationAPI
@@ -206,6 +207,9 @@ class LocalStack:
         self.cloudfront_api = InvalidationAPI((self.host, 0), self.cache, DISTRIBUTION_ID)
         os.environ["AWS_ENDPOINT_URL_CLOUDFRONT"] = self.cloudfront_api.url
         os.environ["PYPI_EDGE_DISTRIBUTION_ID"] = DISTRIBUTION_ID
+        # The index's public URL, which the pages show in their install commands (in AWS: the
+        # custom domain or the CloudFront name, set by the Pulumi program).
+        os.environ[PUBLIC_URL_ENV] = self.url
         api_thread = threading.Thread(
             target=self.cloudfront_api.serve_forever, name="cloudfront-api", daemon=True
         )
@@ -287,6 +291,7 @@ class LocalStack:
             if os.environ.get("AWS_ENDPOINT_URL_CLOUDFRONT") == self.cloudfront_api.url:
                 os.environ.pop("AWS_ENDPOINT_URL_CLOUDFRONT", None)
                 os.environ.pop("PYPI_EDGE_DISTRIBUTION_ID", None)
+                os.environ.pop(PUBLIC_URL_ENV, None)
         for t in self._threads:
             t.join(timeout=5)
         if getattr(self, "moto", None):

@@ -32,16 +32,22 @@ def core_metadata(
     requires_python: str | None = None,
     requires_dist: Sequence[str] = (),
     description: str = "",
+    description_content_type: str | None = "text/markdown",
+    fields: Sequence[str] = (),
 ) -> bytes:
+    """Core metadata; `fields` are more header lines as written ("License-Expression: MIT")."""
     lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
     if summary is not None:
         lines.append(f"Summary: {summary}")
     if requires_python:
         lines.append(f"Requires-Python: {requires_python}")
     lines += [f"Requires-Dist: {req}" for req in requires_dist]
+    lines += list(fields)
+    if description and description_content_type:
+        lines.append(f"Description-Content-Type: {description_content_type}")
     text = "\n".join(lines) + "\n"
     if description:
-        text += "Description-Content-Type: text/markdown\n\n" + description
+        text += "\n" + description
     return text.encode("utf-8")
 
 
@@ -62,6 +68,8 @@ def make_wheel(
     requires_dist: Sequence[str] = (),
     payload_bytes: int = 0,
     description: str = "",
+    description_content_type: str | None = "text/markdown",
+    fields: Sequence[str] = (),
     tag: str = "py3-none-any",
 ) -> tuple[str, bytes, bytes]:
     """(filename, wheel bytes, the exact METADATA bytes inside it).
@@ -79,6 +87,8 @@ def make_wheel(
         requires_python=requires_python,
         requires_dist=requires_dist,
         description=description,
+        description_content_type=description_content_type,
+        fields=fields,
     )
     files: list[tuple[str, bytes]] = [(f"{mod}/__init__.py", f'__version__ = "{version}"\n'.encode())]
     if payload_bytes:
@@ -114,11 +124,23 @@ def make_sdist(
     summary: str | None = "A test package",
     requires_python: str | None = None,
     requires_dist: Sequence[str] = (),
+    description: str = "",
+    description_content_type: str | None = "text/markdown",
+    fields: Sequence[str] = (),
 ) -> tuple[str, bytes]:
     """(filename, .tar.gz bytes): a setuptools-buildable sdist with PKG-INFO first."""
     mod = _dist_name(name)
     top = f"{mod}-{version}"
-    pkg_info = core_metadata(name, version, summary=summary, requires_python=requires_python)
+    pkg_info = core_metadata(
+        name,
+        version,
+        summary=summary,
+        requires_python=requires_python,
+        requires_dist=requires_dist,
+        description=description,
+        description_content_type=description_content_type,
+        fields=fields,
+    )
     deps = ", ".join(repr(d) for d in requires_dist)
     pyproject = (
         '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n\n'

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 import pytest
@@ -126,7 +127,8 @@ def test_project_page_has_no_anchor_but_its_files(s3):
     upload_wheel(s3, "demo", "2.0")
     indexer(s3).rebuild("demo")
     html = get(s3, "demo/index.html").decode()
-    assert html.count("<a ") == 2
+    # Other links (the list, METADATA, README) are <a data-href>: pip reads only <a href>.
+    assert len(re.findall(r"<a\s(?:[^>]*\s)?href=", html)) == 2
 
 
 def test_root_lists_projects_with_relative_links_and_nothing_else(s3):
@@ -307,8 +309,9 @@ def test_rebuild_reuses_hashes_of_unchanged_files(s3, counter: RequestCounter):
     ix.rebuild("demo")
     counter.reset()
     ix.rebuild("demo")
-    # Only our own JSON (project, root) is read again; no distribution is.
-    assert counter.calls["GetObject"] == 2
+    # Only our own JSON (project, root) is read again, and the latest wheel's .metadata for the
+    # page's README and side panel; no distribution is.
+    assert counter.calls["GetObject"] == 3
     assert counter.calls["PutObject"] == 3  # html, plain json, json; the root is unchanged
 
 
@@ -465,7 +468,8 @@ def test_second_reindex_reads_no_distribution(s3, counter: RequestCounter):
     ix.reindex()
     counter.reset()
     ix.reindex()
-    assert counter.calls["GetObject"] == 3 + 2  # each project's json; the root json twice
+    # Each project's json and its latest .metadata (the README); the root json twice.
+    assert counter.calls["GetObject"] == 3 + 3 + 2
     # One LIST finds the folders; each project then lists its own, after reading its JSON.
     assert counter.calls["ListObjectsV2"] == 1 + 3
 

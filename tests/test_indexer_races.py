@@ -153,7 +153,7 @@ def test_root_html_agrees_with_root_json_after_a_lost_race(s3):
     latest = doc(s3, "index.json")["projects"][0]["_latest"]
     html = s3.get_object(Bucket=BUCKET, Key="index.html")["Body"].read().decode()
     assert latest == "2.1"
-    assert re.findall(r'<a href="p/">p</a></td><td>([^<]*)</td>', html) == ["2.1"]
+    assert re.findall(r'<a href="p/">p</a></span><span class="v">([^<]*)</span>', html) == ["2.1"]
 
 
 def test_a_page_deleted_under_an_if_match_write_is_a_lost_race_not_an_error(s3):

@@ -197,8 +197,9 @@ def test_a_quarantined_project_comes_back_intact_without_reading_its_files(
 
     rebuild(published)
 
-    # The project json and the root json: no file, and no marker (`active` removed it).
-    assert counter.calls["GetObject"] == 2
+    # The project json, the root json and the latest .metadata (README): no file, and no marker
+    # (`active` removed it).
+    assert counter.calls["GetObject"] == 3
     after = project_json(published)
     assert [(f["filename"], f["hashes"], f["core-metadata"]) for f in after["files"]] == [
         (f["filename"], f["hashes"], f["core-metadata"]) for f in before
@@ -213,7 +214,8 @@ def test_an_unchanged_marker_is_not_read_again(published, counter: RequestCounte
 
     rebuild(published)
 
-    assert counter.calls["GetObject"] == 2  # project json and root json, as without a marker
+    # Project json, root json and the latest .metadata (README), as without a marker.
+    assert counter.calls["GetObject"] == 3
 
 
 def test_an_unreadable_marker_quarantines_with_a_warning(published, caplog):

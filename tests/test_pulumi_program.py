@@ -540,7 +540,30 @@ def test_errors_are_not_cached_for_long(run: ProgramRun) -> None:
     assert {403, 404} <= set(errors)
     for code, e in errors.items():
         assert e["errorCachingMinTtl"] <= 10, code
-        assert "responsePagePath" not in e and "responseCode" not in e  # the status is passed through
+        if code == 404:  # S3's 404 keeps its status and gets the indexer's styled page
+            assert (e["responseCode"], e["responsePagePath"]) == (404, "/-/static/404.html")
+        else:
+            assert "responsePagePath" not in e and "responseCode" not in e  # passed through as is
+
+
+def test_the_404_page_is_where_the_indexer_writes_it_and_the_indexer_may_write_it(run: ProgramRun) -> None:
+    from indexer import assets
+
+    assert wiring.ERROR_PAGES[404] == "/" + assets.NOT_FOUND_KEY
+    bucket_arn = run.one(T_BUCKET).state["arn"]
+    policy = run.one(T_ROLE_POLICY, "-indexer-policy")
+    writes = [s for s in statements(policy.inputs["policy"]) if "s3:PutObject" in as_list(s["Action"])]
+    assert f"{bucket_arn}/{assets.STATIC_PREFIX}*" in as_list(writes[0]["Resource"])
+
+
+def test_the_indexer_knows_the_public_url_cloudfront_name_or_domain(
+    run: ProgramRun, custom: ProgramRun
+) -> None:
+    url = indexer_function(run).inputs["environment"]["variables"]["PYPI_EDGE_PUBLIC_URL"]
+    assert url == "https://" + run.one(T_DISTRIBUTION).state["domainName"]
+    assert run.outputs["indexUrl"] == url + "/simple/"
+    custom_url = indexer_function(custom).inputs["environment"]["variables"]["PYPI_EDGE_PUBLIC_URL"]
+    assert custom_url == "https://pypi.example.com"
 
 
 def test_custom_domain_uses_the_acm_certificate_with_modern_tls(custom: ProgramRun) -> None:
@@ -630,6 +653,7 @@ def test_indexer_function(run: ProgramRun) -> None:
         "PYPI_EDGE_BUCKET": run.one(T_BUCKET).state["bucket"],
         "PYPI_EDGE_INDEX_CACHE_SECONDS": "60",
         "PYPI_EDGE_DISTRIBUTION_ID": run.one(T_DISTRIBUTION).state.get("id", "E2MOCKDISTRIB"),
+        "PYPI_EDGE_PUBLIC_URL": "https://" + run.one(T_DISTRIBUTION).state["domainName"],
         "POWERTOOLS_SERVICE_NAME": "pypi-edge-indexer",
     }
     logs = run.one("aws:cloudwatch/logGroup:LogGroup", "-indexer-logs")
