@@ -258,7 +258,9 @@ class Indexer:
             left_out=tuple(sorted(left_out, key=_by_name)),
         )
         page = render.project_json(detail, status_memory=status_memory)
-        self._put_views(prefix, render.project_html(detail), page)
+        self._put_views(
+            prefix, render.project_html(detail, self._about(detail, fresh, objects), self.site), page
+        )
         self.bucket.put_page(prefix + JSON_PAGE, page, JSON, etag=prev_etag)
         if prev_etag is None and _distributions(self.bucket.list(prefix)) != _distributions(objects.values()):
             # If-None-Match cannot tell "there never was a page" from "there was one, and it was
