@@ -109,7 +109,7 @@ def test_pages_name_their_script_and_style_by_url_and_carry_none_inline(s3):
         assert "<style" not in page and "<script>" not in page and " style=" not in page
         assert re.search(r" on[a-z]+=", page) is None  # no inline event handlers
         assert f'<link rel="stylesheet" href="{assets.url("pypi-edge.css")}">' in page
-    assert f'<script src="{assets.url("filter.js")}" defer></script>' in root
+        assert f'<script src="{assets.url("pypi-edge.js")}" defer></script>' in page
 
 
 def test_asset_names_follow_their_content(tmp_path):
@@ -128,10 +128,15 @@ def test_every_asset_is_a_name_the_edge_serves():
     assert {suffix.lstrip(".") for suffix in assets.CONTENT_TYPES} == served
 
 
-def test_the_templates_reference_only_existing_assets():
-    env = render._env()
+def test_the_pages_reference_only_existing_assets(s3):
+    filename, data, _ = make_wheel("demo", "1.0")
+    s3.put_object(Bucket=BUCKET, Key=f"demo/{filename}", Body=data)
+    indexer(s3).rebuild("demo")
+    pages = [body(s3, "index.html"), body(s3, "demo/index.html"), render.not_found_html()]
+    named = {m for page in pages for m in re.findall(r'"(/-/static/[^"]*)"', page.decode())}
+    assert named == {a.url for a in assets.assets().values()}
     with pytest.raises(KeyError):
-        env.globals["static_url"]("missing.css")
+        assets.url("missing.css")
 
 
 # --- the plain copy of each JSON page -----------------------------------------------------------------

@@ -67,7 +67,9 @@ def demo(s3: Any) -> Any:
     put(s3, f"demo/{old}.yanked", b"broken <b>build</b>\n")
     fn, sdist = make_sdist("demo", "1.0", description=README, fields=FIELDS)
     put(s3, f"demo/{fn}", sdist)
-    indexer(s3, public_url="https://pypi.example.com").rebuild("demo")
+    ix = indexer(s3, public_url="https://pypi.example.com")
+    ix.init()
+    ix.rebuild("demo")
     return s3
 
 
@@ -272,25 +274,26 @@ def test_without_a_public_url_the_script_fills_in_the_page_origin(s3, monkeypatc
 
 
 def static_keys(s3: Any) -> set[str]:
-    return {k for k in keys(s3) if k.startswith(assets.STATIC_PREFIX)}
+    return {k for k in keys(s3) if k.startswith(assets.KEY_PREFIX)}
 
 
-def test_a_new_index_writes_its_assets_once(s3, counter: RequestCounter):
-    upload(s3, "demo", "1.0")
+def test_init_writes_the_assets_and_the_404_page_and_a_rebuild_writes_neither(s3, counter: RequestCounter):
     ix = indexer(s3)
-    ix.rebuild("demo")
+    ix.init()
     assert static_keys(s3) == {a.key for a in assets.assets().values()} | {assets.NOT_FOUND_KEY}
-    upload(s3, "demo", "1.1")
+    upload(s3, "demo", "1.0")
     counter.reset()
     ix.rebuild("demo")
-    assert counter.calls["PutObject"] == 5  # .metadata, html, json, root html and json: no asset
+    # .metadata; the project's html, plain json, json; the root's html, plain json, json: no asset.
+    assert counter.calls["PutObject"] == 7
 
 
 def test_assets_are_content_hashed_typed_and_immutable(s3):
+    indexer(s3).init()
     upload(s3, "demo", "1.0")
     indexer(s3).rebuild("demo")
     for asset in assets.assets().values():
-        assert re.fullmatch(r"-/static/pypi-edge\.[0-9a-f]{12}\.(css|js)", asset.key)
+        assert re.fullmatch(r"-/static/pypi-edge\.[0-9a-f]{16}\.(css|js)", asset.key)
         head = s3.head_object(Bucket=BUCKET, Key=asset.key)
         assert head["ContentType"] == asset.content_type
         assert head["CacheControl"] == "public, max-age=31536000, immutable"
@@ -298,39 +301,21 @@ def test_assets_are_content_hashed_typed_and_immutable(s3):
     assert f'href="{assets.css_url()}"' in page and f'src="{assets.js_url()}"' in page
 
 
-def test_an_upgrade_writes_the_new_assets_and_keeps_the_old(s3):
-    upload(s3, "demo", "1.0")
-    ix = indexer(s3)
-    ix.rebuild("demo")
-    put(s3, "-/static/pypi-edge.000000000000.css", b"/* an older release's */")
-    root = json.loads(get(s3, "index.json"))
-    root["_static"] = "an older release"
-    put(s3, "index.json", json.dumps(root).encode())
-    s3.delete_object(Bucket=BUCKET, Key=assets.assets()["pypi-edge.css"].key)
-    upload(s3, "demo", "1.1")
-    ix.rebuild("demo")
-    assert assets.assets()["pypi-edge.css"].key in keys(s3)
-    assert "-/static/pypi-edge.000000000000.css" in keys(s3)  # old pages still find theirs
+def test_an_upgrade_writes_the_new_assets_and_404_page_and_keeps_the_old_assets(s3):
+    put(s3, "-/static/pypi-edge.0000000000000000.css", b"/* an older release's */")
+    put(s3, assets.NOT_FOUND_KEY, b"<p>an older release's 404 page</p>")
+    written = indexer(s3).init()
+    assert assets.assets()["pypi-edge.css"].key in written and assets.NOT_FOUND_KEY in written
+    assert "-/static/pypi-edge.0000000000000000.css" in keys(s3)  # old pages still find theirs
+    assert get(s3, assets.NOT_FOUND_KEY) == render.not_found_html(render.Site())
 
 
 def test_the_404_page_links_back_to_the_list_with_absolute_urls(s3):
-    upload(s3, "demo", "1.0")
-    indexer(s3, public_url="https://pypi.example.com").rebuild("demo")
+    indexer(s3, public_url="https://pypi.example.com").init()
     page = get(s3, assets.NOT_FOUND_KEY).decode()
     assert '<a href="/">Back to the package list</a>' in page
     assert f'href="{assets.css_url()}"' in page
     assert "<title>Not found · pypi.example.com</title>" in page
-
-
-def test_reindex_leaves_the_assets_folder_alone(s3, caplog):
-    upload(s3, "demo", "1.0")
-    ix = indexer(s3)
-    ix.rebuild("demo")
-    with caplog.at_level(logging.WARNING):
-        results = ix.reindex()
-    assert [r.project for r in results] == ["demo"]
-    assert "not a normalized project name" not in caplog.text
-    assert static_keys(s3)
 
 
 @pytest.mark.parametrize("page", ["demo/index.html", "index.html", assets.NOT_FOUND_KEY])
@@ -388,8 +373,7 @@ def test_the_stand_in_shows_the_404_page_once_the_indexer_wrote_it(s3):
     from local.cdn import NOT_FOUND_BODY, error_page
 
     assert error_page(s3, BUCKET, 404) == ({"Content-Type": "text/plain; charset=utf-8"}, NOT_FOUND_BODY)
-    upload(s3, "demo", "1.0")
-    indexer(s3).rebuild("demo")
+    indexer(s3).init()
     headers, body = error_page(s3, BUCKET, 404)
     assert headers == {"Content-Type": "text/html; charset=utf-8"}
     assert body == get(s3, assets.NOT_FOUND_KEY)

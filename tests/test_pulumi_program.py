@@ -553,7 +553,7 @@ def test_the_404_page_is_where_the_indexer_writes_it_and_the_indexer_may_write_i
     bucket_arn = run.one(T_BUCKET).state["arn"]
     policy = run.one(T_ROLE_POLICY, "-indexer-policy")
     writes = [s for s in statements(policy.inputs["policy"]) if "s3:PutObject" in as_list(s["Action"])]
-    assert f"{bucket_arn}/{assets.STATIC_PREFIX}*" in as_list(writes[0]["Resource"])
+    assert f"{bucket_arn}/{assets.KEY_PREFIX}*" in as_list(writes[0]["Resource"])
 
 
 def test_the_indexer_knows_the_public_url_cloudfront_name_or_domain(
