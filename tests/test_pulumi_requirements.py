@@ -168,11 +168,13 @@ def test_serving_requirements_are_exactly_what_the_local_stack_and_the_cli_need(
     # without the other AWS services' dependencies it also lists; S3 needs its `s3` extra.
     wanted: dict[str, set[str]] = {name: set() for name in imported | {"flask", "flask-cors"}}
     wanted["moto"] = {"s3"}
+    wanted["readme-renderer"] = {"md"}  # Markdown READMEs (indexer/about.py): comrak
     needed = with_dependencies(wanted)
     pinned = {
         package
         for name in ("requirements-serve.txt", *includes(REPO / "requirements-serve.txt"))
         for package in requirement_names(REPO / name)
     }
-    # pip (mirror resolves with it) and setuptools (the CLI's editable install) are installed too.
-    assert pinned - {"pip", "setuptools"} == needed
+    # pip (mirror resolves with it), setuptools (the CLI's editable install) and uv (which installs
+    # the rest, Makefile: venv_install) are installed too.
+    assert pinned - {"pip", "setuptools", "uv"} == needed
