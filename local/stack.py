@@ -122,6 +122,10 @@ class LocalStack:
         return f"http://{user}:{password}@{self.host}:{self.port}/simple/"
 
     def start(self) -> LocalStack:
+        # Port 0: any free port, picked now, so the banner, the pages' public URL and the pool's
+        # settings all name the one the servers bind.
+        self.port = self.port or free_port(self.host)
+        self.s3_port = self.s3_port or free_port(self.host)
         check_port(self.host, self.port)
         check_port(self.host, self.s3_port)
         if self.data_dir is not None:

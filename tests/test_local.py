@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -260,3 +263,20 @@ def test_a_stop_signal_delivered_to_another_thread_still_stops_the_stack():
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == str(int(signal.SIGTERM))
+
+
+def test_port_zero_picks_free_ports_and_the_banner_names_them():
+    proc = start(0, 0)
+    try:
+        banner = wait_for_banner(proc)
+        assert ":0/" not in banner and ":0 " not in banner, banner
+        port = int(re.search(r"index +http://127\.0\.0\.1:(\d+)/simple/", banner).group(1))
+        s3_port = int(re.search(r"S3 \+ SQS +http://127\.0\.0\.1:(\d+)", banner).group(1))
+        assert port > 0 and s3_port > 0 and port != s3_port
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/simple/", timeout=10) as resp:
+            raise AssertionError(f"answered {resp.status} without credentials")
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 401  # the stand-in answers on the port the banner names
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
