@@ -493,7 +493,13 @@ def add_parsers(sub: Any) -> None:
         "the stack's Cognito user pool (Pulumi config userPool). Changes hold at every edge location "
         f"within userCacheSeconds (default {userpool.DEFAULT_CACHE_SECONDS} s).",
     )
-    p.add_argument("action", choices=["add", "list", "remove", "disable", "enable", "passwd"])
+    p.add_argument(
+        "action",
+        choices=["add", "list", "remove", "disable", "enable", "passwd"],
+        metavar="ACTION",
+        help="add NAME, list, remove NAME, disable NAME (refused at once, kept), enable NAME, "
+        "passwd NAME (set a new password)",
+    )
     p.add_argument("name", nargs="?", metavar="NAME", help="the user name (all actions but list)")
     p.add_argument(
         "--password-stdin",
@@ -512,7 +518,12 @@ def add_parsers(sub: Any) -> None:
         "only its SHA-256 and its rights; revoke by removing the entry and `pulumi up`. Without "
         "--publish a token only reads.",
     )
-    p.add_argument("action", choices=["new", "list", "revoke"])
+    p.add_argument(
+        "action",
+        choices=["new", "list", "revoke"],
+        metavar="ACTION",
+        help="new NAME (make a new token, printed once), list, revoke NAME",
+    )
     p.add_argument("name", nargs="?", metavar="NAME", help="what the token is for, e.g. ci")
     p.add_argument("--name", dest="name_option", metavar="NAME", help="the same as NAME (older spelling)")
     p.add_argument(

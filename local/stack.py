@@ -325,6 +325,11 @@ class LocalStack:
         if getattr(self, "cognito", None):
             self.cognito.stop()
             os.environ.pop("PYPI_EDGE_USERPOOL", None)
+            # The edge function is a module of this process: later work in it (tests sharing an
+            # xdist worker) must not ask the stopped pool, and get 503s.
+            from edge import handler as edge_handler
+
+            edge_handler.configure_pool(None)
         if self.fallback_index_url:
             os.environ.pop("PYPI_EDGE_FALLBACK", None)
         if self._tmp is not None:

@@ -72,11 +72,11 @@ def test_token_help_shows_the_action_in_words(capsys):
 
     out = capsys.readouterr().out
     assert "{new}" not in out
-    assert "new  " in out.split("positional arguments:")[1]
-    assert "make a new token" in out
+    assert "ACTION" in out.split("positional arguments:")[1]
+    assert "make a new token" in out and "revoke NAME" in out
 
 
-def test_token_still_takes_only_new(capsys):
+def test_token_refuses_an_action_it_does_not_have(capsys):
     assert cli.main(["token", "old", "--name", "ci"]) == cli.EXIT_USAGE
 
     assert "invalid choice: 'old'" in capsys.readouterr().err

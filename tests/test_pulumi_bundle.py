@@ -73,7 +73,7 @@ def test_edge_bundle_ignores_mtimes_permissions_and_checkout_location(tmp_path: 
     )
     assert a.path.read_bytes() == b.path.read_bytes()
     assert a.sha256_b64 == b.sha256_b64 and a.size < bundle.EDGE_MAX_BYTES
-    assert set(a.names) == {"__init__.py", "credentials.py", "guard.py", "handler.py", credentials.FILE_NAME}
+    assert set(a.names) == {*bundle.EDGE_SOURCES, credentials.FILE_NAME}
 
 
 def test_edge_bundle_changes_with_users_realm_and_stack_only(tmp_path: Path) -> None:
@@ -88,25 +88,25 @@ def test_edge_bundle_changes_with_users_realm_and_stack_only(tmp_path: Path) -> 
     assert digest(seed="pypi-edge/prod") != base
 
 
+def copy_edge_modules(src: Path) -> None:
+    """The real edge modules a bundle holds, but the handler (each test writes its own)."""
+    for name in bundle.EDGE_SOURCES:
+        if name not in ("__init__.py", "handler.py"):
+            (src / "edge" / name).write_bytes((REPO / "edge" / name).read_bytes())
+
+
 def test_edge_bundle_excludes_stray_files_and_a_local_credentials_file(tmp_path: Path) -> None:
     src = tmp_path / "src"
     (src / "edge").mkdir(parents=True)
     (src / "edge" / "__init__.py").write_text("")
-    (src / "edge" / "credentials.py").write_bytes((REPO / "edge" / "credentials.py").read_bytes())
-    (src / "edge" / "guard.py").write_bytes((REPO / "edge" / "guard.py").read_bytes())
+    copy_edge_modules(src)
     (src / "edge" / "handler.py").write_text("def handler(event, context):\n    return event\n")
     (src / "edge" / credentials.FILE_NAME).write_text('{"stale": "local stack file"}')
     (src / "edge" / "notes.txt").write_text("not code")
     (src / "edge" / "debug_scratch.py").write_text("PASSWORD = 'leaked'\n")
     built = bundle.build_edge_bundle(USERS, "r", "s", out_dir=tmp_path / "out", source_root=src)
     with zipfile.ZipFile(built.path) as zf:
-        assert sorted(zf.namelist()) == [
-            "__init__.py",
-            "credentials.json",
-            "credentials.py",
-            "guard.py",
-            "handler.py",
-        ]
+        assert sorted(zf.namelist()) == sorted({*bundle.EDGE_SOURCES, "credentials.json"})
         assert b"stale" not in zf.read("credentials.json")
 
 
@@ -114,8 +114,7 @@ def test_edge_bundle_over_one_megabyte_is_refused(tmp_path: Path) -> None:
     src = tmp_path / "src"
     (src / "edge").mkdir(parents=True)
     (src / "edge" / "__init__.py").write_text("")
-    (src / "edge" / "credentials.py").write_bytes((REPO / "edge" / "credentials.py").read_bytes())
-    (src / "edge" / "guard.py").write_bytes((REPO / "edge" / "guard.py").read_bytes())
+    copy_edge_modules(src)
     (src / "edge" / "handler.py").write_bytes(b"# " + os.urandom(1_200_000).hex().encode() + b"\n")
     with pytest.raises(ValueError, match="1 MB"):
         bundle.build_edge_bundle(USERS, "r", "s", out_dir=tmp_path / "out", source_root=src)

@@ -291,8 +291,15 @@ def test_negotiated_pages_get_vary_accept_and_accept_encoding_from_the_response_
 def test_cache_policy_ttls_are_the_shared_numbers(run):
     p = run.one("aws:cloudfront/cachePolicy:CachePolicy").inputs
     assert (p["minTtl"], p["maxTtl"]) == (wiring.CACHE_MIN_TTL_SECONDS, wiring.CACHE_MAX_TTL_SECONDS)
+    # 404 also shows the indexer's page, with the status unchanged (wiring.ERROR_PAGES).
     assert run.one(T_DISTRIBUTION).inputs["customErrorResponses"] == [
-        {"errorCode": code, "errorCachingMinTtl": ttl} for code, ttl in wiring.ERROR_CACHING_SECONDS.items()
+        {"errorCode": code, "errorCachingMinTtl": ttl}
+        | (
+            {"responseCode": code, "responsePagePath": wiring.ERROR_PAGES[code]}
+            if code in wiring.ERROR_PAGES
+            else {}
+        )
+        for code, ttl in wiring.ERROR_CACHING_SECONDS.items()
     ]
 
 
