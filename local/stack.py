@@ -320,6 +320,10 @@ class LocalStack:
             t.join(timeout=5)
         if getattr(self, "moto", None):
             self.moto.stop()
+            # Nor to the stopped S3 and SQS (boto3 reads these variables for every new client).
+            for var in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SQS"):
+                if os.environ.get(var) == self.s3_endpoint:
+                    os.environ.pop(var, None)
         if self._data is not None:
             self._data.close()
         if getattr(self, "cognito", None):

@@ -21,6 +21,7 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "AWS_SESSION_TOKEN",
         "AWS_ENDPOINT_URL",
         "AWS_ENDPOINT_URL_S3",
+        "AWS_ENDPOINT_URL_SQS",
         "AWS_ENDPOINT_URL_CLOUDFRONT",
         "PYPI_EDGE_DISTRIBUTION_ID",  # no CloudFront invalidations unless a test asks for them
     ):
