@@ -469,7 +469,10 @@ def test_no_password_anywhere(run: ProgramRun, custom: ProgramRun) -> None:
 # --- CloudFront --------------------------------------------------------------------------
 
 
-def test_distribution_serves_get_and_head_over_https_http3_ipv6(run: ProgramRun) -> None:
+ALL_SEVEN_METHODS = ["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"]
+
+
+def test_distribution_serves_over_https_http3_ipv6_and_caches_get_and_head(run: ProgramRun) -> None:
     d = run.one(T_DISTRIBUTION).inputs
     assert d["enabled"] is True
     assert d["httpVersion"] == "http2and3"
@@ -477,13 +480,36 @@ def test_distribution_serves_get_and_head_over_https_http3_ipv6(run: ProgramRun)
     assert d["priceClass"] == "PriceClass_100"
     b = d["defaultCacheBehavior"]
     assert b["viewerProtocolPolicy"] == "redirect-to-https"
-    assert sorted(b["allowedMethods"]) == ["GET", "HEAD"]
+    # Every method reaches the viewer-request function (which answers all but GET/HEAD itself).
+    assert sorted(b["allowedMethods"]) == ALL_SEVEN_METHODS
     assert sorted(b["cachedMethods"]) == ["GET", "HEAD"]
     assert b["compress"] is True
     assert "forwardedValues" not in b  # the legacy cache settings are not used
     assert "originRequestPolicyId" not in b  # nothing beyond the cache key reaches S3
     assert not d.get("aliases")
     assert d["viewerCertificate"] == {"cloudfrontDefaultCertificate": True}
+
+
+def test_every_bucket_behaviour_lets_all_methods_reach_the_viewer_request_function_only(
+    run: ProgramRun,
+) -> None:
+    """Writes to the bucket through CloudFront are impossible: each behaviour whose origin is the
+    bucket runs the viewer-request function (it answers every method but GET and HEAD itself, as
+    tests/test_edge_wrong_method.py shows), and the bucket policy grants CloudFront only reads
+    (test_bucket_policy_denies_plain_http_and_admits_only_this_distribution)."""
+    d = run.one(T_DISTRIBUTION).inputs
+    edge_arn = edge_function(run).state["qualifiedArn"]
+    bucket_origin = d["defaultCacheBehavior"]["targetOriginId"]
+    behaviours = [d["defaultCacheBehavior"], *d["orderedCacheBehaviors"]]
+    to_bucket = [b for b in behaviours if b["targetOriginId"] == bucket_origin]
+    assert len(to_bucket) == 1 + len(wiring.FILE_PATH_PATTERNS)
+    for b in to_bucket:
+        assert sorted(b["allowedMethods"]) == ALL_SEVEN_METHODS
+        assert sorted(b["cachedMethods"]) == ["GET", "HEAD"]
+        viewer = [a for a in b["lambdaFunctionAssociations"] if a["eventType"] == "viewer-request"]
+        assert [a["lambdaArn"] for a in viewer] == [edge_arn]
+        assert viewer[0]["includeBody"] is False  # a refused write's body never reaches a function
+    assert set(wiring.ORIGIN_METHODS) == {"GET", "HEAD"}
 
 
 def test_origin_is_the_bucket_through_origin_access_control(run: ProgramRun) -> None:
