@@ -267,6 +267,10 @@ def generated_csp(style: str) -> str:
 
 
 GENERATED_CSP = generated_csp(PAGE_STYLE)
+# The response headers policy adds these to what the cache and the origins answer, not to a
+# function's generated responses (local/cdn.py cites the guide), so the 401 a browser sees first
+# would go without them: the same values as infra.wiring's policy (a test holds them equal).
+HSTS = "max-age=63072000; includeSubDomains"
 
 
 def _response(
@@ -281,6 +285,8 @@ def _response(
         "Cache-Control": "no-store",
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": GENERATED_CSP,
+        "Strict-Transport-Security": HSTS,
+        "X-Frame-Options": "DENY",
         **headers,
     }
     if body:
