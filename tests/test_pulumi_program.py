@@ -580,7 +580,7 @@ def test_custom_domain_uses_the_acm_certificate_with_modern_tls(custom: ProgramR
     assert d["priceClass"] == "PriceClass_All"
     assert custom.outputs["indexUrl"] == "https://pypi.example.com/simple/"
     assert custom.outputs["pipInstall"] == (
-        "pip install --extra-index-url https://carol@pypi.example.com/simple/ <package>"
+        "pip install --index-url https://carol@pypi.example.com/simple/ <package>"
     )
 
 
@@ -766,9 +766,28 @@ def test_stack_outputs(run: ProgramRun) -> None:
     # The first user, never a password.
     assert (
         o["pipInstall"]
-        == f"pip install --extra-index-url https://alice@{DISTRIBUTION_DOMAIN}/simple/ <package>"
+        == f"pip install --index-url https://alice@{DISTRIBUTION_DOMAIN}/simple/ <package>"
     )
     assert o["edgeFunctionVersionArn"] == edge_function(run).state["qualifiedArn"]
+
+
+def test_client_outputs_name_the_upload_url_and_paste_ready_pip_and_uv_config(run: ProgramRun) -> None:
+    o = run.outputs
+    assert o["uploadUrl"] == f"https://{DISTRIBUTION_DOMAIN}/legacy/"
+    assert o["pipConf"] == f"[global]\nindex-url = https://alice@{DISTRIBUTION_DOMAIN}/simple/\n"
+    assert o["uvToml"] == (
+        f'[[index]]\nname = "private"\nurl = "https://{DISTRIBUTION_DOMAIN}/simple/"\ndefault = true\n'
+    )
+    # Neither --extra-index-url nor a password anywhere in what `pulumi stack output` shows.
+    shown = json.dumps(o)
+    assert "extra-index-url" not in shown
+    assert all(password not in shown for password in ALL_PASSWORDS)
+
+
+def test_client_outputs_follow_the_custom_domain(custom: ProgramRun) -> None:
+    assert custom.outputs["uploadUrl"] == "https://pypi.example.com/legacy/"
+    assert "https://carol@pypi.example.com/simple/" in custom.outputs["pipConf"]
+    assert 'url = "https://pypi.example.com/simple/"' in custom.outputs["uvToml"]
 
 
 # --- @pulumi.runtime.test: Outputs of the component, awaited by the test itself ------------
@@ -794,7 +813,7 @@ def test_component_outputs_resolve(mocked_default_config):
     def check(values):
         url, pip, bucket_name, qualified_arn = values
         assert url == f"https://{DISTRIBUTION_DOMAIN}/simple/"
-        assert pip.startswith("pip install --extra-index-url https://alice@")
+        assert pip.startswith("pip install --index-url https://alice@")
         assert all(p not in pip for p in USERS.values())
         assert bucket_name.startswith("pypi-edge-bucket-")
         assert qualified_arn.startswith("arn:aws:lambda:us-east-1:")
@@ -803,6 +822,25 @@ def test_component_outputs_resolve(mocked_default_config):
     return pulumi.Output.all(
         index.index_url, index.pip_install, index.bucket_name, index.edge_function.qualified_arn
     ).apply(check)
+
+
+@pulumi.runtime.test
+def test_client_outputs_resolve_without_secrets(mocked_default_config):
+    index = runpy.run_path(str(REPO / "__main__.py"), run_name="__main__")["index"]
+    outputs = [index.upload_url, index.pip_conf, index.uv_toml]
+
+    async def secrets():
+        return [await o.is_secret() for o in outputs]
+
+    def check(values):
+        upload, pip_conf, uv_toml, secret_flags = values
+        assert upload == f"https://{DISTRIBUTION_DOMAIN}/legacy/"
+        assert pip_conf.startswith("[global]\nindex-url = https://alice@")
+        assert "default = true" in uv_toml
+        assert all(p not in pip_conf + uv_toml for p in USERS.values())
+        assert secret_flags == [False, False, False]
+
+    return pulumi.Output.all(*outputs, pulumi.Output.from_input(secrets())).apply(check)
 
 
 @pulumi.runtime.test
