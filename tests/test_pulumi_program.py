@@ -764,10 +764,7 @@ def test_stack_outputs(run: ProgramRun) -> None:
     assert o["bucketName"] == run.one(T_BUCKET).state["bucket"]
     assert o["distributionId"] == run.one(T_DISTRIBUTION).state.get("id", "E2MOCKDISTRIB")
     # The first user, never a password.
-    assert (
-        o["pipInstall"]
-        == f"pip install --index-url https://alice@{DISTRIBUTION_DOMAIN}/simple/ <package>"
-    )
+    assert o["pipInstall"] == f"pip install --index-url https://alice@{DISTRIBUTION_DOMAIN}/simple/ <package>"
     assert o["edgeFunctionVersionArn"] == edge_function(run).state["qualifiedArn"]
 
 
