@@ -148,7 +148,7 @@ def user_store_lines(stack: LocalStack, pooled: set[str]) -> str:
         "",
         f"Manage users and tokens while it runs (no restart; a change holds everywhere within {bound} s):",
         "  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local",
-        *(f"  {line}" for line in stack.cognito.commands()),
+        *(f"  {line}" for line in stack.cognito.commands(cli_path())),
     ]
     return "\n".join(lines) + "\n"
 
