@@ -40,6 +40,10 @@ index = PrivateIndex(
 
 pulumi.export("indexUrl", index.index_url)
 pulumi.export("pipInstall", index.pip_install)
+pulumi.export("uploadUrl", index.upload_url)
+# Ready to paste (`pulumi stack output pipConf > ~/.config/pip/pip.conf`): user names, no secrets.
+pulumi.export("pipConf", index.pip_conf)
+pulumi.export("uvToml", index.uv_toml)
 pulumi.export("bucketName", index.bucket_name)
 pulumi.export("distributionId", index.distribution_id)
 pulumi.export("distributionDomainName", index.distribution.domain_name)

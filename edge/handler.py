@@ -45,6 +45,11 @@ Decisions a reviewer should know:
   (`guard.cross_site_refusal`, 403) and the size check (413); everything else authenticates
   first, so 405/301/404/406 are only ever seen by authenticated viewers and a stranger learns
   nothing about which paths exist.
+* Every method reaches this function (all cache behaviours allow CloudFront's full set, so its
+  own 403 "not configured to allow the HTTP request method" never answers a user): a method
+  other than GET or HEAD is answered here, 405 with the absolute upload URL (`upload_url`), and
+  is never forwarded to S3; only the exact upload routes forward other methods, to the upload
+  function's behaviours.
 * Warm requests skip the slow hash: a bounded (`CACHE_SIZE`) FIFO of SHA-256 digests of
   header values that verified.  Only successes enter it.  An unknown user pays one slow hash
   against a dummy entry, exactly like a known user with a wrong password.
@@ -264,6 +269,10 @@ def generated_csp(style: str) -> str:
 
 
 GENERATED_CSP = generated_csp(PAGE_STYLE)
+# The response headers policy adds these to what the cache and the origins answer, not to a
+# function's generated responses (local/cdn.py cites the guide), so the 401 a browser sees first
+# would go without them: the same values as infra.wiring's policy (a test holds them equal).
+HSTS = "max-age=63072000; includeSubDomains"
 
 
 def _response(
@@ -278,6 +287,8 @@ def _response(
         "Cache-Control": "no-store",
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": GENERATED_CSP,
+        "Strict-Transport-Security": HSTS,
+        "X-Frame-Options": "DENY",
         **headers,
     }
     if body:
@@ -353,14 +364,45 @@ def _not_found() -> Response:
     return _response(404, "Not Found", {}, _page("404 Not Found", "No such project or file."))
 
 
-def _method_not_allowed() -> Response:
-    # RFC 9110 section 15.5.6: a 405 must list the allowed methods.
+def _method_not_allowed(upload: str = "/legacy/") -> Response:
+    """405 for a write anywhere but the upload routes, saying where uploads go (`upload_url`).
+
+    The common slip is ``twine upload --repository-url https://host/simple/``: one plain-text
+    line that twine (--verbose), uv and poetry print as is.  RFC 9110 section 15.5.6: a 405
+    lists the allowed methods.
+    """
     return _response(
         405,
         "Method Not Allowed",
         {"Allow": "GET, HEAD"},
-        _page("405 Method Not Allowed", "This index is read-only: use GET or HEAD."),
+        f"405 This URL only serves GET and HEAD: upload to {upload}\n",
+        _TEXT,
     )
+
+
+# A Host value safe to repeat in a response: a DNS name or an IP literal, with an optional port.
+_HOST = re.compile(
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?"
+)
+
+
+def upload_url(host: str | None, forwarded_proto: str | None, distribution_domain: str | None) -> str:
+    """The absolute upload URL for a viewer of this host: ``https://<host>/legacy/``.
+
+    `host` is the viewer's Host header: CloudFront routes a request to this distribution by it
+    (the distribution's own domain or one of its aliases), so it names the index as the viewer
+    knows it, custom domain included.  Anything that is not a plain host name falls back to the
+    distribution's domain (the event's ``config.distributionDomainName``).  The scheme is HTTPS:
+    every behaviour redirects HTTP to HTTPS (or is https-only) before the function runs.  Only
+    the local stand-in, which speaks plain HTTP, says so with ``CloudFront-Forwarded-Proto:
+    http``, the header CloudFront uses for the viewer's protocol (local/cdn.py).
+    """
+    if host and _HOST.fullmatch(host):
+        scheme = "http" if forwarded_proto == "http" else "https"
+        return f"{scheme}://{host}/legacy/"
+    if distribution_domain and _HOST.fullmatch(distribution_domain):
+        return f"https://{distribution_domain}/legacy/"
+    return "/legacy/"
 
 
 def _too_large(length: int) -> Response:
@@ -806,7 +848,15 @@ def handler(event: dict, context: object = None) -> dict:
                 result = _rate_limited(exc.retry_after)
             if result is None:
                 if request["method"] not in _ALLOWED_METHODS:
-                    result = _method_not_allowed()
+                    # Never forwarded: the S3 behaviours allow every method only so that this
+                    # answer (where to upload) reaches the viewer (infra/distribution.py).
+                    config = event["Records"][0]["cf"].get("config") or {}
+                    where = upload_url(
+                        _header(headers, "host"),
+                        _header(headers, "cloudfront-forwarded-proto"),
+                        config.get("distributionDomainName"),
+                    )
+                    result = _method_not_allowed(where)
                 else:
                     result = _route_path(path, request.get("querystring") or "", _header(headers, "accept"))
                 if result.__class__ is str:

@@ -10,6 +10,7 @@
     list [PROJECT]                      what is published, read from the index JSON
     user add|list|remove|disable|enable|passwd   users in the opt-in user pool (indexer/users.py)
     token new|list|revoke NAME          API tokens: in the user pool, or static (`pulumi config set` lines)
+    check --index-url URL [--user U]    smoke-test a deployed index over HTTPS (indexer/check.py)
 
 Uploads are conditional writes (`If-None-Match: *`), so two publishers racing on one file name
 cannot both win and nothing is overwritten silently: an existing identical file (same SHA-256) is
@@ -46,7 +47,7 @@ from botocore.exceptions import (
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from indexer import publish, users
+from indexer import check, publish, users
 from indexer.model import (
     METADATA_SUFFIX,
     YANKED_SUFFIX,
@@ -886,6 +887,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("project", nargs="?", help="a project name (any spelling; PEP 503 normalized)")
     p.set_defaults(func=cmd_list)
+
+    # check: HTTP only, no bucket (indexer/check.py).
+    check.add_parser(sub)
     return parser
 
 

@@ -76,6 +76,25 @@ def example_user(users: Mapping[str, Any]) -> str:
     return quote(people[0] if people else credentials.TOKEN_USER, safe="")
 
 
+def pip_conf(index_url: str, user: str) -> str:
+    """The `pipConf` output: pip.conf (pip.ini on Windows) with this index as the only index.
+
+    With the user name only (`example_user`, already URL-quoted): pip asks for the password, or
+    takes it from ~/.netrc or keyring ("Authentication", pip's user guide).
+    """
+    scheme, _, rest = index_url.partition("://")
+    return f"[global]\nindex-url = {scheme}://{user}@{rest}\n"
+
+
+def uv_toml(index_url: str) -> str:
+    """The `uvToml` output: uv.toml (or the same under `[tool.uv]` in pyproject.toml) with this
+    index as the default index, in place of PyPI (`default = true`).  Credentials come from
+    UV_INDEX_PRIVATE_USERNAME / UV_INDEX_PRIVATE_PASSWORD (uv names them after the index's
+    `name`), never from this file.  tests/test_e2e_outputs.py runs both snippets with pip and uv.
+    """
+    return f'[[index]]\nname = "private"\nurl = "{index_url}"\ndefault = true\n'
+
+
 @dataclass
 class PrivateIndexArgs:
     """Everything a stack can configure; defaults match the `config:` block of Pulumi.yaml."""
@@ -162,6 +181,9 @@ class PrivateIndex(pulumi.ComponentResource):
     host: pulumi.Output[str]
     index_url: pulumi.Output[str]
     pip_install: pulumi.Output[str]
+    upload_url: pulumi.Output[str]
+    pip_conf: pulumi.Output[str]
+    uv_toml: pulumi.Output[str]
 
     def __init__(self, name: str, args: PrivateIndexArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
@@ -331,9 +353,17 @@ class PrivateIndex(pulumi.ComponentResource):
         self.index_url = pulumi.Output.concat("https://", self.host, "/simple/")
         # The first user name (not secret once alone; the password never leaves the config).
         first_user = pulumi.Output.unsecret(pulumi.Output.from_input(args.users).apply(example_user))
+        # --index-url, not --extra-index-url: with an extra index pip also asks PyPI for every
+        # name and takes the highest version wherever it is (README, "Dependency confusion").
         self.pip_install = pulumi.Output.concat(
-            "pip install --extra-index-url https://", first_user, "@", self.host, "/simple/ <package>"
+            "pip install --index-url https://", first_user, "@", self.host, "/simple/ <package>"
         )
+        # Where twine, uv and poetry publish (the upload function's behaviour, infra/upload.py).
+        self.upload_url = pulumi.Output.concat("https://", self.host, "/legacy/")
+        # Ready-to-paste client configuration: a user name at most, never a password (pip asks,
+        # or reads ~/.netrc or keyring; uv reads UV_INDEX_PRIVATE_USERNAME/_PASSWORD).
+        self.pip_conf = pulumi.Output.all(self.index_url, first_user).apply(lambda v: pip_conf(*v))
+        self.uv_toml = self.index_url.apply(uv_toml)
         self.bucket_name = bucket.bucket
         self.distribution_id = distribution.id
         self.edge_function_version_arn = self.edge_function.qualified_arn
@@ -349,6 +379,9 @@ class PrivateIndex(pulumi.ComponentResource):
                 "host": self.host,
                 "index_url": self.index_url,
                 "pip_install": self.pip_install,
+                "upload_url": self.upload_url,
+                "pip_conf": self.pip_conf,
+                "uv_toml": self.uv_toml,
                 "edge_function_version_arn": self.edge_function_version_arn,
                 "edge_function_name": self.edge_function_name,
                 "indexer_function_name": self.indexer_function.name,

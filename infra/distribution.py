@@ -2,7 +2,8 @@
 
     pip / uv / browser ──HTTPS──▶ CloudFront ── viewer-request ──▶ Lambda@Edge (us-east-1):
         │                                        Basic auth, URL rewriting (edge/handler.py)
-        ├── default behaviour (GET, HEAD, cached by URI) ──OAC, sigv4──▶ the bucket
+        ├── default behaviour (all methods reach the function; GET, HEAD forwarded and cached
+        │     by URI) ──OAC, sigv4──▶ the bucket
         │     └ origin-response: the fallback redirect, when `fallbackIndexUrl` is set
         ├── *.whl, *.tar.gz, *.zip, *.metadata: the bucket too, with the files' headers policy
         │     (octet-stream, attachment, CSP sandbox: never rendered by a browser)
@@ -33,17 +34,19 @@ from infra import bundle, common, wiring
 
 TYPE_TOKEN = "pypi-edge:index:EdgeDistribution"
 
+# Every behaviour allows all seven methods so that the viewer-request function, not CloudFront's
+# own 403, answers a write to the wrong URL (infra.wiring, VIEWER_METHODS: why, and why S3 stays
+# read-only); only GET and HEAD are cached.
 ALLOWED_METHODS = list(wiring.VIEWER_METHODS)
+CACHED_METHODS = list(wiring.CACHED_METHODS)
 # A 403/404 may be a page the indexer is writing right now: do not let CloudFront keep it.
 ERROR_CACHING_SECONDS = wiring.ERROR_CACHING_SECONDS  # shared with the local stand-in's cache
 HSTS_SECONDS = wiring.HSTS_SECONDS
 ORIGIN_ID = "packages"
 
-# The upload endpoint's behaviours.  CloudFront's method sets are fixed: GET+HEAD, +OPTIONS, or
-# all seven.  POST needs all seven; the edge function and the upload function refuse what they
-# do not serve.
-ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
-CACHED_METHODS = ["GET", "HEAD"]
+# The upload endpoint's behaviours allow the same seven (POST needs them); the edge function and
+# the upload function refuse what they do not serve.
+ALL_METHODS = ALLOWED_METHODS
 # Managed policies, by their fixed IDs (CloudFront developer guide, "Use managed cache policies":
 # CachingDisabled, min/default/max TTL 0, nothing in the key; "Use managed origin request
 # policies": AllViewerExceptHostHeader, every viewer header but Host, so the function URL sees its
@@ -224,7 +227,7 @@ class EdgeDistribution(pulumi.ComponentResource):
                 target_origin_id=ORIGIN_ID,
                 viewer_protocol_policy="redirect-to-https",
                 allowed_methods=ALLOWED_METHODS,
-                cached_methods=ALLOWED_METHODS,
+                cached_methods=CACHED_METHODS,
                 compress=True,
                 cache_policy_id=cache_policy.id,
                 response_headers_policy_id=headers_policy.id,
@@ -251,6 +254,15 @@ class EdgeDistribution(pulumi.ComponentResource):
         )
 
         # --- who may read the bucket: this distribution, over TLS -----------------------------
+        # Read, never write.  OAC signs every request CloudFront sends the bucket, PUT and DELETE
+        # included (OAC "supports ... dynamic requests (PUT and DELETE) to Amazon S3", CloudFront
+        # Developer Guide, "Restrict access to an Amazon S3 origin"), and the behaviours allow all
+        # seven methods (wiring.VIEWER_METHODS).  Two independent locks keep writes away from the
+        # bucket: the viewer-request function answers every method but GET and HEAD itself (a
+        # function "can generate an HTTP response that CloudFront returns directly to the viewer
+        # without forwarding" it to the origin: "Generate HTTP responses in request triggers",
+        # same guide), and this policy allows CloudFront s3:GetObject and s3:ListBucket only, so
+        # S3 refuses any other signed request (IAM's implicit deny).
         objects = pulumi.Output.concat(args.bucket_arn, "/*")
         from_this_distribution = {"StringEquals": {"AWS:SourceArn": self.distribution.arn}}
         aws.s3.BucketPolicy(
@@ -388,7 +400,7 @@ def file_behaviours(
             target_origin_id=ORIGIN_ID,
             viewer_protocol_policy="redirect-to-https",
             allowed_methods=ALLOWED_METHODS,
-            cached_methods=ALLOWED_METHODS,
+            cached_methods=CACHED_METHODS,
             compress=False,
             cache_policy_id=cache_policy_id,
             response_headers_policy_id=files_policy_id,

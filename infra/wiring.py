@@ -49,9 +49,22 @@ JTI_PREFIX = "_oidc-jti/"
 # that stay valid longer than that.
 JTI_RETENTION_DAYS = 1
 
-# Methods CloudFront lets through to the viewer-request function; any other gets CloudFront's
-# own 403 (the local stack's CloudFront stand-in does the same).
-VIEWER_METHODS: tuple[str, ...] = ("GET", "HEAD")
+# The methods every behaviour allows.  CloudFront offers three fixed sets, GET+HEAD, GET+HEAD+OPTIONS,
+# or all seven ("AllowedMethods", CloudFront API Reference: "Valid values are 2 ..., 3 ... and 7"),
+# and answers a method outside the set with its own 403 before any function runs ("This
+# distribution is not configured to allow the HTTP request method"), which tells a user nothing.
+# So all seven: every method reaches the viewer-request function, which answers every method but
+# GET and HEAD itself (405 naming the upload URL, edge/handler.py) and never forwards one to S3
+# (`ORIGIN_METHODS`).  The same API page warns that with the third choice "you may need to
+# restrict access to your Amazon S3 bucket ... so users can't perform operations that you don't
+# want them to": the bucket policy grants CloudFront s3:GetObject and s3:ListBucket only
+# (infra/distribution.py), so even a PUT or DELETE that CloudFront signed for the bucket (OAC)
+# would be refused by S3.  The local stand-in (local/cdn.py) allows the same sets per behaviour.
+VIEWER_METHODS: tuple[str, ...] = ("GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE")
+# What CloudFront caches (GET and HEAD only: "CachedMethods", CloudFront API Reference).
+CACHED_METHODS: tuple[str, ...] = ("GET", "HEAD")
+# The only methods the viewer-request function forwards to the bucket; with any other it answers.
+ORIGIN_METHODS: tuple[str, ...] = ("GET", "HEAD")
 
 # Queue behaviour.  The visibility timeout must exceed the indexer's timeout (AWS requires
 # at least the function timeout for an event source mapping; 6x is their recommendation).

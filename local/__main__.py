@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
@@ -33,12 +34,26 @@ def parse_pair(value: str) -> tuple[str, str]:
     return name, rest
 
 
+def refuse_shared_names(users: list[tuple[str, str]] | None, tokens: list[tuple[str, str]] | None) -> None:
+    """A --user and a --token of the same name would share every --publish NAME=GLOB (one
+    option names both), so a CI token meant for one project would get its person's rights, or
+    the reverse: refuse, and say how to tell them apart."""
+    shared = sorted({user for user, _ in users or []} & {name for name, _ in tokens or []})
+    if shared:
+        name = shared[0]
+        raise SystemExit(
+            f"error: --user {name} and --token {name}=… share a name, so --publish {name}=GLOB would give "
+            f"both the same rights; name the token differently (e.g. --token {name}-ci=…)"
+        )
+
+
 def users_config(
     users: list[tuple[str, str]] | None,
     publish: list[tuple[str, str]] | None,
     tokens: list[tuple[str, str]] | None,
 ) -> dict[str, object]:
     """The same `users` config Pulumi takes (edge.credentials), from the command line."""
+    refuse_shared_names(users, tokens)
     if not users and not tokens:
         if publish:
             raise SystemExit("error: --publish needs the --user or --token it names")
@@ -67,6 +82,7 @@ def pool_config(
 ) -> tuple[dict[str, object], PoolSeed]:
     """`--user-store cognito`: --user and pool-format --token go into the pool; static-format tokens
     and, without any --user or --token, the default user stay static (the break-glass accounts)."""
+    refuse_shared_names(users, tokens)
     if not users and not tokens:
         return users_config(users, publish, tokens), PoolSeed()
     try:
@@ -132,7 +148,7 @@ def user_store_lines(stack: LocalStack, pooled: set[str]) -> str:
         "",
         f"Manage users and tokens while it runs (no restart; a change holds everywhere within {bound} s):",
         "  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local",
-        *(f"  {line}" for line in stack.cognito.commands()),
+        *(f"  {line}" for line in stack.cognito.commands(cli_path())),
     ]
     return "\n".join(lines) + "\n"
 
@@ -155,6 +171,88 @@ def data_line(stack: LocalStack) -> str:
         rebuilt = ", ".join(sorted(stack.rebuilt_at_start))
         line += f"; rebuilt the pages of {rebuilt}, changed before the last stop"
     return line + ")"
+
+
+def rights(globs: list[str]) -> str:
+    """What a user or token may do, in the banner's words."""
+    if not globs:
+        return "reads only"
+    return "reads; publishes " + ("every project" if "*" in globs else ", ".join(globs))
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Someone the banner names: a user, or a token (user name __token__)."""
+
+    label: str  # "alice", or "token ci"
+    user: str  # what a client sends as user name
+    password: str  # what it sends as password (the token itself for a token)
+    globs: list[str]
+
+
+def principals(
+    users: dict[str, object], seed: PoolSeed | None, tokens: list[tuple[str, str]] | None
+) -> list[Principal]:
+    """Every user and token the stack knows, people first, in command-line order."""
+    out = [
+        Principal(
+            name, name, password_of(spec), [] if isinstance(spec, str) else list(spec.get("publish", []))
+        )
+        for name, spec in users.items()
+        if name != credentials.TOKEN_USER
+    ]
+    out += [
+        Principal(name, name, pw, list(globs)) for name, (pw, globs) in (seed.users if seed else {}).items()
+    ]
+    static_tokens = users.get(credentials.TOKEN_USER) or {}
+    pooled_tokens = seed.tokens if seed else {}
+    for name, token in tokens or []:
+        entry = static_tokens.get(name) if isinstance(static_tokens, dict) else None
+        globs = entry["publish"] if entry else pooled_tokens.get(name, ("", []))[1]
+        out.append(Principal(f"token {name}", credentials.TOKEN_USER, token, list(globs)))
+    return out
+
+
+def rights_lines(people: list[Principal], default: bool) -> str:
+    """The banner's `users` block: one line per user and token with what it may do."""
+    if not people:
+        return "  users      (none: every request is refused)\n"
+    width = max(len(p.label) for p in people)
+    lines = []
+    for i, p in enumerate(people):
+        note = f" (password {p.password}: the default user)" if default else ""
+        lines.append(f"  {'users' if i == 0 else '':<10} {p.label:<{width}}  {rights(p.globs)}{note}")
+    return "\n".join(lines) + "\n"
+
+
+def cli_path() -> str:
+    """The absolute path of this environment's `pypi-edge` (the banner is copied from any
+    directory), or `python -m indexer` with this interpreter when the script is not installed."""
+    script = Path(sys.executable).absolute().parent / "pypi-edge"
+    return str(script) if script.exists() else f"{Path(sys.executable).absolute()} -m indexer"
+
+
+def publish_lines(people: list[Principal], legacy: str, index: str) -> str:
+    """How to publish with twine, uv and poetry, as someone who may: the first user with rights,
+    else the first token with rights.  Nobody may: say so and how to change it."""
+    publisher = next((p for p in people if p.globs), None)
+    if publisher is None:
+        first = people[0].user if people else "USER"
+        return (
+            "Nobody here may publish (twine, uv and poetry would get 403): restart with\n"
+            f"  --publish NAME=GLOB, e.g. --publish {first}='*'\n"
+        )
+    user, password = publisher.user, publisher.password
+    scope = "every project" if "*" in publisher.globs else "projects matching " + ", ".join(publisher.globs)
+    who = publisher.label
+    return (
+        f"Publish with twine, uv or poetry (as {who}, who may publish {scope}):\n"
+        f"  twine upload --repository-url {legacy} -u {user} -p '{password}' dist/*\n"
+        f"  uv publish --publish-url {legacy} --check-url {index} \\\n"
+        f"             --username {user} --password '{password}' dist/*\n"
+        f"  poetry config repositories.local {legacy}\n"
+        f"  poetry publish -r local -u {user} -p '{password}'\n"
+    )
 
 
 def trusted_publishers(value: str) -> dict[str, object]:
@@ -295,36 +393,33 @@ def main(argv: list[str] | None = None) -> int:
         stack.stop()
         return 1
 
-    people = {u: spec for u, spec in users.items() if u != credentials.TOKEN_USER}
-    seeded = seed.users if seed else {}
-    pooled = {u: {"password": pw, "publish": globs} for u, (pw, globs) in seeded.items()}
-    people.update(pooled)
-    publishers = [u for u, spec in people.items() if not isinstance(spec, str) and spec.get("publish")]
-    user = (publishers or list(people) or [DEFAULT_USER[0]])[0]
-    password = password_of(people[user]) if user in people else "PASSWORD"
+    people = principals(users, seed, args.token)
+    default = not args.user and not args.token
+    reader = next((p for p in people if p.user != credentials.TOKEN_USER), None)
+    user, password = (reader.user, reader.password) if reader else ("USER", "PASSWORD")
     host = f"{stack.host}:{stack.port}"
     userinfo = f"{quote(user, safe='')}:{quote(password, safe='')}"
     legacy = f"{stack.url}/legacy/"
-    default = (
-        " (default password: pypi; may publish every project)" if not args.user and not args.token else ""
+    publisher = next((p for p in people if p.globs), None)
+    check_url = (
+        f"http://{quote(publisher.user, safe='')}:{quote(publisher.password, safe='')}@{host}/simple/"
+        if publisher
+        else ""
     )
+    pooled = {p.user for p in people if seed and p.user in seed.users}
+    publish = publish_lines(people, legacy, check_url)
     print(
         f"""pypi-edge local stack is up.
 
   index      {stack.url}/simple/   (browser: {stack.url}/)
   upload     {legacy}
-  users      {", ".join(people) or "(tokens only)"}{default}
-  S3 + SQS   {stack.s3_endpoint}   bucket {stack.bucket}
+{rights_lines(people, default)}  S3 + SQS   {stack.s3_endpoint}   bucket {stack.bucket}
   fallback   {args.fallback_index_url or "off (a project not here is a 404)"}
   data       {data_line(stack)}
-{trusted_line(args)}{user_store_lines(stack, set(pooled))}
-Publish with twine, uv or poetry (as {user}):
-  twine upload --repository-url {legacy} -u {user} -p '{password}' dist/*
-  uv publish --publish-url {legacy} --check-url http://{userinfo}@{host}/simple/ \\
-             --username {user} --password '{password}' dist/*
-Or straight to S3 (big files; the local S3 takes any credentials):
+{trusted_line(args)}{user_store_lines(stack, pooled)}
+{publish}Or straight to S3 (big files; the local S3 takes any credentials and checks no rights):
   export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
-  .venv/bin/pypi-edge upload --bucket {stack.bucket} --endpoint-url {stack.s3_endpoint} dist/*
+  {cli_path()} upload --bucket {stack.bucket} --endpoint-url {stack.s3_endpoint} dist/*
 Install:
   pip install --index-url http://{userinfo}@{host}/simple/ NAME
 

@@ -77,9 +77,15 @@ class Access:
     cache: str | None = None  # X-Cache state (Hit, Miss, RefreshHit, Error) when the cache answered
 
 
-# CloudFront behaviours whose origin is the upload function, with every method allowed; the file
-# behaviours and the default behaviour allow wiring.VIEWER_METHODS.
-UPLOAD_METHODS = ("GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE")
+# The methods each behaviour allows, as the distribution configures them (infra/distribution.py):
+# CloudFront answers a method outside a behaviour's set with its own 403 before any function runs.
+# Today every behaviour allows all seven (wiring.VIEWER_METHODS explains why), so every method
+# reaches the viewer-request function; methods no behaviour allows (TRACE, PROPFIND) still get 403.
+UPLOAD_METHODS = wiring.VIEWER_METHODS
+# The header CloudFront uses to tell a function or origin the viewer's protocol.  The distribution
+# only ever serves HTTPS to the function (it redirects HTTP first), which the edge assumes; this
+# stand-in serves plain HTTP and says so, so the edge's answers name an URL that works here.
+FORWARDED_PROTO_HEADER = "CloudFront-Forwarded-Proto"
 
 
 @dataclass(frozen=True)
@@ -90,7 +96,7 @@ class Behaviour:
 
 
 UPLOAD = Behaviour("upload", UPLOAD_METHODS, wiring.PAGES_POLICY)
-FILES = Behaviour("files", wiring.VIEWER_METHODS, wiring.FILES_POLICY)
+FILES = Behaviour("files", wiring.VIEWER_METHODS, wiring.FILES_POLICY)  # the same set as the default
 DEFAULT = Behaviour("default", wiring.VIEWER_METHODS, wiring.PAGES_POLICY)
 BEHAVIOURS = [(p, UPLOAD) for p in wiring.UPLOAD_PATH_PATTERNS] + [
     (p, FILES) for p in wiring.FILE_PATH_PATTERNS
@@ -390,8 +396,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         headers = [
             (k, v)
             for k, v in self.headers.items()
-            if k.lower() != ORIGIN_SECRET_HEADER and not edge_rules.disallowed(k)
+            if k.lower() not in (ORIGIN_SECRET_HEADER, FORWARDED_PROTO_HEADER.lower())
+            and not edge_rules.disallowed(k)
         ]
+        headers.append((FORWARDED_PROTO_HEADER, "http"))
         event = viewer_request_event(self.command, self.path, headers, self.client_address[0])
         given = copy.deepcopy(event["Records"][0]["cf"]["request"]["headers"])
         try:
@@ -444,6 +452,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self._log(request["uri"], status, len(data))
 
     def s3_origin(self, uri: str) -> None:
+        if self.command not in wiring.ORIGIN_METHODS:
+            # What S3 answers a request CloudFront signed (OAC) for any other method: the bucket
+            # policy grants CloudFront s3:GetObject and s3:ListBucket only (infra/distribution.py).
+            # The edge never forwards one; if it ever did, this is what the viewer would get.
+            log.error("viewer-request function forwarded %s %s to S3; S3 refuses it", self.command, uri)
+            body = b"<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
+            self._send(403, apply_policy({"Content-Type": "application/xml"}, self.behaviour.policy), body)
+            self._log(uri, 403, len(body))
+            return
         if self.server.cache is not None and self.server.cache.serve(self, uri):
             return
         key = key_for_uri(uri)

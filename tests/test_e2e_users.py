@@ -122,13 +122,10 @@ def words(result) -> str:
 
 def test_the_banners_commands_work_against_the_running_stack(stack) -> None:
     text = banner(stack)
-    lines = [
-        line.strip()
-        for line in text.splitlines()
-        if line.strip().startswith((".venv/bin/pypi-edge", "export"))
-    ]
+    cli = str(VENV_BIN.absolute() / "pypi-edge")  # absolute: the banner works from any directory
+    lines = [line.strip() for line in text.splitlines() if line.strip().startswith((cli, "export"))]
     exports = " && ".join(line for line in lines if line.startswith("export"))
-    commands = [line for line in lines if line.startswith(".venv/bin/pypi-edge")]
+    commands = [line for line in lines if line.startswith(cli)]
     assert [shlex.split(c, comments=True)[1:3] for c in commands] == [
         ["user", "add"],
         ["user", "list"],
@@ -138,7 +135,7 @@ def test_the_banners_commands_work_against_the_running_stack(stack) -> None:
     ]
     results = {}
     for command in commands[:4]:
-        done = run("bash", "-c", f"{exports} && {command}", cwd=ROOT, env=clean_env())
+        done = run("bash", "-c", f"{exports} && {command}", cwd="/", env=clean_env())
         assert done.returncode == 0, words(done)
         results[shlex.split(command, comments=True)[2]] = done
     password = results["add"].stdout.strip()

@@ -91,3 +91,15 @@ def test_the_hash_follows_the_constant():
     expected = base64.b64encode(hashlib.sha256(changed.encode()).digest()).decode()
     assert f"style-src 'sha256-{expected}'" in policy
     assert edge.generated_csp(edge.PAGE_STYLE) == edge.GENERATED_CSP
+
+
+@pytest.mark.parametrize(("event", "status"), GENERATED)
+def test_every_generated_response_carries_hsts_and_frame_options_itself(event, status):
+    """The response headers policy does not touch a function's generated responses, so the 401 a
+    browser meets first would lack them; `pypi-edge check` found it (issue 22)."""
+    from infra import wiring
+
+    headers = {name: value for name, value, _ in wiring.PAGES_POLICY.headers()}
+    result = call(event)
+    assert result["headers"]["strict-transport-security"][0]["value"] == headers["Strict-Transport-Security"]
+    assert result["headers"]["x-frame-options"][0]["value"] == headers["X-Frame-Options"] == "DENY"

@@ -112,6 +112,7 @@ def test_post_is_405_with_allow():
     check_generated_response(result)
     assert result["status"] == "405"
     assert header(result, "allow") == "GET, HEAD"
+    assert result["body"].endswith("upload to https://d111111abcdef8.cloudfront.net/legacy/\n")
 
 
 def test_not_normalized_project_redirects_keeping_the_query():

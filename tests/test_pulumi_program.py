@@ -469,7 +469,10 @@ def test_no_password_anywhere(run: ProgramRun, custom: ProgramRun) -> None:
 # --- CloudFront --------------------------------------------------------------------------
 
 
-def test_distribution_serves_get_and_head_over_https_http3_ipv6(run: ProgramRun) -> None:
+ALL_SEVEN_METHODS = ["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"]
+
+
+def test_distribution_serves_over_https_http3_ipv6_and_caches_get_and_head(run: ProgramRun) -> None:
     d = run.one(T_DISTRIBUTION).inputs
     assert d["enabled"] is True
     assert d["httpVersion"] == "http2and3"
@@ -477,13 +480,36 @@ def test_distribution_serves_get_and_head_over_https_http3_ipv6(run: ProgramRun)
     assert d["priceClass"] == "PriceClass_100"
     b = d["defaultCacheBehavior"]
     assert b["viewerProtocolPolicy"] == "redirect-to-https"
-    assert sorted(b["allowedMethods"]) == ["GET", "HEAD"]
+    # Every method reaches the viewer-request function (which answers all but GET/HEAD itself).
+    assert sorted(b["allowedMethods"]) == ALL_SEVEN_METHODS
     assert sorted(b["cachedMethods"]) == ["GET", "HEAD"]
     assert b["compress"] is True
     assert "forwardedValues" not in b  # the legacy cache settings are not used
     assert "originRequestPolicyId" not in b  # nothing beyond the cache key reaches S3
     assert not d.get("aliases")
     assert d["viewerCertificate"] == {"cloudfrontDefaultCertificate": True}
+
+
+def test_every_bucket_behaviour_lets_all_methods_reach_the_viewer_request_function_only(
+    run: ProgramRun,
+) -> None:
+    """Writes to the bucket through CloudFront are impossible: each behaviour whose origin is the
+    bucket runs the viewer-request function (it answers every method but GET and HEAD itself, as
+    tests/test_edge_wrong_method.py shows), and the bucket policy grants CloudFront only reads
+    (test_bucket_policy_denies_plain_http_and_admits_only_this_distribution)."""
+    d = run.one(T_DISTRIBUTION).inputs
+    edge_arn = edge_function(run).state["qualifiedArn"]
+    bucket_origin = d["defaultCacheBehavior"]["targetOriginId"]
+    behaviours = [d["defaultCacheBehavior"], *d["orderedCacheBehaviors"]]
+    to_bucket = [b for b in behaviours if b["targetOriginId"] == bucket_origin]
+    assert len(to_bucket) == 1 + len(wiring.FILE_PATH_PATTERNS)
+    for b in to_bucket:
+        assert sorted(b["allowedMethods"]) == ALL_SEVEN_METHODS
+        assert sorted(b["cachedMethods"]) == ["GET", "HEAD"]
+        viewer = [a for a in b["lambdaFunctionAssociations"] if a["eventType"] == "viewer-request"]
+        assert [a["lambdaArn"] for a in viewer] == [edge_arn]
+        assert viewer[0]["includeBody"] is False  # a refused write's body never reaches a function
+    assert set(wiring.ORIGIN_METHODS) == {"GET", "HEAD"}
 
 
 def test_origin_is_the_bucket_through_origin_access_control(run: ProgramRun) -> None:
@@ -577,7 +603,7 @@ def test_custom_domain_uses_the_acm_certificate_with_modern_tls(custom: ProgramR
     assert d["priceClass"] == "PriceClass_All"
     assert custom.outputs["indexUrl"] == "https://pypi.example.com/simple/"
     assert custom.outputs["pipInstall"] == (
-        "pip install --extra-index-url https://carol@pypi.example.com/simple/ <package>"
+        "pip install --index-url https://carol@pypi.example.com/simple/ <package>"
     )
 
 
@@ -762,11 +788,27 @@ def test_stack_outputs(run: ProgramRun) -> None:
     assert o["bucketName"] == run.one(T_BUCKET).state["bucket"]
     assert o["distributionId"] == run.one(T_DISTRIBUTION).state.get("id", "E2MOCKDISTRIB")
     # The first user, never a password.
-    assert (
-        o["pipInstall"]
-        == f"pip install --extra-index-url https://alice@{DISTRIBUTION_DOMAIN}/simple/ <package>"
-    )
+    assert o["pipInstall"] == f"pip install --index-url https://alice@{DISTRIBUTION_DOMAIN}/simple/ <package>"
     assert o["edgeFunctionVersionArn"] == edge_function(run).state["qualifiedArn"]
+
+
+def test_client_outputs_name_the_upload_url_and_paste_ready_pip_and_uv_config(run: ProgramRun) -> None:
+    o = run.outputs
+    assert o["uploadUrl"] == f"https://{DISTRIBUTION_DOMAIN}/legacy/"
+    assert o["pipConf"] == f"[global]\nindex-url = https://alice@{DISTRIBUTION_DOMAIN}/simple/\n"
+    assert o["uvToml"] == (
+        f'[[index]]\nname = "private"\nurl = "https://{DISTRIBUTION_DOMAIN}/simple/"\ndefault = true\n'
+    )
+    # Neither --extra-index-url nor a password anywhere in what `pulumi stack output` shows.
+    shown = json.dumps(o)
+    assert "extra-index-url" not in shown
+    assert all(password not in shown for password in ALL_PASSWORDS)
+
+
+def test_client_outputs_follow_the_custom_domain(custom: ProgramRun) -> None:
+    assert custom.outputs["uploadUrl"] == "https://pypi.example.com/legacy/"
+    assert "https://carol@pypi.example.com/simple/" in custom.outputs["pipConf"]
+    assert 'url = "https://pypi.example.com/simple/"' in custom.outputs["uvToml"]
 
 
 # --- @pulumi.runtime.test: Outputs of the component, awaited by the test itself ------------
@@ -792,7 +834,7 @@ def test_component_outputs_resolve(mocked_default_config):
     def check(values):
         url, pip, bucket_name, qualified_arn = values
         assert url == f"https://{DISTRIBUTION_DOMAIN}/simple/"
-        assert pip.startswith("pip install --extra-index-url https://alice@")
+        assert pip.startswith("pip install --index-url https://alice@")
         assert all(p not in pip for p in USERS.values())
         assert bucket_name.startswith("pypi-edge-bucket-")
         assert qualified_arn.startswith("arn:aws:lambda:us-east-1:")
@@ -801,6 +843,25 @@ def test_component_outputs_resolve(mocked_default_config):
     return pulumi.Output.all(
         index.index_url, index.pip_install, index.bucket_name, index.edge_function.qualified_arn
     ).apply(check)
+
+
+@pulumi.runtime.test
+def test_client_outputs_resolve_without_secrets(mocked_default_config):
+    index = runpy.run_path(str(REPO / "__main__.py"), run_name="__main__")["index"]
+    outputs = [index.upload_url, index.pip_conf, index.uv_toml]
+
+    async def secrets():
+        return [await o.is_secret() for o in outputs]
+
+    def check(values):
+        upload, pip_conf, uv_toml, secret_flags = values
+        assert upload == f"https://{DISTRIBUTION_DOMAIN}/legacy/"
+        assert pip_conf.startswith("[global]\nindex-url = https://alice@")
+        assert "default = true" in uv_toml
+        assert all(p not in pip_conf + uv_toml for p in USERS.values())
+        assert secret_flags == [False, False, False]
+
+    return pulumi.Output.all(*outputs, pulumi.Output.from_input(secrets())).apply(check)
 
 
 @pulumi.runtime.test
