@@ -133,7 +133,7 @@ CACHE_MAX_TTL_SECONDS = 365 * 24 * 3600  # distributions say max-age=1 year, imm
 # Path patterns are case-sensitive globs where `*` is any run of characters, `/` included, and `?`
 # one character; they are matched against the *normalized* path ("Cache behavior settings", Path
 # pattern and Path normalization, CloudFront Developer Guide).
-UPLOAD_PATH_PATTERNS: tuple[str, ...] = ("/legacy", "/legacy/*", "/_/oidc/*")
+UPLOAD_PATH_PATTERNS: tuple[str, ...] = ("/legacy", "/legacy/*", "/_/oidc/*", "/_/cli/*")
 FILE_PATH_PATTERNS: tuple[str, ...] = ("*.whl", "*.tar.gz", "*.zip", "*.metadata")
 
 # The pages (index.html of the root and of each project, the JSON pages) and everything else the

@@ -170,6 +170,7 @@ class LocalStack:
         from upload import handler as upload_handler
         from upload import oidc
         from upload.publishers import parse_publishers
+        from upload.remote import presign_client
 
         # The upload function as deployed: same credentials file, a secret only the CDN knows,
         # and the indexer called in-process where AWS would invoke the indexer function.
@@ -194,6 +195,7 @@ class LocalStack:
                 bucket=self.bucket,
                 origin_secret=origin_secret,
                 s3=aws.client("s3", self.s3_endpoint),
+                presigner=presign_client(aws.REGION, self.s3_endpoint, **aws.CREDENTIALS),
                 refresher=local_refresher,
                 verifier=verifier,
                 trusted=trusted,
