@@ -362,8 +362,9 @@ def _method_not_allowed() -> Response:
 
 def large_file_command(host: str | None) -> str:
     """The exact command that publishes a large file with index credentials (upload/remote.py)."""
-    if not host or len(host) > 253 or not all(c.isalnum() or c in ".-:[]" for c in host) or not host.isascii():
-        host = "<this index>"  # the viewer's Host header, echoed only when it is a plain host name
+    # The viewer's Host header, echoed only when it is a plain host name.
+    if not host or len(host) > 253 or not host.isascii() or not all(c.isalnum() or c in ".-:[]" for c in host):
+        host = "<this index>"
     return f"pypi-edge upload --index-url https://{host}/ dist/*"
 
 

@@ -45,7 +45,7 @@ from botocore.exceptions import (
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from indexer import manage, publish, users
+from indexer import manage, publish, remote, users
 from indexer.model import (
     METADATA_SUFFIX,
     YANKED_SUFFIX,
@@ -691,12 +691,12 @@ def build_parser() -> argparse.ArgumentParser:
     aws = common.add_argument_group("bucket and AWS")
     aws.add_argument(
         "--bucket",
-        default=os.environ.get(ENV_BUCKET),
-        help=f"the index's S3 bucket (default: ${ENV_BUCKET})",
+        help=f"the index's S3 bucket (default: ${ENV_BUCKET}); administrators, and raw buckets",
     )
     aws.add_argument("--endpoint-url", help="S3 endpoint, e.g. http://127.0.0.1:9000 for the local stack")
     aws.add_argument("--profile", help="AWS profile (default: the usual AWS credential chain)")
     aws.add_argument("--region", help="AWS region of the bucket")
+    remote.add_arguments(common)
 
     notify = argparse.ArgumentParser(add_help=False)
     notify.add_argument(
@@ -831,16 +831,50 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def run_remote(args: argparse.Namespace) -> int:
+    """A command over HTTPS with index credentials (indexer/remote.py)."""
+    try:
+        dists = validate_all(expand(args.dists)) if args.command == "upload" else []
+        index = remote.connect(args)
+        if args.command == "upload":
+            return remote.upload(args, index, _out, dists)
+        return {
+            "yank": remote.yank,
+            "unyank": remote.unyank,
+            "status": remote.status,
+            "list": remote.listing,
+        }[args.command](args, index, _out)
+    except CliError as exc:
+        _err(f"error: {exc}")
+        return exc.code
+    except remote.RemoteError as exc:
+        _err(f"error: {exc}")
+        return exc.code
+    except KeyboardInterrupt:
+        _err("error: interrupted")
+        return EXIT_INTERRUPTED
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, or a usage error argparse already printed
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-    if getattr(args, "needs_bucket", True) and not args.bucket:
-        parser.print_usage(sys.stderr)
-        _err(f"error: no bucket: pass --bucket or set ${ENV_BUCKET}")
-        return EXIT_USAGE
+    if getattr(args, "needs_bucket", True):
+        try:
+            if remote.mode(args) == "https":
+                return run_remote(args)
+        except remote.RemoteError as exc:
+            _err(f"error: {exc}")
+            return exc.code
+        if not args.bucket:
+            parser.print_usage(sys.stderr)
+            _err(
+                f"error: no index: pass --index-url (index credentials) or --bucket (AWS credentials), "
+                f"or set ${remote.ENV_INDEX_URL} or ${ENV_BUCKET}"
+            )
+            return EXIT_USAGE
     _quiet_indexer_logs()
 
     def client_factory() -> Any:
