@@ -363,7 +363,12 @@ def _method_not_allowed() -> Response:
 def large_file_command(host: str | None) -> str:
     """The exact command that publishes a large file with index credentials (upload/remote.py)."""
     # The viewer's Host header, echoed only when it is a plain host name.
-    if not host or len(host) > 253 or not host.isascii() or not all(c.isalnum() or c in ".-:[]" for c in host):
+    if (
+        not host
+        or len(host) > 253
+        or not host.isascii()
+        or not all(c.isalnum() or c in ".-:[]" for c in host)
+    ):
         host = "<this index>"
     return f"pypi-edge upload --index-url https://{host}/ dist/*"
 
