@@ -150,6 +150,21 @@ class Storage(pulumi.ComponentResource):
                         noncurrent_days=1
                     ),
                 ),
+                # Staged uploads (upload/remote.py) that were never finished: removed a day after
+                # they were written (rounded up to the next midnight UTC, as above), their
+                # noncurrent versions (a finished one's delete marker) a day later.  A URL is
+                # valid for an hour, so no transfer in flight is cut short.
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
+                    id="expire-staged-uploads",
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=wiring.STAGING_PREFIX),
+                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
+                        days=wiring.STAGING_RETENTION_DAYS
+                    ),
+                    noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                        noncurrent_days=1
+                    ),
+                ),
             ],
             opts=pulumi.ResourceOptions(
                 parent=self, aliases=moved, retain_on_delete=retain, depends_on=[versioning]
