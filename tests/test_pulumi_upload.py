@@ -220,7 +220,7 @@ def test_the_upload_role_writes_only_project_slash_file_keys(run):
     from upload.oidc import JTI_PREFIX, S3TokenLog
 
     assert (CLAIMS_PREFIX, JTI_PREFIX) == (wiring.CLAIMS_PREFIX, wiring.JTI_PREFIX)
-    from upload.remote import STAGING_PREFIX, STAGED_KEY
+    from upload.remote import STAGED_KEY, STAGING_PREFIX
 
     assert STAGING_PREFIX == wiring.STAGING_PREFIX
     staged = f"{STAGING_PREFIX}{'0' * 32}-{'a' * 64}-acme-1.0-py3-none-any.whl.staged"

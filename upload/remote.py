@@ -65,6 +65,7 @@ STAGING_PREFIX = "_staging/"  # infra.wiring.STAGING_PREFIX (a test holds them e
 # ("Sharing objects with presigned URLs", S3 User Guide), and the role's temporary credentials
 # bound it anyway.  An hour covers a slow start; the lifecycle rule removes what is never finished.
 URL_SECONDS = 3600
+ENV_URL_SECONDS = "PYPI_EDGE_STAGE_URL_SECONDS"  # a shorter validity (tests of an expired URL)
 # One PUT and one CopyObject take at most 5 GB ("Uploading objects": "upload a single object up
 # to 5 GB" in one PUT; "Copying objects": "copy of your object up to 5 GB in a single atomic
 # action"), and only a single PUT keeps a full-object SHA-256 that pip's hash can be checked
@@ -76,7 +77,7 @@ SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 STAGED_CONTENT_TYPE = "application/octet-stream"
 
 
-def reply(status: int, message: str, **extra: Any) -> dict:
+def reply(code: int, message: str, **extra: Any) -> dict:
     """A JSON answer for the CLI: always a "message", plus what the route returns."""
     body = json.dumps({"message": " ".join(message.split()), **extra})
     headers = {
@@ -84,7 +85,7 @@ def reply(status: int, message: str, **extra: Any) -> dict:
         "x-content-type-options": "nosniff",
         "content-type": "application/json",
     }
-    return {"statusCode": status, "headers": headers, "body": body, "isBase64Encoded": False}
+    return {"statusCode": code, "headers": headers, "body": body, "isBase64Encoded": False}
 
 
 def read_json(req: base.Request) -> dict[str, Any]:
@@ -147,6 +148,14 @@ def presign_client(region: str | None = None, endpoint_url: str | None = None, *
     )
 
 
+def url_seconds() -> int:
+    """`URL_SECONDS`, or a shorter validity from the environment (never longer)."""
+    try:
+        return max(1, min(URL_SECONDS, int(os.environ.get(ENV_URL_SECONDS, URL_SECONDS))))
+    except ValueError:
+        return URL_SECONDS
+
+
 # --- the routes --------------------------------------------------------------------------------
 
 
@@ -195,7 +204,7 @@ def stage(req: base.Request, principal: credentials.Principal, doc: dict[str, An
             "ContentLength": size,
             "ContentType": STAGED_CONTENT_TYPE,
         },
-        ExpiresIn=URL_SECONDS,
+        ExpiresIn=url_seconds(),
     )
     headers = {"If-None-Match": "*", "x-amz-checksum-sha256": checksum, "Content-Type": STAGED_CONTENT_TYPE}
     logger.info("staged", extra={"principal": principal.name, "key": key, "size": size})
