@@ -30,13 +30,24 @@ JSON object and answers JSON (``{"message": …, …}``; refusals in PyPI's erro
     the projects the principal may publish; ``delete`` has no route: it stays an administrator's
     command (AWS credentials).
 
-A presigned URL is signed with the function's own role credentials, so the PUT it allows is
-allowed by that role's policy (`infra/upload.py`: PutObject on ``_staging/*`` only with
-``If-None-Match``), and it stops working when either its expiry or those temporary credentials
-run out, whichever is first ("Sharing objects with presigned URLs", S3 User Guide: "If you
-created a presigned URL using a temporary credential, the URL expires when the credential
-expires").  Presigned URLs name the bucket's regional endpoint (`presign_client`); the bucket
-policy's TLS deny (``aws:SecureTransport``) applies to them like any request, and they are https.
+How a presigned PUT gets into a bucket that only CloudFront (OAC) reads: the URL carries a
+signature made with the function's own role credentials, and "the credentials used by the
+presigned URL are those of the IAM principal who generated the URL" (S3 User Guide, "Download and
+upload objects with presigned URLs").  That principal is in the bucket's own account, where an
+identity policy alone may allow a request unless a policy denies it ("Policy evaluation logic",
+IAM User Guide: same-account access); so the bucket policy needs no statement for it, the OAC
+statements (CloudFront's reads) are untouched, and the role's policy (`infra/upload.py`) is what
+limits the URL: PutObject on ``_staging/*`` only with ``If-None-Match``.  The bucket policy's
+``aws:SecureTransport`` deny applies to the PUT like to any request; the URL is https.  The
+checksum: SigV4 presigned URLs may carry ``x-amz-checksum-sha256`` (same page: "presigned URLs
+created with AWS Signature Version 4 support" the CRC and SHA checksums, SigV2 only MD5), and
+botocore signs it as a header (``X-Amz-SignedHeaders``), so a client must send exactly it.
+Expiry: at most 7 days for SigV4 (604,800 s, AWS CLI reference ``s3 presign``); a URL made with
+temporary credentials, as a Lambda role's are, "expires when the token expires ... even if the URL
+was created with a later expiration time" (AWS re:Post knowledge center,
+"presigned-url-s3-bucket-expiration"), so the real validity is the shorter of `URL_SECONDS` and
+what the container's credentials have left; the CLI sends the file at once, and S3 checks the
+expiry when the request arrives.
 """
 
 from __future__ import annotations
@@ -60,10 +71,9 @@ from upload import handler as base
 logger = logging.getLogger("pypi_edge.upload.remote")
 
 STAGING_PREFIX = "_staging/"  # infra.wiring.STAGING_PREFIX (a test holds them equal)
-# How long a stage's PUT URL is valid.  S3 checks the expiry when the request arrives, so a
-# long transfer that started in time completes; SigV4 presigned URLs may last at most 7 days
-# ("Sharing objects with presigned URLs", S3 User Guide), and the role's temporary credentials
-# bound it anyway.  An hour covers a slow start; the lifecycle rule removes what is never finished.
+# How long a stage's PUT URL is valid (see the module docstring: at most 7 days for SigV4, and
+# never longer than the role's temporary credentials).  The CLI starts the PUT right after the
+# stage; an hour covers a slow start, and the lifecycle rule removes what is never finished.
 URL_SECONDS = 3600
 ENV_URL_SECONDS = "PYPI_EDGE_STAGE_URL_SECONDS"  # a shorter validity (tests of an expired URL)
 # One PUT and one CopyObject take at most 5 GB ("Uploading objects": "upload a single object up
