@@ -74,7 +74,6 @@ class Stack:
     publish: dict[str, list[str]] = field(default_factory=dict)  # user or token name -> globs
     tokens: dict[str, str] = field(default_factory=dict)  # token name -> token
     extra_args: list[str] = field(default_factory=list)  # more `python -m local` options
-    env: dict[str, str] = field(default_factory=dict)  # more environment variables for the stack
 
     def start(self, attempts: int = 3) -> Stack:
         """Start on free ports.  A port free when picked can be taken before the stack binds it
@@ -111,7 +110,7 @@ class Stack:
             cmd += [arg for glob in globs for arg in ("--publish", f"{name}={glob}")]
         cmd += self.extra_args
         self.proc = subprocess.Popen(
-            cmd, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, env=clean_env(**self.env)
+            cmd, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, env=clean_env()
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

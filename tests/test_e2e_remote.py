@@ -8,23 +8,31 @@ local S3 (which enforces what S3 enforces, local/s3rules.py), and pip installing
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
+import io
 import json
+import os
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from indexer.cli import main as cli_main
+from local import aws
 from tests.bucket_state import gained, snapshot
 from tests.distributions import make_wheel, write
 from tests.e2e import ROOT, Stack, clean_env
+from upload import remote
+from upload.remote import presign_client
 
 TOKEN = "pypi-edge-" + "A" * 43
-URL_SECONDS = 4  # the stack's presigned URLs expire after 4 s (PYPI_EDGE_STAGE_URL_SECONDS)
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +43,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Any:
         bucket="pypi-remote",
         tokens={"acme": TOKEN},
         publish={"acme": ["acme-*"], "alice": ["*"]},
-        env={"PYPI_EDGE_STAGE_URL_SECONDS": str(URL_SECONDS)},
     ).start()
     # Another project, published by an administrator, that the token may not touch.
     filename, data, _ = make_wheel("other-lib", "1.0")
@@ -45,18 +52,27 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Any:
     s.stop()
 
 
-def cli(stack: Stack, *args: str, token: str = TOKEN) -> subprocess.CompletedProcess:
-    env = clean_env(PYPI_EDGE_TOKEN=token)
-    env.pop("PYPI_EDGE_BUCKET", None)
+@dataclass
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def cli(stack: Stack, *args: str, token: str = TOKEN) -> Ran:
+    """`pypi-edge ARGS --index-url <stack>` in this process (so coverage sees indexer/remote.py),
+    with only the token in the environment: no AWS credentials, no bucket."""
     extra = ["--no-progress"] if args[0] == "upload" else []
-    return subprocess.run(
-        [sys.executable, "-m", "indexer", *args, "--index-url", stack.url + "/", *extra],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    out, err = io.StringIO(), io.StringIO()
+    saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith(("AWS_", "PYPI_EDGE_"))}
+    os.environ["PYPI_EDGE_TOKEN"] = token
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = cli_main([*args, "--index-url", stack.url + "/", *extra])
+    finally:
+        os.environ.pop("PYPI_EDGE_TOKEN", None)
+        os.environ.update(saved)
+    return Ran(code, out.getvalue(), err.getvalue())
 
 
 def call(stack: Stack, route: str, doc: dict[str, Any], token: str = TOKEN) -> tuple[int, dict[str, Any]]:
@@ -192,9 +208,27 @@ def test_finish_without_a_put_and_a_second_finish_are_404(stack):
 def test_an_expired_url_is_refused_and_nothing_is_published(stack):
     filename, data, _ = make_wheel("acme-late", "1.0")
     _, staged = call(stack, "stage", stage_doc(filename, data))
-    time.sleep(URL_SECONDS + 1)
+    # The function's URL lasts an hour; the same URL, signed by the same (local) credentials for
+    # the same key and headers but valid 1 s, stands in for it an hour later.
+    params = parse_qs(urlsplit(staged["url"]).query)
+    assert params["X-Amz-Expires"] == [str(remote.URL_SECONDS)]
+    late = presign_client(
+        aws.REGION, f"http://127.0.0.1:{stack.s3_port}", **aws.CREDENTIALS
+    ).generate_presigned_url(
+        "put_object",
+        Params={
+            "Bucket": stack.bucket,
+            "Key": staged["key"],
+            "IfNoneMatch": "*",
+            "ChecksumSHA256": staged["headers"]["x-amz-checksum-sha256"],
+            "ContentLength": len(data),
+            "ContentType": "application/octet-stream",
+        },
+        ExpiresIn=1,
+    )
+    time.sleep(2.1)
 
-    status, body = put(staged["url"], staged["headers"], data)
+    status, body = put(late, staged["headers"], data)
 
     assert status == 403 and "Request has expired" in body
     assert call(stack, "finish", {"key": staged["key"]})[0] == 404

@@ -52,8 +52,8 @@ IAM (least privilege: create distributions and their bookkeeping, nothing else; 
     copy to ``<project>/<file>`` is a CopyObject with If-None-Match), GetObject and DeleteObject on
     ``_staging/*``; PutObject and DeleteObject on ``*/*.yanked`` and ``*/.project-status`` (yank,
     unyank, status: plain writes, versioning keeps every earlier text); GetObject on ``*/*.yanked``
-    and the JSON pages ``index.json``, ``*/index.json`` (list).  Memory: a request holds the body, its base64 form and the
-    parsed file at once (~3 x 6 MB); 512 MB leaves ample room and more CPU for the hashes.
+    and the JSON pages ``index.json``, ``*/index.json`` (list).  Memory: a request holds the body,
+    its base64 form and the parsed file at once (~3 x 6 MB); 512 MB leaves ample room and more CPU for the hashes.
     Timeout: the indexer call dominates; 30 s.
 
 CloudFront (what the function relies on)
@@ -70,8 +70,7 @@ Routes: `handler.ROUTES` maps rawPath to a route: ``/legacy/`` and trusted publi
 ``/_/oidc/audience``, ``/_/oidc/mint-token``, ``/_/oidc/burn-token`` (upload/oidc.py), whose
 minted-token check is `handler.Config.minted`; and the `pypi-edge` CLI's ``/_/cli/stage``,
 ``finish``, ``yank``, ``unyank``, ``status``, ``list`` (upload/remote.py; CloudFront behaviour
-``/_/cli/*``).  Environment: ``PYPI_EDGE_STAGE_URL_SECONDS`` may shorten the presigned URLs'
-validity (default and maximum 3600 s; tests).
+``/_/cli/*``).
 
 Trusted publishing (upload/oidc.py, upload/publishers.py; off unless trustedPublishers names one)
     The bundle also carries ``upload/trusted-publishing.json`` (`infra.trusted.bundle_entry`, the

@@ -75,7 +75,6 @@ STAGING_PREFIX = "_staging/"  # infra.wiring.STAGING_PREFIX (a test holds them e
 # never longer than the role's temporary credentials).  The CLI starts the PUT right after the
 # stage; an hour covers a slow start, and the lifecycle rule removes what is never finished.
 URL_SECONDS = 3600
-ENV_URL_SECONDS = "PYPI_EDGE_STAGE_URL_SECONDS"  # a shorter validity (tests of an expired URL)
 # One PUT and one CopyObject take at most 5 GB ("Uploading objects": "upload a single object up
 # to 5 GB" in one PUT; "Copying objects": "copy of your object up to 5 GB in a single atomic
 # action"), and only a single PUT keeps a full-object SHA-256 that pip's hash can be checked
@@ -158,14 +157,6 @@ def presign_client(region: str | None = None, endpoint_url: str | None = None, *
     )
 
 
-def url_seconds() -> int:
-    """`URL_SECONDS`, or a shorter validity from the environment (never longer)."""
-    try:
-        return max(1, min(URL_SECONDS, int(os.environ.get(ENV_URL_SECONDS, URL_SECONDS))))
-    except ValueError:
-        return URL_SECONDS
-
-
 # --- the routes --------------------------------------------------------------------------------
 
 
@@ -214,7 +205,7 @@ def stage(req: base.Request, principal: credentials.Principal, doc: dict[str, An
             "ContentLength": size,
             "ContentType": STAGED_CONTENT_TYPE,
         },
-        ExpiresIn=url_seconds(),
+        ExpiresIn=URL_SECONDS,
     )
     headers = {"If-None-Match": "*", "x-amz-checksum-sha256": checksum, "Content-Type": STAGED_CONTENT_TYPE}
     logger.info("staged", extra={"principal": principal.name, "key": key, "size": size})
