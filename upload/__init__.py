@@ -53,8 +53,8 @@ IAM (least privilege: create distributions and their bookkeeping, nothing else; 
     ``_staging/*``; PutObject and DeleteObject on ``*/*.yanked`` and ``*/.project-status`` (yank,
     unyank, status: plain writes, versioning keeps every earlier text); GetObject on ``*/*.yanked``
     and the JSON pages ``index.json``, ``*/index.json`` (list).  Memory: a request holds the body,
-    its base64 form and the parsed file at once (~3 x 6 MB); 512 MB leaves ample room and more CPU for the hashes.
-    Timeout: the indexer call dominates; 30 s.
+    its base64 form and the parsed file at once (~3 x 6 MB); 512 MB leaves ample room and more CPU
+    for the hashes.  Timeout: the indexer call dominates; 30 s.
 
 CloudFront (what the function relies on)
     Behaviours ``/legacy/*`` and ``/_/oidc/*``: all methods, managed cache policy CachingDisabled,
