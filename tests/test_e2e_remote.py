@@ -29,6 +29,7 @@ from local import aws
 from tests.bucket_state import gained, snapshot
 from tests.distributions import make_wheel, write
 from tests.e2e import ROOT, Stack, clean_env
+from tests.upload_helpers import presigned_put as put
 from upload import remote
 from upload.remote import presign_client
 
@@ -92,15 +93,6 @@ def call(stack: Stack, route: str, doc: dict[str, Any], token: str = TOKEN) -> t
             return resp.status, json.loads(resp.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read())
-
-
-def put(url: str, headers: dict[str, str], data: bytes) -> tuple[int, str]:
-    request = urllib.request.Request(url, data=data, method="PUT", headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=60) as resp:
-            return resp.status, resp.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
 
 
 def stage_doc(filename: str, data: bytes) -> dict[str, Any]:

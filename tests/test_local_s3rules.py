@@ -8,8 +8,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import time
-import urllib.error
-import urllib.request
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,6 +17,7 @@ from botocore.exceptions import ClientError
 from local import aws, s3rules
 from local.s3front import S3Server
 from local.stack import free_port
+from tests.upload_helpers import presigned_put as put
 from upload.remote import presign_client
 
 BUCKET = "pypi-s3rules"
@@ -45,20 +44,11 @@ def url(presigner: Any, key: str, seconds: int = 60) -> str:
     return presigner.generate_presigned_url("put_object", Params=params, ExpiresIn=seconds)
 
 
-def put(target: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
-    request = urllib.request.Request(target, data=body, method="PUT", headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as resp:
-            return resp.status, resp.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-
-
 def test_a_presigned_put_as_signed_creates_the_object_once_with_its_checksum(server):
     s3, presigner = server
     target = url(presigner, "ok")
-    assert put(target, DATA, HEADERS)[0] == 200
-    assert put(target, DATA, HEADERS)[0] == 412
+    assert put(target, HEADERS, DATA)[0] == 200
+    assert put(target, HEADERS, DATA)[0] == 412
     assert s3.head_object(Bucket=BUCKET, Key="ok", ChecksumMode="ENABLED")["ChecksumSHA256"] == SHA
 
 
@@ -90,7 +80,7 @@ def test_requests_s3_refuses_are_refused(server, how, code):
     elif how == "signed with SigV2":
         target = s3.generate_presigned_url("put_object", Params={"Bucket": BUCKET, "Key": key}, ExpiresIn=60)
 
-    status, text = put(target, body, headers)
+    status, text = put(target, headers, body)
 
     assert status in (400, 403) and code in text
     with pytest.raises(ClientError):

@@ -16,36 +16,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from edge import guard
+from tests import test_upload_handler as handler_tests
 from tests.bucket_state import gained, snapshot
 from tests.conftest import BUCKET
 from tests.distributions import make_wheel
-from tests.upload_helpers import basic, event, install_config
+from tests.upload_helpers import basic, event
 from upload import handler as upload
 from upload import remote
 
 CI = basic("ci", "ci:pw")  # may publish acme-*
 READER = basic("reader", "reader-pw")
 FILENAME, WHEEL, _ = make_wheel("acme-widgets", "1.0")
+# The upload function on a moto bucket with a recording refresher: the handler tests' fixtures.
+config = handler_tests.config
+refresher = handler_tests.refresher
 SHA = hashlib.sha256(WHEEL).hexdigest()
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.keys: list[str] = []
-
-    def __call__(self, bucket: str, key: str, timeout: float | None = None) -> None:
-        self.keys.append(key)
-
-
-@pytest.fixture
-def refresher():
-    return Recorder()
-
-
-@pytest.fixture
-def config(s3, refresher):
-    yield install_config(s3, refresher)
-    upload.configure(None)
 
 
 def send(route: str, doc, *, auth: str | None = CI, method: str = "POST") -> tuple[int, dict]:
@@ -142,7 +127,7 @@ def test_finish_publishes_the_staged_file_through_the_core(config, s3, refresher
     assert base64.b64decode(head["ChecksumSHA256"]).hex() == SHA
     assert head["ContentType"] == "application/zip" and "immutable" in head["CacheControl"]
     assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="_staging/")
-    assert refresher.keys == [done["key"]]
+    assert [key for _bucket, key in refresher.calls] == [done["key"]]
     # The same file again: identical, nothing sent.
     assert stage() == (200, {"message": stage()[1]["message"], "outcome": "present"})
 
@@ -211,7 +196,7 @@ def test_yank_unyank_status_and_list(config, s3, refresher):
         send("status", {"project": "acme-widgets", "status": "archived", "reason": "old"})[1]["changed"]
         is False
     )
-    assert refresher.keys[-1] == "acme-widgets/.project-status"
+    assert refresher.calls[-1][1] == "acme-widgets/.project-status"
     # archived: no new staging (PEP 792), before any URL
     _, newer, _ = make_wheel("acme-widgets", "2.0")
     assert stage(make_wheel("acme-widgets", "2.0")[0], newer)[0] == 400
