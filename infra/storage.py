@@ -21,7 +21,6 @@ TYPE_TOKEN = "pypi-edge:index:Storage"
 ABORT_INCOMPLETE_UPLOADS_DAYS = 7
 
 
-@dataclass
 def expire_prefix(rule_id: str, prefix: str, days: int) -> aws.s3.BucketLifecycleConfigurationRuleArgs:
     """A lifecycle rule that removes what is under a private prefix `days` after it was written,
     and its noncurrent versions (the delete marker's predecessor) a day later."""
@@ -36,6 +35,7 @@ def expire_prefix(rule_id: str, prefix: str, days: int) -> aws.s3.BucketLifecycl
     )
 
 
+@dataclass
 class StorageArgs:
     retain_on_delete: bool = True
     """Keep the bucket (and its versioning, encryption, public-access block) on `pulumi destroy`."""
