@@ -220,9 +220,10 @@ def test_the_upload_role_writes_only_project_slash_file_keys(run):
     from upload.oidc import JTI_PREFIX, S3TokenLog
 
     assert (CLAIMS_PREFIX, JTI_PREFIX) == (wiring.CLAIMS_PREFIX, wiring.JTI_PREFIX)
+    from indexer.model import YANKED_SUFFIX
     from upload.remote import STAGED_KEY, STAGING_PREFIX
 
-    assert STAGING_PREFIX == wiring.STAGING_PREFIX
+    assert (STAGING_PREFIX, YANKED_SUFFIX) == (wiring.STAGING_PREFIX, wiring.YANKED_SUFFIX)
     staged = f"{STAGING_PREFIX}{'0' * 32}-{'a' * 64}-acme-1.0-py3-none-any.whl.staged"
     assert STAGED_KEY.fullmatch(staged) and not staged.endswith(wiring.WATCHED_SUFFIXES)
     for key in (
