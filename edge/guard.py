@@ -4,7 +4,10 @@ Standard library only, no imports: the edge bundle ships it at its zip root (`in
 EDGE_SOURCES) and the upload bundle as ``edge/guard.py`` (`upload.BUNDLE_SOURCES`).
 
 * `EXEMPT_ROUTES`: the only request paths that skip Basic auth at the edge, compared exactly
-  (the upload function authenticates them itself; `upload.handler.ROUTES` has the same keys).
+  (the upload function authenticates them itself; `upload.handler.ROUTES` has the same keys):
+  the legacy upload API, trusted publishing's token exchange, and the `pypi-edge` CLI's HTTPS
+  routes (`CLI_ROUTES`, upload/remote.py: hand-off of large files to S3, yank, status, list),
+  which, like ``/legacy/``, take POST only.
 * `cross_site_refusal`: no web page may publish, mint or burn a token through a visitor's
   browser.  Browsers add ``Origin`` to every cross-origin request and to every POST (Fetch
   standard, "append a request `Origin` header"), and ``Sec-Fetch-Site`` to every request (Fetch
@@ -19,7 +22,11 @@ from __future__ import annotations
 
 UPLOAD_ROUTES = ("/legacy/", "/legacy")
 OIDC_ROUTES = ("/_/oidc/audience", "/_/oidc/mint-token", "/_/oidc/burn-token")
-EXEMPT_ROUTES = frozenset(UPLOAD_ROUTES + OIDC_ROUTES)
+# The CLI's routes (upload/remote.py): one namespace, never a project name ("_" cannot start one).
+CLI_PREFIX = "/_/cli/"
+CLI_ROUTES = tuple(CLI_PREFIX + name for name in ("stage", "finish", "yank", "unyank", "status", "list"))
+POST_ROUTES = frozenset(UPLOAD_ROUTES + CLI_ROUTES)
+EXEMPT_ROUTES = frozenset(UPLOAD_ROUTES + OIDC_ROUTES + CLI_ROUTES)
 
 CROSS_SITE_MESSAGE = (
     "Cross-site request refused: a web page cannot publish or exchange tokens here (the request "

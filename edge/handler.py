@@ -405,14 +405,23 @@ def upload_url(host: str | None, forwarded_proto: str | None, distribution_domai
     return "/legacy/"
 
 
-def _too_large(length: int) -> Response:
+def large_file_command(host: str | None) -> str:
+    """The exact command that publishes a large file with index credentials (upload/remote.py)."""
+    # The viewer's Host header, echoed only when it is a plain host name (as in `upload_url`).
+    if not host or not _HOST.fullmatch(host):
+        host = "<this index>"
+    return f"pypi-edge upload --index-url https://{host}/ dist/*"
+
+
+def _too_large(length: int, host: str | None) -> Response:
     return _response(
         413,
         "Payload Too Large",
         {},
         f"413 This upload is {length:,} bytes; the upload endpoint takes at most "
         f"{MAX_UPLOAD_BODY_BYTES:,} bytes per request (file plus form fields). Publish large files "
-        "with `pypi-edge upload` (straight to S3, up to 5 GiB).\n",
+        f"with `{large_file_command(host)}` (your index user and password, or __token__ and a "
+        "token; the file goes straight to S3, up to 5 GiB).\n",
         _TEXT,
     )
 
@@ -464,7 +473,7 @@ def upload_request(request: dict) -> dict:
     if refusal is not None:
         return _forbidden(refusal)
     method = request["method"]
-    if request["uri"] in guard.UPLOAD_ROUTES and method != "POST":
+    if request["uri"] in guard.POST_ROUTES and method != "POST":
         return _upload_method_not_allowed()
     if method in ("POST", "PUT", "PATCH"):
         length = _header(headers, "content-length")
@@ -473,7 +482,7 @@ def upload_request(request: dict) -> dict:
         if not length.isdigit() or len(length) > 15:
             return _upload_bad_request()
         if int(length) > MAX_UPLOAD_BODY_BYTES:
-            return _too_large(int(length))
+            return _too_large(int(length), _header(headers, "host"))
     return request
 
 

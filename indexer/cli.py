@@ -31,7 +31,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -45,14 +44,13 @@ from botocore.exceptions import (
     SSLError,
 )
 from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
-from indexer import check, publish, users
+from indexer import check, manage, publish, remote, users
 from indexer.model import (
     METADATA_SUFFIX,
     YANKED_SUFFIX,
     BadFilename,
-    is_distribution,
     parse_filename,
     yank_reason,
 )
@@ -365,78 +363,26 @@ def _finish(args: argparse.Namespace, client: Any, projects: set[str]) -> None:
 # --- yank, unyank, delete --------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Release:
-    project: str
-    version: Version
-    files: list[str]  # keys of the distributions
-    others: set[str]  # every other key under the project folder (markers, metadata, pages)
-
-    def marker(self, key: str) -> str:
-        return key + YANKED_SUFFIX
-
-    def __str__(self) -> str:
-        return f"{self.project} {self.version}"
-
-
-def _parse_version(text: str) -> Version:
+def find_release(client: Any, bucket: str, project_arg: str, version_arg: str) -> manage.Release:
+    """A version's distribution files (`indexer.manage.find_release`), as a CliError when absent."""
     try:
-        return Version(text)
-    except InvalidVersion as exc:
-        raise CliError(f"{text!r} is not a valid version (PEP 440)", EXIT_USAGE) from exc
-
-
-def find_release(client: Any, bucket: str, project_arg: str, version_arg: str) -> Release:
-    """A version's distribution files, found by listing `<project>/` and parsing the names."""
-    project = canonicalize_name(project_arg)
-    version = _parse_version(version_arg)
-    prefix = f"{project}/"
-    files: list[str] = []
-    others: set[str] = set()
-    versions: set[Version] = set()
-    for obj in Bucket(client, bucket).list(prefix):
-        name = obj.key[len(prefix) :]
-        if "/" in name:
-            continue
-        if is_distribution(name):
-            try:
-                dist = parse_filename(name)
-            except BadFilename:
-                others.add(obj.key)
-                continue
-            if dist.project == project:
-                versions.add(dist.version)
-                if dist.version == version:
-                    files.append(obj.key)
-                    continue
-        others.add(obj.key)
-    if not files:
-        if versions:
-            listed = ", ".join(str(v) for v in sorted(versions, reverse=True))
-            raise CliError(f"{project} has no files for version {version} (it has: {listed})")
-        raise CliError(f"no project {project!r} in bucket {bucket!r}")
-    return Release(project, version, sorted(files), others)
+        return manage.find_release(Bucket(client, bucket), project_arg, version_arg, f"bucket {bucket!r}")
+    except manage.BadValue as exc:
+        raise CliError(str(exc), EXIT_USAGE) from exc
+    except manage.NotFound as exc:
+        raise CliError(str(exc)) from exc
 
 
 def cmd_yank(args: argparse.Namespace, client_factory: Callable[[], Any]) -> int:
     client = client_factory()
     release = find_release(client, args.bucket, args.project, args.version)
+    done = manage.yank(Bucket(client, args.bucket), release, args.reason or "")
+    for key, changed in done:
+        _out(f"{'yanked' if changed else 'already yanked':<16} {key}")
     reason = yank_reason(args.reason or "")
-    bucket = Bucket(client, args.bucket)
-    changed = 0
-    for key in release.files:
-        marker = release.marker(key)
-        if marker in release.others:
-            got = bucket.get_bytes(marker)
-            if got is not None and yank_reason(got[0].decode("utf-8", "replace")) == reason:
-                _out(f"already yanked   {key}")
-                continue
-        bucket.put(marker, reason.encode("utf-8"), MARKER_CONTENT_TYPE, bucket.page_cache_control)
-        changed += 1
-        _out(f"yanked           {key}")
     why = f" (reason: {reason!r})" if reason else ""
     _out(f"Yanked {release}: {len(release.files)} file(s){why}.")
-    if changed:
+    if any(changed for _key, changed in done):
         _finish(args, client, {release.project})
     return EXIT_OK
 
@@ -445,42 +391,40 @@ def cmd_yank(args: argparse.Namespace, client_factory: Callable[[], Any]) -> int
 
 
 def cmd_status(args: argparse.Namespace, client_factory: Callable[[], Any]) -> int:
-    from indexer import status as project_status
-
-    project = canonicalize_name(args.project)
-    reason = yank_reason(args.reason or "")
-    if args.status == "active" and reason:
+    if args.status == "active" and args.reason:
         raise CliError("a reason goes with archived, deprecated or quarantined, not active", EXIT_USAGE)
     client = client_factory()
-    bucket = Bucket(client, args.bucket)
-    if not any(is_distribution(o.key[len(project) + 1 :]) for o in bucket.list(f"{project}/")):
-        raise CliError(f"no project {project!r} in bucket {args.bucket!r}")
-    key = project_status.marker_key(project)
-    previous, written = project_status.read(bucket, project)
-    if (previous.status, previous.reason) == (args.status, reason):
-        _out(f"{project} is already {args.status}; nothing to do.")
+    try:
+        change = manage.set_status(
+            Bucket(client, args.bucket),
+            args.project,
+            args.status,
+            args.reason or "",
+            f"bucket {args.bucket!r}",
+        )
+    except manage.BadValue as exc:
+        raise CliError(str(exc), EXIT_USAGE) from exc
+    except manage.NotFound as exc:
+        raise CliError(str(exc)) from exc
+    if change is None:
+        _out(f"{canonicalize_name(args.project)} is already {args.status}; nothing to do.")
         return EXIT_OK
-    if args.status == "active":
-        # PEP 792: "If no status is explicitly noted, then the project is considered to be in the
-        # active state", so the marker goes.  In the versioned bucket that is a delete marker, for
-        # which S3 sends s3:ObjectRemoved:DeleteMarkerCreated (the notification subscribes to
-        # ObjectRemoved:*; the local stack sends it too, local/s3front.py), and the earlier
-        # statuses stay as noncurrent versions.
-        bucket.delete(key)
-    else:
-        marker = project_status.next_marker(previous, written, args.status, reason)
-        bucket.put(key, project_status.render(marker), project_status.CONTENT_TYPE, bucket.page_cache_control)
-    why = f" (reason: {reason!r})" if reason else ""
-    _out(f"{project}: {previous.status} -> {args.status}{why}")
-    if args.status == "quarantined":
-        _out("Its pages will list no files; they stay in the bucket and return when it is set active.")
-    elif args.status == "archived":
-        _out("New uploads to it are refused; its files stay installable.")
-    _finish(args, client, {project})
+    _out(status_lines(change))
+    _finish(args, client, {change.project})
     return EXIT_OK
 
 
-# --- mirror ----------------------------------------------------------------------------------
+def status_lines(change: manage.StatusChange) -> str:
+    """What `status` prints after a change (AWS and HTTPS modes alike)."""
+    why = f" (reason: {change.reason!r})" if change.reason else ""
+    lines = [f"{change.project}: {change.before} -> {change.after}{why}"]
+    if change.after == "quarantined":
+        lines.append(
+            "Its pages will list no files; they stay in the bucket and return when it is set active."
+        )
+    elif change.after == "archived":
+        lines.append("New uploads to it are refused; its files stay installable.")
+    return "\n".join(lines)
 
 
 def cmd_mirror(args: argparse.Namespace, client_factory: Callable[[], Any]) -> int:
@@ -574,15 +518,13 @@ def _mirror_one(pick: Any, uploader: Uploader, tmp: Path) -> tuple[str, str]:
 def cmd_unyank(args: argparse.Namespace, client_factory: Callable[[], Any]) -> int:
     client = client_factory()
     release = find_release(client, args.bucket, args.project, args.version)
-    bucket = Bucket(client, args.bucket)
-    markers = [release.marker(k) for k in release.files if release.marker(k) in release.others]
-    if not markers:
+    keys = manage.unyank(Bucket(client, args.bucket), release)
+    if not keys:
         _out(f"{release} is not yanked; nothing to do.")
         return EXIT_OK
-    for marker in markers:
-        bucket.delete(marker)
-        _out(f"unyanked         {marker.removesuffix(YANKED_SUFFIX)}")
-    _out(f"Unyanked {release}: {len(markers)} file(s).")
+    for key in keys:
+        _out(f"unyanked         {key}")
+    _out(f"Unyanked {release}: {len(keys)} file(s).")
     _finish(args, client, {release.project})
     return EXIT_OK
 
@@ -750,12 +692,12 @@ def build_parser() -> argparse.ArgumentParser:
     aws = common.add_argument_group("bucket and AWS")
     aws.add_argument(
         "--bucket",
-        default=os.environ.get(ENV_BUCKET),
-        help=f"the index's S3 bucket (default: ${ENV_BUCKET})",
+        help=f"the index's S3 bucket (default: ${ENV_BUCKET}); administrators, and raw buckets",
     )
     aws.add_argument("--endpoint-url", help="S3 endpoint, e.g. http://127.0.0.1:9000 for the local stack")
     aws.add_argument("--profile", help="AWS profile (default: the usual AWS credential chain)")
     aws.add_argument("--region", help="AWS region of the bucket")
+    remote.add_arguments(common)
 
     notify = argparse.ArgumentParser(add_help=False)
     notify.add_argument(
@@ -893,16 +835,50 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def run_remote(args: argparse.Namespace) -> int:
+    """A command over HTTPS with index credentials (indexer/remote.py)."""
+    try:
+        dists = validate_all(expand(args.dists)) if args.command == "upload" else []
+        index = remote.connect(args)
+        if args.command == "upload":
+            return remote.upload(args, index, _out, dists)
+        return {
+            "yank": remote.yank,
+            "unyank": remote.unyank,
+            "status": remote.status,
+            "list": remote.listing,
+        }[args.command](args, index, _out)
+    except CliError as exc:
+        _err(f"error: {exc}")
+        return exc.code
+    except remote.RemoteError as exc:
+        _err(f"error: {exc}")
+        return exc.code
+    except KeyboardInterrupt:
+        _err("error: interrupted")
+        return EXIT_INTERRUPTED
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, or a usage error argparse already printed
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-    if getattr(args, "needs_bucket", True) and not args.bucket:
-        parser.print_usage(sys.stderr)
-        _err(f"error: no bucket: pass --bucket or set ${ENV_BUCKET}")
-        return EXIT_USAGE
+    if getattr(args, "needs_bucket", True):
+        try:
+            if remote.mode(args) == "https":
+                return run_remote(args)
+        except remote.RemoteError as exc:
+            _err(f"error: {exc}")
+            return exc.code
+        if not args.bucket:
+            parser.print_usage(sys.stderr)
+            _err(
+                f"error: no index: pass --index-url (index credentials) or --bucket (AWS credentials), "
+                f"or set ${remote.ENV_INDEX_URL} or ${ENV_BUCKET}"
+            )
+            return EXIT_USAGE
     _quiet_indexer_logs()
 
     def client_factory() -> Any:

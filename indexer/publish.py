@@ -85,6 +85,7 @@ from indexer.store import (
     IMMUTABLE,
     Bucket,
     error_code,
+    head_sha256,
     is_not_found,
     is_precondition_failed,
     status_code,
@@ -149,6 +150,7 @@ class Dist:
     path: Path | None = None
     data: bytes | None = None
     given: str = ""  # the file name it came with, when that is another spelling
+    staged: Staged | None = None  # bytes already in the bucket, at a staging key (`validate_staged`)
 
     @property
     def shown(self) -> str:
@@ -175,6 +177,61 @@ class Dist:
             return io.BytesIO(self.data)
         assert self.path is not None
         return self.path.open("rb")
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A file a publisher PUT to a staging key with a presigned URL (upload/remote.py): the core
+    publishes it with a server-side copy of exactly that object version (its ETag)."""
+
+    key: str
+    etag: str
+
+
+class NotStaged(PublishError):
+    """Nothing (any more) at the staging key: never PUT, already finished, or expired."""
+
+
+def validate_staged(client: Any, bucket: str, key: str, filename: str, sha256: str) -> Dist:
+    """The same checks for a file already in the bucket at a staging `key`, read by ranges.
+
+    The bytes are those whose SHA-256 S3 verified when they arrived: the presigned PUT carried
+    `x-amz-checksum-sha256` (signed in), S3 refuses a body that does not match it and keeps the
+    full-object checksum ("Checking object integrity in Amazon S3", S3 User Guide), so comparing
+    that checksum with `sha256` (hex) proves the staged bytes are the ones announced without
+    reading them all.  A staged object without a full-object SHA-256, or with another one
+    (replaced by someone else), is refused.  The archive is read through `RangeFile` (the zip's
+    tail and METADATA; an sdist's first members), each range pinned to the ETag seen here.
+    """
+    from indexer.metadata import RangeFile
+
+    label = shown(filename)
+    try:
+        head = client.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+    except ClientError as exc:
+        if is_not_found(exc):
+            raise NotStaged(
+                f"{label}: nothing is staged for it (never sent, already finished, or expired)"
+            ) from exc
+        raise
+    if head_sha256(head) != sha256:
+        raise InvalidDistribution(
+            f"{label}: the staged bytes are not the ones announced (sha256 {sha256}); nothing was published"
+        )
+    etag = head["ETag"]
+
+    def fetch(start: int, end: int) -> bytes:
+        resp = client.get_object(Bucket=bucket, Key=key, Range=f"bytes={start}-{end}", IfMatch=etag)
+        return resp["Body"].read()
+
+    size = int(head["ContentLength"])
+    try:
+        name, canonical = _check(label, filename, RangeFile(size, fetch))
+    except ClientError as exc:
+        if is_precondition_failed(exc) or is_not_found(exc):
+            raise InvalidDistribution(f"{label}: the staged file changed while it was checked") from exc
+        raise
+    return Dist(canonical, name, size, sha256, given=filename, staged=Staged(key, etag))
 
 
 def _sha256_file(path: Path) -> str:
@@ -669,6 +726,9 @@ class Uploader:
 
     def _send(self, dist: Dist, if_match: str | None) -> None:
         condition = {"IfMatch": if_match} if if_match else {"IfNoneMatch": "*"}
+        if dist.staged is not None:
+            self._copy_staged(dist, dist.staged, condition)
+            return
         show = self.progress and dist.size >= PROGRESS_MIN_BYTES
         with progress_bar(dist.size, dist.filename, show=show) as bar:
             if dist.size > MULTIPART_THRESHOLD and dist.path is not None:
@@ -686,6 +746,24 @@ class Uploader:
                     ChecksumSHA256=dist.checksum,
                     **condition,
                 )
+
+    def _copy_staged(self, dist: Dist, staged: Staged, condition: dict[str, str]) -> None:
+        """A server-side copy of exactly the validated version of the staged object (its ETag,
+        `x-amz-copy-source-if-match`), conditional on the destination like a PUT (CopyObject takes
+        `If-None-Match: *`, S3 API reference "CopyObject"; 412 if the key exists).  S3 computes
+        the copy's own full-object SHA-256 (`x-amz-checksum-algorithm`).  One CopyObject copies
+        up to 5 GB ("Copying objects", S3 User Guide), which is why staging stops at 5 GiB."""
+        self.client.copy_object(
+            Bucket=self.bucket,
+            Key=dist.key,
+            CopySource={"Bucket": self.bucket, "Key": staged.key},
+            CopySourceIfMatch=staged.etag,
+            MetadataDirective="REPLACE",
+            ContentType=dist.content_type,
+            CacheControl=IMMUTABLE,
+            ChecksumAlgorithm="SHA256",
+            **condition,
+        )
 
     def _send_multipart(self, dist: Dist, path: Path, condition: dict[str, str], bar: Any) -> None:
         upload_id = self.client.create_multipart_upload(

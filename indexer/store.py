@@ -166,18 +166,7 @@ class Bucket:
 
     def full_object_sha256(self, key: str) -> str | None:
         """The object's SHA-256 as hex when S3 holds a full-object one (not a multipart composite)."""
-        resp = self.client.head_object(Bucket=self.name, Key=key, ChecksumMode="ENABLED")
-        value = resp.get("ChecksumSHA256")
-        # A multipart upload's SHA-256 is a composite (a hash of part hashes), not the file's;
-        # S3 says so in ChecksumType, and its ETag ends in "-<parts>" (all moto tells us).
-        composite = "-" in value if value else True
-        if (
-            composite
-            or "-" in resp.get("ETag", "")
-            or resp.get("ChecksumType", "FULL_OBJECT") != "FULL_OBJECT"
-        ):
-            return None
-        return base64.b64decode(value).hex()
+        return head_sha256(self.client.head_object(Bucket=self.name, Key=key, ChecksumMode="ENABLED"))
 
     # --- writing -------------------------------------------------------------------------
 
@@ -238,3 +227,14 @@ class Bucket:
                 raise PreconditionFailed(key) from exc
             if not is_not_found(exc):
                 raise
+
+
+def head_sha256(resp: dict[str, Any]) -> str | None:
+    """From a HEAD with ChecksumMode: the SHA-256 as hex when S3 holds a full-object one."""
+    value = resp.get("ChecksumSHA256")
+    # A multipart upload's SHA-256 is a composite (a hash of part hashes), not the file's;
+    # S3 says so in ChecksumType, and its ETag ends in "-<parts>" (all moto tells us).
+    composite = "-" in value if value else True
+    if composite or "-" in resp.get("ETag", "") or resp.get("ChecksumType", "FULL_OBJECT") != "FULL_OBJECT":
+        return None
+    return base64.b64decode(value).hex()

@@ -21,6 +21,20 @@ TYPE_TOKEN = "pypi-edge:index:Storage"
 ABORT_INCOMPLETE_UPLOADS_DAYS = 7
 
 
+def expire_prefix(rule_id: str, prefix: str, days: int) -> aws.s3.BucketLifecycleConfigurationRuleArgs:
+    """A lifecycle rule that removes what is under a private prefix `days` after it was written,
+    and its noncurrent versions (the delete marker's predecessor) a day later."""
+    return aws.s3.BucketLifecycleConfigurationRuleArgs(
+        id=rule_id,
+        status="Enabled",
+        filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=prefix),
+        expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=days),
+        noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+            noncurrent_days=1
+        ),
+    )
+
+
 @dataclass
 class StorageArgs:
     retain_on_delete: bool = True
@@ -139,17 +153,12 @@ class Storage(pulumi.ComponentResource):
                 # noncurrent version goes a day later; where this rule and the one above overlap,
                 # "the shorter expiration policy is honored" ("How Amazon S3 handles conflicts in
                 # lifecycle configurations", S3 User Guide).
-                aws.s3.BucketLifecycleConfigurationRuleArgs(
-                    id="expire-oidc-replay-markers",
-                    status="Enabled",
-                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=wiring.JTI_PREFIX),
-                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
-                        days=wiring.JTI_RETENTION_DAYS
-                    ),
-                    noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
-                        noncurrent_days=1
-                    ),
-                ),
+                expire_prefix("expire-oidc-replay-markers", wiring.JTI_PREFIX, wiring.JTI_RETENTION_DAYS),
+                # Staged uploads (upload/remote.py) that were never finished: removed a day after
+                # they were written (rounded up to the next midnight UTC, as above), their
+                # noncurrent versions (a finished one's delete marker) a day later.  A URL is
+                # valid for an hour, so no transfer in flight is cut short.
+                expire_prefix("expire-staged-uploads", wiring.STAGING_PREFIX, wiring.STAGING_RETENTION_DAYS),
             ],
             opts=pulumi.ResourceOptions(
                 parent=self, aliases=moved, retain_on_delete=retain, depends_on=[versioning]

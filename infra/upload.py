@@ -123,6 +123,14 @@ class UploadEndpoint(pulumi.ComponentResource):
         distributions = [pulumi.Output.concat(args.bucket_arn, "/", key) for key in wiring.DISTRIBUTION_KEYS]
         claims = pulumi.Output.concat(args.bucket_arn, "/", wiring.CLAIMS_PREFIX, "*")
         replay_markers = pulumi.Output.concat(args.bucket_arn, "/", wiring.JTI_PREFIX, "*")
+        staged = pulumi.Output.concat(args.bucket_arn, "/", wiring.STAGING_PREFIX, "*")
+        # The markers publishers change over HTTPS (upload/remote.py, indexer/manage.py): PEP 592
+        # yanks and the PEP 792 status, both small texts whose every version the bucket keeps.
+        markers = [
+            pulumi.Output.concat(args.bucket_arn, "/*/*", wiring.YANKED_SUFFIX),
+            pulumi.Output.concat(args.bucket_arn, "/*/", wiring.STATUS_MARKER),
+        ]
+        pages = [pulumi.Output.concat(args.bucket_arn, "/", key) for key in ("index.json", "*/index.json")]
         policy = aws.iam.RolePolicy(
             f"{name}-policy",
             role=self.role.id,
@@ -142,8 +150,30 @@ class UploadEndpoint(pulumi.ComponentResource):
                     "Sid": "CreateOnlyWithIfNoneMatch",
                     "Effect": "Allow",
                     "Action": "s3:PutObject",
-                    "Resource": [*distributions, claims, replay_markers],
+                    # Staged files too: a presigned PUT acts with this role's permissions ("Sharing
+                    # objects with presigned URLs", S3 User Guide), and the one the function signs
+                    # carries `If-None-Match: *`, so the URL can only create its staging key.  The
+                    # copy to `<project>/<file>` is a CopyObject with `If-None-Match: *`, which
+                    # needs s3:PutObject here and s3:GetObject on the source.
+                    "Resource": [*distributions, claims, replay_markers, staged],
                     "Condition": {"Null": {"s3:if-none-match": "false"}},
+                },
+                {
+                    # Yank, unyank and the PEP 792 status, for publishers with index credentials
+                    # (upload/remote.py checks their publish globs first).  A yank reason may be
+                    # changed, so these are plain PUTs and DELETEs (delete markers: the bucket's
+                    # versioning keeps every earlier text), on these two marker shapes only.
+                    "Sid": "ChangeYankAndStatusMarkers",
+                    "Effect": "Allow",
+                    "Action": ["s3:PutObject", "s3:DeleteObject"],
+                    "Resource": markers,
+                },
+                {
+                    # A finished, refused or published staged file is removed.
+                    "Sid": "RemoveStagedFiles",
+                    "Effect": "Allow",
+                    "Action": "s3:DeleteObject",
+                    "Resource": staged,
                 },
                 {
                     # Keys are `<project>/<file>` or `<private prefix>/<name>`, never deeper and
@@ -168,6 +198,15 @@ class UploadEndpoint(pulumi.ComponentResource):
                     "Effect": "Allow",
                     "Action": "s3:GetObject",
                     "Resource": [*distributions, claims],
+                },
+                {
+                    # The staged file's checksum and metadata (HEAD, ranged GETs), the copy's
+                    # source, the yank markers' reasons, and the pages `list` reads (what any
+                    # reader may read through CloudFront).
+                    "Sid": "ReadStagedFilesMarkersAndPages",
+                    "Effect": "Allow",
+                    "Action": "s3:GetObject",
+                    "Resource": [staged, markers[0], *pages],
                 },
                 {
                     # One file per identity: the core lists the project's folder (`<project>/`)

@@ -17,7 +17,8 @@ NOTIFICATION_EVENTS: tuple[str, ...] = ("s3:ObjectCreated:*", "s3:ObjectRemoved:
 # The PEP 792 status marker's name in a project folder (indexer/status.py, STATUS_NAME: the indexer
 # bundle does not ship infra/, so a test holds the two equal).
 STATUS_MARKER = ".project-status"
-WATCHED_SUFFIXES: tuple[str, ...] = (".whl", ".tar.gz", ".zip", ".yanked", STATUS_MARKER)
+YANKED_SUFFIX = ".yanked"  # indexer/model.py YANKED_SUFFIX (a test holds them equal)
+WATCHED_SUFFIXES: tuple[str, ...] = (".whl", ".tar.gz", ".zip", YANKED_SUFFIX, STATUS_MARKER)
 
 # Keys the indexer writes and deletes (IAM resource patterns, relative to the bucket): the root
 # and project pages (HTML, JSON gzip-encoded and unencoded), PEP 658 metadata, its private notes
@@ -45,6 +46,12 @@ DISTRIBUTION_KEYS: tuple[str, ...] = ("*/*.whl", "*/*.tar.gz", "*/*.zip")
 # infra/ does not import the function's code).
 CLAIMS_PREFIX = "_claims/"
 JTI_PREFIX = "_oidc-jti/"
+# Files a publisher sends straight to S3 with a presigned PUT (upload/remote.py STAGING_PREFIX; a
+# test holds them equal): `_staging/<random>-<sha256>-<file>.staged`, one "/" deep, in no watched
+# suffix (no S3 event) and never a project (the edge never serves it).  The upload function copies
+# a validated one to `<project>/<file>` and removes it; a lifecycle rule removes the rest.
+STAGING_PREFIX = "_staging/"
+STAGING_RETENTION_DAYS = 1
 # Replay markers expire after this many days (a lifecycle rule); upload/oidc.py refuses ID tokens
 # that stay valid longer than that.
 JTI_RETENTION_DAYS = 1
@@ -146,7 +153,7 @@ CACHE_MAX_TTL_SECONDS = 365 * 24 * 3600  # distributions say max-age=1 year, imm
 # Path patterns are case-sensitive globs where `*` is any run of characters, `/` included, and `?`
 # one character; they are matched against the *normalized* path ("Cache behavior settings", Path
 # pattern and Path normalization, CloudFront Developer Guide).
-UPLOAD_PATH_PATTERNS: tuple[str, ...] = ("/legacy", "/legacy/*", "/_/oidc/*")
+UPLOAD_PATH_PATTERNS: tuple[str, ...] = ("/legacy", "/legacy/*", "/_/oidc/*", "/_/cli/*")
 FILE_PATH_PATTERNS: tuple[str, ...] = ("*.whl", "*.tar.gz", "*.zip", "*.metadata")
 
 # The pages (index.html of the root and of each project, the JSON pages) and everything else the

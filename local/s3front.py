@@ -50,6 +50,7 @@ from moto.sqs.models import sqs_backends
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from infra import wiring
+from local import aws, s3rules
 from local.datadir import BucketStore, Version
 
 log = logging.getLogger("local.s3")
@@ -252,6 +253,17 @@ class S3Front:
             self._watching = True
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if _service(environ) in (None, "s3"):
+            # What S3 enforces and moto does not (local/s3rules.py): presigned URLs, checksums,
+            # CopyObject's If-None-Match.
+            try:
+                s3rules.check_presigned(
+                    environ, {aws.CREDENTIALS["aws_access_key_id"]: aws.CREDENTIALS["aws_secret_access_key"]}
+                )
+                s3rules.check_checksum(environ)
+                s3rules.check_copy_condition(environ, self._exists)
+            except s3rules.Refusal as refusal:
+                return refusal.response(start_response)
         result = self.app(environ, start_response)
         # moto's Flask app has read the whole request and changed its model by the time it
         # returns; the response is not sent until we hand it back, so whatever is written below
@@ -265,6 +277,13 @@ class S3Front:
                     result.close()
                 raise
         return result
+
+    def _exists(self, path: str) -> bool:
+        """Whether path-style `/<bucket>/<key>` names a current object (not a delete marker)."""
+        name, _, key = path.lstrip("/").partition("/")
+        bucket = bucket_model(name)
+        versions = _raw(bucket).get(key) if bucket is not None else None
+        return bool(versions) and not isinstance(versions[-1], FakeDeleteMarker)
 
     def sync(self, source_ip: str = "127.0.0.1") -> None:
         """Deliver the events and keep the changes made since the last call."""

@@ -175,6 +175,7 @@ class LocalStack:
         from upload import handler as upload_handler
         from upload import oidc
         from upload.publishers import parse_publishers
+        from upload.remote import presign_client
 
         # The upload function as deployed: same credentials file, a secret only the CDN knows,
         # and the indexer called in-process where AWS would invoke the indexer function.
@@ -199,6 +200,7 @@ class LocalStack:
                 bucket=self.bucket,
                 origin_secret=origin_secret,
                 s3=aws.client("s3", self.s3_endpoint),
+                presigner=presign_client(aws.REGION, self.s3_endpoint, **aws.CREDENTIALS),
                 refresher=local_refresher,
                 verifier=verifier,
                 trusted=trusted,
@@ -301,6 +303,26 @@ class LocalStack:
                 continue
             self.store.settle([pending.folder], started)
             self.rebuilt_at_start.append(pending.folder)
+
+    def _start_user_store(self) -> bytes | None:
+        """moto's Cognito, seeded, and the pool file the functions read (None: static users only)."""
+        from edge import userpool
+
+        os.environ.pop(userpool.ENV_VAR, None)  # a stack started earlier in this process set it
+        self.cognito = None
+        if self.user_store != "cognito":
+            return None
+        from local.userstore import CognitoStore, PoolSeed
+
+        if self.cognito_port:
+            check_port(self.host, self.cognito_port)
+        self.cognito = CognitoStore(self.host, self.cognito_port or free_port(self.host)).start()
+        self.cognito.seed(self.pool_seed or PoolSeed())
+        pool_file = self.cognito.settings_file(self.user_cache_seconds)
+        path = Path(self._tmp.name) / userpool.FILE_NAME
+        path.write_bytes(pool_file)
+        os.environ[userpool.ENV_VAR] = str(path)
+        return pool_file
 
     def stop(self) -> None:
         if getattr(self, "worker", None):

@@ -773,12 +773,15 @@ def test_invalid_access_key_is_an_aws_error(s3, tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().err.startswith("error: the AWS access key id is not known to S3")
 
 
-def test_no_bucket_is_a_usage_error(aws_env, monkeypatch, capsys):
+def test_no_bucket_is_a_usage_error(aws_env, monkeypatch, capsys, tmp_path):
     monkeypatch.delenv("PYPI_EDGE_BUCKET", raising=False)
+    monkeypatch.delenv("PYPI_EDGE_INDEX_URL", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
 
     assert cli.main(["list"]) == cli.EXIT_USAGE
 
-    assert "error: no bucket: pass --bucket or set $PYPI_EDGE_BUCKET" in capsys.readouterr().err
+    assert "error: no index: pass --index-url (index credentials) or --bucket" in capsys.readouterr().err
 
 
 def test_unknown_command_is_a_usage_error(capsys):

@@ -176,7 +176,14 @@ def test_a_browser_upload_is_403_and_writes_nothing(stack, path, headers):
 @pytest.mark.parametrize("headers", BROWSER_HEADERS)
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("POST", "/_/oidc/mint-token"), ("POST", "/_/oidc/burn-token"), ("GET", "/_/oidc/audience")],
+    [
+        ("POST", "/_/oidc/mint-token"),
+        ("POST", "/_/oidc/burn-token"),
+        ("GET", "/_/oidc/audience"),
+        ("POST", "/_/cli/stage"),  # issue 20: the CLI's routes
+        ("POST", "/_/cli/finish"),
+        ("POST", "/_/cli/yank"),
+    ],
 )
 def test_a_browser_token_request_is_403(stack, method, path, headers):
     with Unchanged(stack):
@@ -225,6 +232,13 @@ SPELLINGS = [
     "/simple/edge-target/%2e%2e/%2e%2e/index.json",
     "/edge-target/.project-status/..",
     "/_/oidc/" + "a" * 1100,
+    # issue 20: the CLI's routes
+    "/_/cli/../edge-target/index.html",
+    "/_/cli/%2e%2e/edge-target/index.html",
+    "/_/cli//stage",
+    "/_/cli%2Fstage",
+    "/_/cli/%73tage",
+    "/_/cli/stage%00",
 ]
 
 
@@ -248,7 +262,19 @@ def test_a_publisher_cannot_publish_through_another_spelling(stack, path):
 
 
 @pytest.mark.parametrize(
-    "path", ["/LEGACY/", "/Legacy", "/legacy;/", "/legacy./", "/_/oidc/audience/", "/_/oidc/audience;x"]
+    "path",
+    [
+        "/LEGACY/",
+        "/Legacy",
+        "/legacy;/",
+        "/legacy./",
+        "/_/oidc/audience/",
+        "/_/oidc/audience;x",
+        "/_/cli/stage/",
+        "/_/CLI/stage",
+        "/_/cli/stage;x",
+        "/_/cli/delete",
+    ],
 )
 def test_a_clean_but_different_spelling_is_not_exempt_from_basic_auth(stack, path):
     with Unchanged(stack):

@@ -219,7 +219,11 @@ def test_a_file_over_the_limit_is_413_from_the_edge_pointing_to_pypi_edge_upload
     result = uv_publish(stack, folder / names[0], username="carol", password=PUBLISHER[1])
     assert result.returncode == 2
     assert "413 Payload Too Large" in out(result)
-    assert "Publish large files with `pypi-edge upload`" in out(result)
+    # Issue 20: the exact command, for this index, with index credentials (no AWS).
+    assert (
+        f"Publish large files with `pypi-edge upload --index-url https://127.0.0.1:{stack.port}/ dist/*`"
+        in out(result)
+    )
     assert stack.project_files("pub-big") == []
 
 

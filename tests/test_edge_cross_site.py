@@ -13,6 +13,7 @@ import json
 
 import pytest
 
+from edge import guard
 from tests.bucket_state import snapshot
 from tests.conftest import BUCKET
 from tests.distributions import make_wheel
@@ -20,7 +21,14 @@ from tests.edge_helpers import call, check_generated_response, install_test_cred
 from tests.upload_helpers import basic, encode, event, fields_for, install_config
 from upload import handler as upload
 
-ROUTES = ["/legacy/", "/legacy", "/_/oidc/mint-token", "/_/oidc/burn-token", "/_/oidc/audience"]
+ROUTES = [
+    "/legacy/",
+    "/legacy",
+    "/_/oidc/mint-token",
+    "/_/oidc/burn-token",
+    "/_/oidc/audience",
+    *guard.CLI_ROUTES,  # issue 20: the CLI's HTTPS routes
+]
 
 # What real browsers send (Chromium 1xx / Firefox), for a form post from another site, a fetch()
 # from another site, a same-site or same-origin page, and a page served from a file.

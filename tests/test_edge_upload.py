@@ -65,7 +65,15 @@ def test_one_byte_over_the_limit_is_413_with_the_way_forward():
     assert result["status"] == "413"
     assert f"{LIMIT + 1:,} bytes" in result["body"]
     assert f"at most {LIMIT:,} bytes" in result["body"]
-    assert "pypi-edge upload" in result["body"]
+    # Issue 20: the exact command, with this index's host and index credentials, no AWS.
+    assert "`pypi-edge upload --index-url https://d111111abcdef8.cloudfront.net/ dist/*`" in result["body"]
+
+
+@pytest.mark.parametrize("host", [None, "evil.example/<script>", "a" * 300, "caf\u00e9.example"])
+def test_the_413_names_a_host_only_when_it_is_a_plain_host_name(host):
+    from edge.handler import large_file_command
+
+    assert large_file_command(host) == "pypi-edge upload --index-url https://<this index>/ dist/*"
 
 
 def test_no_content_length_is_411():

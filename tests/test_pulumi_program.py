@@ -235,13 +235,15 @@ def test_bucket_is_private_encrypted_versioned_in_the_stack_region(run: ProgramR
     assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}  # SSE-S3, no KMS key
     assert "bucketKeyEnabled" not in rule  # a Bucket Key applies to SSE-KMS only
     assert versioning.inputs["versioningConfiguration"] == {"status": "Enabled"}
-    lc, markers = lifecycle.inputs["rules"]
+    lc, markers, staged = lifecycle.inputs["rules"]
     assert lc["status"] == "Enabled"
     assert lc["filter"] == {"prefix": ""}  # the whole bucket
     assert lc["noncurrentVersionExpiration"]["noncurrentDays"] == 90
     assert versioning.urn in lifecycle.dependencies
     # Trusted publishing's replay markers expire after a day (tests/test_pulumi_upload.py).
     assert markers["id"] == "expire-oidc-replay-markers" and markers["filter"] == {"prefix": "_oidc-jti/"}
+    # Staged uploads nobody finished (issue 20) too.
+    assert staged["id"] == "expire-staged-uploads" and staged["filter"] == {"prefix": "_staging/"}
 
 
 def test_bucket_and_its_protections_survive_destroy_by_default(run: ProgramRun) -> None:

@@ -53,7 +53,7 @@ def test_the_upload_behaviours_come_first(run):
     # CloudFront takes the first matching behaviour: /legacy/x.whl is the upload function's.
     patterns = [b["pathPattern"] for b in behaviours(run)]
     assert patterns == [*wiring.UPLOAD_PATH_PATTERNS, *wiring.FILE_PATH_PATTERNS]
-    assert patterns[:3] == ["/legacy", "/legacy/*", "/_/oidc/*"]
+    assert patterns[:4] == ["/legacy", "/legacy/*", "/_/oidc/*", "/_/cli/*"]
 
 
 def test_files_are_served_as_downloads_whatever_the_bucket_says(run):

@@ -77,7 +77,7 @@ def test_legacy_and_oidc_behaviours_take_every_method_uncached(run):
         for b in d["orderedCacheBehaviors"]
         if b["pathPattern"] not in wiring.FILE_PATH_PATTERNS
     }
-    assert set(behaviours) == {"/legacy", "/legacy/*", "/_/oidc/*"}
+    assert set(behaviours) == {"/legacy", "/legacy/*", "/_/oidc/*", "/_/cli/*"}
     edge_arn = run.one(T_FUNCTION, "-edge").state["qualifiedArn"]
     for b in behaviours.values():
         assert b["targetOriginId"] == upload.ORIGIN_ID
@@ -164,17 +164,24 @@ def test_upload_role_writes_distributions_and_invokes_the_indexer_only(run):
     indexer = run.one(T_FUNCTION, "-indexer").state["name"]
     distributions = {f"{bucket}/*/*.whl", f"{bucket}/*/*.tar.gz", f"{bucket}/*/*.zip"}
     claims, markers = f"{bucket}/_claims/*", f"{bucket}/_oidc-jti/*"
+    staged = f"{bucket}/_staging/*"
+    yanks, status = f"{bucket}/*/*.yanked", f"{bucket}/*/.project-status"
     allowed = [s for s in statements(policy.inputs["policy"]) if s["Effect"] == "Allow"]
     granted_: dict[str, set[str]] = {}
     for s in allowed:
         for action in as_list(s["Action"]):
             granted_.setdefault(action, set()).update(as_list(s["Resource"]))
     assert granted_ == {
-        # Distributions, identity claims and replay markers: created, never overwritten (below).
-        "s3:PutObject": distributions | {claims, markers},
+        # Distributions, identity claims, replay markers and staged files: created, never
+        # overwritten (below); yank and status markers: changed by publishers over HTTPS.
+        "s3:PutObject": distributions | {claims, markers, staged, yanks, status},
+        # Only staged files (finished) and yank and status markers (unyank, active) go.
+        "s3:DeleteObject": {staged, yanks, status},
         # Distributions and claims for the conflict check; the PEP 792 marker so closed projects
-        # are refused; one project folder listed to find other spellings of a file.
-        "s3:GetObject": distributions | {claims, f"{bucket}/*/.project-status"},
+        # are refused; staged files, yank reasons and the JSON pages (`list`); one project folder
+        # listed to find other spellings of a file.
+        "s3:GetObject": distributions
+        | {claims, status, staged, yanks, f"{bucket}/index.json", f"{bucket}/*/index.json"},
         "s3:ListBucket": {bucket},
         "lambda:InvokeFunction": {f"arn:aws:lambda:{STACK_REGION}:{ACCOUNT}:function:{indexer}"},
         "logs:CreateLogStream": {f"{logs}:*"},
@@ -193,9 +200,14 @@ def test_every_write_of_the_upload_role_must_be_a_conditional_create(run):
     # Issue 18: the role could PutObject any *.whl key without a condition.  Now S3 refuses a
     # PutObject of this role without If-None-Match (the s3:if-none-match condition key; the
     # function never sends If-Match), so even a bug or a stolen role cannot overwrite an object.
-    [put] = [s for s in upload_statements(run).values() if "s3:PutObject" in as_list(s["Action"])
-             and s["Effect"] == "Allow"]  # fmt: skip
-    assert put["Condition"] == {"Null": {"s3:if-none-match": "false"}}
+    # Issue 20: except the yank and status markers, which publishers change (their versions kept).
+    puts = [s for s in upload_statements(run).values() if "s3:PutObject" in as_list(s["Action"])
+            and s["Effect"] == "Allow"]  # fmt: skip
+    conditional = [s for s in puts if s.get("Condition")]
+    [create] = conditional
+    assert create["Condition"] == {"Null": {"s3:if-none-match": "false"}}
+    [markers] = [s for s in puts if not s.get("Condition")]
+    assert all(r.endswith(("/*/*.yanked", "/*/.project-status")) for r in as_list(markers["Resource"]))
 
 
 def test_the_upload_role_writes_only_project_slash_file_keys(run):
@@ -208,10 +220,17 @@ def test_the_upload_role_writes_only_project_slash_file_keys(run):
     from upload.oidc import JTI_PREFIX, S3TokenLog
 
     assert (CLAIMS_PREFIX, JTI_PREFIX) == (wiring.CLAIMS_PREFIX, wiring.JTI_PREFIX)
+    from indexer.model import YANKED_SUFFIX
+    from upload.remote import STAGED_KEY, STAGING_PREFIX
+
+    assert (STAGING_PREFIX, YANKED_SUFFIX) == (wiring.STAGING_PREFIX, wiring.YANKED_SUFFIX)
+    staged = f"{STAGING_PREFIX}{'0' * 32}-{'a' * 64}-acme-1.0-py3-none-any.whl.staged"
+    assert STAGED_KEY.fullmatch(staged) and not staged.endswith(wiring.WATCHED_SUFFIXES)
     for key in (
         "acme/acme-1.0-py3-none-any.whl",
         CLAIMS_PREFIX + "acme~ab12",
         S3TokenLog.key("https://i", "j"),
+        staged,
     ):
         assert key.count("/") == 1 and not key.startswith("/")
 
@@ -233,6 +252,19 @@ def test_replay_markers_expire_after_a_day_and_no_accepted_token_outlives_them(r
     assert wiring.JTI_RETENTION_DAYS == oidc.JTI_RETENTION_DAYS
     # S3 expires a marker no sooner than `days` x 24 h after it was written.
     assert rule["expiration"]["days"] * 86400 > oidc.MAX_ID_TOKEN_REMAINING_SECONDS + oidc.LEEWAY_SECONDS
+
+
+def test_staged_uploads_expire_after_a_day(run):
+    lifecycle = run.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+    [rule] = [r for r in lifecycle.inputs["rules"] if r["id"] == "expire-staged-uploads"]
+    assert rule["status"] == "Enabled"
+    assert rule["filter"] == {"prefix": wiring.STAGING_PREFIX}
+    assert rule["expiration"] == {"days": wiring.STAGING_RETENTION_DAYS}
+    assert rule["noncurrentVersionExpiration"] == {"noncurrentDays": 1}
+    # A presigned URL outlives neither the rule nor its hour (upload/remote.py).
+    from upload.remote import URL_SECONDS
+
+    assert URL_SECONDS < wiring.STAGING_RETENTION_DAYS * 86400
 
 
 def test_indexer_may_invalidate_this_distribution_only(run):

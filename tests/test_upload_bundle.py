@@ -17,6 +17,7 @@ PROBE = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
 import upload.handler as h
+import upload.remote  # the CLI's routes, imported on their first request
 mods = {m: getattr(sys.modules[m], "__file__", None) or "" for m in list(sys.modules)}
 local = sorted(m for m, f in mods.items() if f.startswith(sys.argv[1]))
 resp = h.handler({"headers": {}, "rawPath": "/legacy/"})

@@ -115,3 +115,16 @@ def trust(
         test_issuer=issuer,
     )
     config.minted = oidc.minted_verifier(config.trusted)
+
+
+def presigned_put(url: str, headers: dict[str, str], data: bytes) -> tuple[int, str]:
+    """PUT `data` to a presigned S3 URL as the CLI does (urllib): (status, body text)."""
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, data=data, method="PUT", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()

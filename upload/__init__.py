@@ -47,9 +47,14 @@ IAM (least privilege: create distributions and their bookkeeping, nothing else; 
     s3:ListBucket of one ``<project>/`` prefix at a time (look-alikes of a file);
     lambda:InvokeFunction on the indexer function; logs:CreateLogStream / logs:PutLogEvents; with a
     user pool, cognito-idp:AdminInitiateAuth on that pool only (as the edge function's role).  No
-    s3:DeleteObject, no If-Match overwrite.  Memory: a request holds the body, its base64 form and the
-    parsed file at once (~3 x 6 MB); 512 MB leaves ample room and more CPU for the hashes.
-    Timeout: the indexer call dominates; 30 s.
+    If-Match overwrite.  For the CLI's routes (upload/remote.py, issue 20): PutObject on
+    ``_staging/*`` (If-None-Match, like the rest: the presigned PUTs act with these rights, and the
+    copy to ``<project>/<file>`` is a CopyObject with If-None-Match), GetObject and DeleteObject on
+    ``_staging/*``; PutObject and DeleteObject on ``*/*.yanked`` and ``*/.project-status`` (yank,
+    unyank, status: plain writes, versioning keeps every earlier text); GetObject on ``*/*.yanked``
+    and the JSON pages ``index.json``, ``*/index.json`` (list).  Memory: a request holds the body,
+    its base64 form and the parsed file at once (~3 x 6 MB); 512 MB leaves ample room and more CPU
+    for the hashes.  Timeout: the indexer call dominates; 30 s.
 
 CloudFront (what the function relies on)
     Behaviours ``/legacy/*`` and ``/_/oidc/*``: all methods, managed cache policy CachingDisabled,
@@ -63,7 +68,9 @@ CloudFront (what the function relies on)
 
 Routes: `handler.ROUTES` maps rawPath to a route: ``/legacy/`` and trusted publishing's
 ``/_/oidc/audience``, ``/_/oidc/mint-token``, ``/_/oidc/burn-token`` (upload/oidc.py), whose
-minted-token check is `handler.Config.minted`.
+minted-token check is `handler.Config.minted`; and the `pypi-edge` CLI's ``/_/cli/stage``,
+``finish``, ``yank``, ``unyank``, ``status``, ``list`` (upload/remote.py; CloudFront behaviour
+``/_/cli/*``).
 
 Trusted publishing (upload/oidc.py, upload/publishers.py; off unless trustedPublishers names one)
     The bundle also carries ``upload/trusted-publishing.json`` (`infra.trusted.bundle_entry`, the
@@ -83,6 +90,7 @@ BUNDLE_SOURCES = (
     "upload/handler.py",
     "upload/oidc.py",
     "upload/publishers.py",
+    "upload/remote.py",
     "edge/__init__.py",
     "edge/credentials.py",
     "edge/guard.py",
@@ -90,6 +98,8 @@ BUNDLE_SOURCES = (
     "edge/cognito.py",
     "indexer/__init__.py",
     "indexer/publish.py",
+    "indexer/manage.py",
+    "indexer/status.py",
     "indexer/metadata.py",
     "indexer/model.py",
     "indexer/store.py",

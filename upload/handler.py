@@ -372,6 +372,7 @@ class Config:
     trusted: oidc.Settings | None = None  # trusted publishing: None (or no publishers) = off
     oidc_keys: oidc.KeyCache = field(default_factory=oidc.KeyCache)  # the issuers' JWKS, per container
     verifier: credentials.Verifier = field(default_factory=credentials.Verifier)
+    presigner: Any = None  # an S3 client for presigned URLs (upload/remote.py); None: `s3`
 
 
 _config: Config | None = None
@@ -457,11 +458,10 @@ class Request:
         return raw.encode("utf-8", "surrogateescape")
 
 
-def file_upload(req: Request) -> dict:
-    """POST /legacy/: one distribution per request, as twine, uv and poetry send them."""
+def authenticate(req: Request) -> credentials.Principal | dict:
+    """The request's principal (Basic credentials, an API token or a minted token), or the
+    response that refuses it: 401 with a challenge, 429, or 503 when the user pool is unreachable."""
     config = req.config
-    if req.method != "POST":
-        return respond(405, "the upload endpoint takes POST", req.accept, {"allow": "POST"})
     try:
         principal = config.verifier.verify(req.headers.get("authorization"), minted=config.minted)
     except userpool.Unavailable:
@@ -485,6 +485,17 @@ def file_upload(req: Request) -> dict:
             req.accept,
             {"www-authenticate": credentials.challenge(config.verifier.realm or REALM)},
         )
+    return principal
+
+
+def file_upload(req: Request) -> dict:
+    """POST /legacy/: one distribution per request, as twine, uv and poetry send them."""
+    config = req.config
+    if req.method != "POST":
+        return respond(405, "the upload endpoint takes POST", req.accept, {"allow": "POST"})
+    principal = authenticate(req)
+    if isinstance(principal, dict):
+        return principal
     if not principal.publish:
         # Read-only credentials: refused before any byte of the body is parsed.
         logger.info("refused: read-only credentials", extra={"principal": principal.name})
@@ -531,12 +542,12 @@ def file_upload(req: Request) -> dict:
         return respond(409, publish.conflict_message(dist, uploader.held_by(dist)), req.accept)
     if outcome == publish.PRESENT:
         return respond(200, publish.present_message(dist, uploader.held_by(dist)), req.accept)
-    if not refresh(config, dist):
+    if not refresh(config, dist.key):
         return respond(200, f"published {dist.key}; {INDEXING_CONTINUES}", req.accept)
     return respond(200, f"published {dist.key}", req.accept)
 
 
-def refresh(config: Config, dist: publish.Dist) -> bool:
+def refresh(config: Config, key: str) -> bool:
     """Rebuild the project's pages before answering, so the next `pip install` sees the file;
     whether they were rebuilt.
 
@@ -548,14 +559,12 @@ def refresh(config: Config, dist: publish.Dist) -> bool:
         return False
     timeout = budget()
     if timeout is not None and timeout < REFRESH_MIN_SECONDS:
-        logger.warning(
-            "no time left to refresh the pages; the S3 event will index it", extra={"key": dist.key}
-        )
+        logger.warning("no time left to refresh the pages; the S3 event will index it", extra={"key": key})
         return False
     try:
-        config.refresher(config.bucket, dist.key, timeout)
+        config.refresher(config.bucket, key, timeout)
     except Exception:
-        logger.exception("page refresh failed; the S3 event will index it", extra={"key": dist.key})
+        logger.exception("page refresh failed; the S3 event will index it", extra={"key": key})
         return False
     return True
 
@@ -584,11 +593,20 @@ def trusted_publishing(req: Request) -> dict:
     }
 
 
+def cli_route(req: Request) -> dict:
+    """The `pypi-edge` CLI's HTTPS routes (upload/remote.py, imported here on first use: it
+    imports this module's helpers)."""
+    from upload import remote
+
+    return remote.route(req)
+
+
 # The dispatch table: rawPath -> route; each route checks its own method.
 ROUTES: dict[str, Callable[[Request], dict]] = {
     "/legacy/": file_upload,
     "/legacy": file_upload,
     **dict.fromkeys(oidc.PATHS, trusted_publishing),
+    **dict.fromkeys(guard.CLI_ROUTES, cli_route),
 }
 
 
