@@ -7,14 +7,15 @@ behavior is matched, CloudFront sends the raw URI path to the origin", CloudFron
 (400) every path whose normalized form could differ from what it reads: dot segments, empty
 segments (`//`), encoded `/`, `\\` or `%`, backslashes, control characters, and percent-encoded
 characters that never need encoding (letters, digits, `-._~`, which RFC 3986 normalization
-decodes).  What is left is read the same by CloudFront and the edge; and only five exact paths
-skip Basic auth.
+decodes).  What is left is read the same by CloudFront and the edge; and only the exact upload
+routes skip Basic auth.
 """
 
 from __future__ import annotations
 
 import pytest
 
+from edge import guard
 from tests.edge_helpers import GOOD_AUTH, call, check_generated_response, install_test_credentials, make_event
 
 
@@ -115,14 +116,19 @@ def test_the_400_says_what_is_wrong_in_one_line():
     assert "Malformed request path" in result["body"]
 
 
-# Exactly these five paths skip Basic auth (the upload function authenticates them itself).
+# Exactly these paths skip Basic auth (the upload function authenticates them itself).
 EXEMPT = [
     ("/legacy/", "POST"),
     ("/legacy", "POST"),
     ("/_/oidc/audience", "GET"),
     ("/_/oidc/mint-token", "POST"),
     ("/_/oidc/burn-token", "POST"),
+    *((f"/_/cli/{name}", "POST") for name in ("stage", "finish", "yank", "unyank", "status", "list")),
 ]
+
+
+def test_the_table_names_every_exempt_route_the_guard_has():
+    assert {uri for uri, _ in EXEMPT} == guard.EXEMPT_ROUTES
 
 
 @pytest.mark.parametrize(("uri", "method"), EXEMPT)
