@@ -61,13 +61,15 @@ def iam_action(service: str, operation: str, params: dict[str, Any]) -> tuple[st
     return f"cognito-idp:{operation}", POOL_ARN
 
 
+def listed(value: str | list[str]) -> list[str]:
+    return value if isinstance(value, list) else [value]
+
+
 def granted(policy: dict[str, Any]) -> set[tuple[str, str]]:
     out: set[tuple[str, str]] = set()
     for statement in policy["Statement"]:
         assert statement["Effect"] == "Allow"
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-        out |= {(a, r) for a in actions for r in resources}
+        out |= {(a, r) for a in listed(statement["Action"]) for r in listed(statement["Resource"])}
     return out
 
 
@@ -217,9 +219,7 @@ def test_the_deployers_policy_is_exactly_the_programs_actions():
     actions = [a for a, _ in granted(policy)]
     assert sorted(actions) == deployer.all_actions()
     assert len({s["Sid"] for s in policy["Statement"]}) == len(policy["Statement"])
-    by_action = {
-        a: s for s in policy["Statement"] for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
-    }
+    by_action = {a: s for s in policy["Statement"] for a in listed(s["Action"])}
     # CloudFront developer guide, "Set up IAM permissions and roles for Lambda@Edge": the two
     # service-linked roles, and roles passed to Lambda only.
     linked = by_action["iam:CreateServiceLinkedRole"]["Condition"]["StringEquals"]["iam:AWSServiceName"]
