@@ -168,6 +168,8 @@ def test_serving_requirements_are_exactly_what_the_local_stack_and_the_cli_need(
     # without the other AWS services' dependencies it also lists; S3 needs its `s3` extra.
     wanted: dict[str, set[str]] = {name: set() for name in imported | {"flask", "flask-cors"}}
     wanted["moto"] = {"s3"}
+    # indexer/about.py renders Markdown READMEs with readme_renderer's `md` extra (comrak).
+    wanted["readme-renderer"] = {"md"}
     needed = with_dependencies(wanted)
     pinned = {
         package
