@@ -15,7 +15,7 @@ SERVE_ARGS ?=
 # pytest-xdist workers for `make test` (auto: one per core).
 TEST_WORKERS ?= auto
 
-.PHONY: install install-serve serve test test-fast lint bench chromium clean
+.PHONY: install install-serve serve test test-fast lint bench docs chromium clean
 
 install: $(STAMP)
 install-serve: $(SERVE_STAMP)
@@ -55,6 +55,7 @@ serve: $(SERVE_STAMP)
 test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(MKDOCS_BUILD)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --cov --cov-report=term-missing
 
 # Everything but the end-to-end tests (no real clients, no browser): the quick loop while editing.
@@ -68,5 +69,13 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+# The documentation site (mkdocs.yml, docs/) into .site/ (git-ignored); offline, and --strict so
+# that a broken link or anchor fails `make test` too.  NO_MKDOCS_2_WARNING: Material's banner
+# about its successor, printed on every build.
+MKDOCS_BUILD = NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir .site
+docs: $(STAMP)
+	$(MKDOCS_BUILD)
+	@echo "Built .site/index.html"
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .coverage build dist
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .coverage build dist .site

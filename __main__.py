@@ -48,13 +48,13 @@ pulumi.export("bucketName", index.bucket_name)
 pulumi.export("distributionId", index.distribution_id)
 pulumi.export("distributionDomainName", index.distribution.domain_name)
 pulumi.export("edgeFunctionVersionArn", index.edge_function_version_arn)
-# Kept by `pulumi destroy` until CloudFront has removed its replicas (README, "Tear down").
+# Kept by `pulumi destroy` until CloudFront has removed its replicas (docs/deploy.md, "Tear down").
 pulumi.export("edgeFunctionName", index.edge_function_name)
 pulumi.export("indexerFunctionName", index.indexer_function.name)
 pulumi.export("deadLetterQueueUrl", index.dead_letter_queue.url)
-# GitLab CI needs it in `id_tokens` (README, "Trusted publishing"); uv on GitHub asks the index.
+# GitLab CI needs it in `id_tokens` (docs/publishing.md, "Trusted publishing"); uv on GitHub asks the index.
 if index.trusted_publishing_audience is not None:
     pulumi.export("trustedPublishingAudience", index.trusted_publishing_audience)
-# `pypi-edge user …` and `pypi-edge token …` find the pool here (README, "Users and tokens").
+# `pypi-edge user …` and `pypi-edge token …` find the pool here (docs/users.md).
 if index.user_pool_id is not None:
     pulumi.export("userPoolId", index.user_pool_id)

@@ -698,19 +698,20 @@ def document(r: Results) -> str:
     return render(f"pypi-edge benchmark — {r.date}", rows, notes(r, m), tables(r, m))
 
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+# The docs page that shows the last run: bench/results.md without its title, between the markers.
+PAGE = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
 BEGIN, END = "<!-- bench:begin (written by `make bench`) -->", "<!-- bench:end -->"
 
 
-def update_readme(text: str, readme: Path = README) -> bool:
-    """Put the document (without its title) between the README's bench markers, if it has them."""
-    current = readme.read_text()
+def update_page(text: str, page: Path = PAGE) -> bool:
+    """Put the document (without its title) between the page's bench markers, if it has them."""
+    current = page.read_text()
     if BEGIN not in current or END not in current:
         return False
     body = text.split("\n", 2)[2].strip()
     head, rest = current.split(BEGIN, 1)
     tail = rest.split(END, 1)[1]
-    readme.write_text(f"{head}{BEGIN}\n\n{body}\n\n{END}{tail}")
+    page.write_text(f"{head}{BEGIN}\n\n{body}\n\n{END}{tail}")
     return True
 
 
@@ -722,7 +723,7 @@ def main() -> None:
     )
     text = document(results)
     RESULTS.write_text(text)
-    update_readme(text)
+    update_page(text)
     print(text)
 
 

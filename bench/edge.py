@@ -12,7 +12,7 @@
   already loaded before it imports a handler (json, logging, http.client -> urllib.parse, re):
   the function's own share of a cold start.
 
-Nothing here asserts: the figures go into `make bench`'s table and the README.
+Nothing here asserts: the figures go into `make bench`'s table and docs/performance.md.
 """
 
 from __future__ import annotations

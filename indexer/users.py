@@ -447,7 +447,7 @@ def run(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> 
         if code in {"AccessDeniedException", "NotAuthorizedException", "UnrecognizedClientException"}:
             raise UsersError(
                 f"Cognito refused {exc.operation_name}: your AWS identity needs the cognito-idp actions "
-                "README lists (Users and tokens) on this pool",
+                "docs/iam/cli-admin.json grants, on this pool",
                 EXIT_AWS,
             ) from None
         message = exc.response.get("Error", {}).get("Message", "")

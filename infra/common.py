@@ -201,7 +201,7 @@ def lambda_at_edge(
         # retry that for its whole delete timeout and then fail the destroy; with skip_destroy it
         # only forgets the function (terraform-provider-aws, lambda function
         # resourceFunctionDelete: returns before DeleteFunction when skip_destroy is set).  The
-        # README's tear-down says how to delete it once the replicas are gone.
+        # docs/deploy.md ("Tear down") says how to delete it once the replicas are gone.
         skip_destroy=True,
         opts=opts,
     )

@@ -1,9 +1,10 @@
 """What the identity that runs `pulumi up` and `pulumi destroy` must be allowed to do.
 
 One entry per resource type the program creates: the IAM actions the AWS provider calls to create,
-read back, update, tag and delete it.  README ("Deploy" → "Prerequisites") lists the same actions
-and `tests/test_pulumi_deployer.py` holds the three together: a resource type the program starts
-to create without an entry here fails the tests, and so does an action missing from the README.
+read back, update, tag and delete it.  docs/iam/deployer.json grants the same actions (and
+docs/iam.md lists them); `tests/test_pulumi_deployer.py` and `tests/test_docs_iam.py` hold them
+together: a resource type the program starts to create without an entry here fails the tests, and
+so does an action missing from the policy or the page.
 No Pulumi import: a deployer policy document can be generated from `ACTIONS` anywhere.
 
 Reads are granted as `Get*`/`List*` patterns per resource family where the provider reads back

@@ -47,7 +47,8 @@ EXPLICIT_AUTH_FLOWS = ("ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AU
 TOKEN_VALIDITY_MINUTES = {"access_token": 5, "id_token": 5, "refresh_token": 60}
 # What the edge and upload functions' roles may do, on the pool's ARN only.
 VERIFY_ACTIONS = ("cognito-idp:AdminInitiateAuth",)
-# What `pypi-edge user/token` calls with the administrator's credentials (README lists it).
+# What `pypi-edge user/token` may call with the administrator's credentials (docs/iam/cli-admin.json
+# grants those the CLI calls today: tests/test_docs_iam.py records them).
 ADMIN_ACTIONS = (
     "cognito-idp:AdminCreateUser",
     "cognito-idp:AdminSetUserPassword",

@@ -1,4 +1,4 @@
-"""`python -m local`: the whole index on this machine, no cloud (see README, "make serve")."""
+"""`python -m local`: the whole index on this machine, no cloud (see docs/quickstart.md)."""
 
 from __future__ import annotations
 

@@ -15,12 +15,13 @@ import struct
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
 
 from bench import clients, cost, publish, servers
-from bench.__main__ import BEGIN, END, QUICK, Results, document, run, update_readme
+from bench.__main__ import BEGIN, END, PAGE, QUICK, Results, document, run, update_page
 from bench.link import LOOPBACK, Link, Scenario, Shape, ShapingProxy, through
 from bench.report import HEADER
 from bench.servers import COLD, OURS, PEERS, STALE, WARM, local_stack
@@ -326,15 +327,22 @@ def test_the_document_is_one_table_with_further_tables_and_notes(results: Result
     assert sum(line.startswith(("| twine upload | ", "| uv publish | ")) for line in lines) == 2
 
 
-def test_make_bench_puts_the_document_between_the_readme_markers(tmp_path):
-    readme = tmp_path / "README.md"
-    readme.write_text(f"# x\n\n## Performance\n{BEGIN}\nold\n{END}\n\n## Cost\n")
-    assert update_readme("# title\n\n| a |\n", readme)
-    assert readme.read_text() == f"# x\n\n## Performance\n{BEGIN}\n\n| a |\n\n{END}\n\n## Cost\n"
+def test_make_bench_puts_the_document_between_the_performance_pages_markers(tmp_path):
+    page = tmp_path / "performance.md"
+    page.write_text(f"# x\n\n## The last run\n{BEGIN}\nold\n{END}\n\n## After\n")
+    assert update_page("# title\n\n| a |\n", page)
+    assert page.read_text() == f"# x\n\n## The last run\n{BEGIN}\n\n| a |\n\n{END}\n\n## After\n"
     plain = tmp_path / "PLAIN.md"
     plain.write_text("# no markers\n")
-    assert not update_readme("# t\n\nx\n", plain)
+    assert not update_page("# t\n\nx\n", plain)
     assert plain.read_text() == "# no markers\n"
+
+
+def test_the_performance_page_holds_the_markers_and_the_readme_does_not():
+    assert PAGE.relative_to(Path(__file__).resolve().parent.parent) == Path("docs/performance.md")
+    text = PAGE.read_text()
+    assert text.count(BEGIN) == 1 and text.count(END) == 1 and text.index(BEGIN) < text.index(END)
+    assert BEGIN not in (PAGE.parent.parent / "README.md").read_text()
 
 
 # --- the link: a shaping proxy that is a correct HTTP/1.1 intermediary ------------------------

@@ -2,7 +2,7 @@
 
 Every page is loaded under the Content-Security-Policy the distribution serves (added here where
 the stand-in does not send one yet), checked with axe-core, for sideways overflow at 390 px, and
-photographed at 1280 and 390 px into test-output/ (two of these are in the README).
+photographed at 1280 and 390 px into test-output/ (two of these are in docs/ and the README).
 """
 
 from __future__ import annotations

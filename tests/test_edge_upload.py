@@ -31,7 +31,7 @@ def upload(length: str | None, *, uri: str = "/legacy/", method: str = "POST", a
 
 
 def test_the_upload_limit_is_the_function_url_payload_less_headers_and_base64():
-    assert LIMIT == 4_483_104  # README, "Limits"
+    assert LIMIT == 4_483_104  # docs/publishing.md, "Limit"
 
 
 def test_a_twine_upload_passes_to_the_origin_untouched():

@@ -350,7 +350,7 @@ def bench_root(n: int) -> ProjectList:
     return ProjectList(tuple(ProjectEntry(f"p{i:05d}", "1.0", "A test package", 1) for i in range(n)))
 
 
-# Stated in the README ("Browsing the index"): the root's weight gzipped (level 6, as a CDN sends
+# Stated in docs/browsing.md ("Weight"): the root's weight gzipped (level 6, as a CDN sends
 # it) for 10,000 and 50,000 projects.  The root carries no README and must stay this light; the
 # old template gave 83 / 407 KiB (bench data) and 177 / 878 KiB (synthetic) for the same lists.
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 """The deployer's permissions (infra/deployer.py, issue 25 item 6): one entry per resource type the
-program creates, the Lambda@Edge ones AWS documents, and the README listing exactly the same."""
+program creates, the Lambda@Edge ones AWS documents, and docs/iam.md listing exactly the same (the
+policy document itself, docs/iam/deployer.json, is checked in tests/test_docs_iam.py)."""
 
 from __future__ import annotations
 
@@ -55,9 +56,9 @@ def test_associating_lambda_at_edge_functions_needs_what_cloudfronts_guide_lists
     assert "iam:PassRole" in deployer.ACTIONS["aws:lambda/function:Function"]
 
 
-def test_the_readme_lists_exactly_the_deployers_actions():
-    readme = (REPO / "README.md").read_text()
-    section = readme.split("### Prerequisites", 1)[1].split("\n### ", 1)[0]
+def test_the_iam_page_lists_exactly_the_deployers_actions():
+    page = (REPO / "docs" / "iam.md").read_text()
+    section = page.split("\n## Deployer\n", 1)[1].split("\n## ", 1)[0]
     assert set(ACTION.findall(section)) == set(deployer.all_actions())
     for service in (*deployer.SERVICE_LINKED_ROLE_SERVICES, *deployer.PASS_ROLE_TO):
         assert f"`{service}`" in section, service

@@ -110,7 +110,7 @@ def big_project(files: int) -> ProjectDetail:
 
 
 def test_a_2000_file_project_page_is_stored_at_under_a_third_of_its_size(s3: Any) -> None:
-    """The measurement behind PRECOMPRESSED (README, "Cost"): on a 2,000-file page, what
+    """The measurement behind PRECOMPRESSED (docs/cost.md): on a 2,000-file page, what
     CloudFront would send uncompressed against what is stored and sent now."""
     raw = render.project_json(big_project(2000))
     assert len(json.loads(raw)["files"]) == 2000
