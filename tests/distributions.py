@@ -7,6 +7,7 @@ install them; sdists are PEP 625 `.tar.gz` with a PKG-INFO, as `python -m build`
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import io
 import random
@@ -153,14 +154,16 @@ def make_sdist(
         (f"{top}/{mod}/__init__.py", f'__version__ = "{version}"\n'.encode()),
     ]
     buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz", format=tarfile.PAX_FORMAT) as tf:
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
         for path, data in members:
             info = tarfile.TarInfo(path)
             info.size = len(data)
             info.mtime = int(time.mktime((2024, 1, 1, 0, 0, 0, 0, 1, 0)))
             info.mode = 0o644
             tf.addfile(info, io.BytesIO(data))
-    return sdist_filename(name, version), buf.getvalue()
+    # Same arguments, same bytes: tarfile's "w:gz" stamps the gzip header with the current time,
+    # so two calls a second apart made "identical" sdists that differ (a flaky 409 for a 200).
+    return sdist_filename(name, version), gzip.compress(buf.getvalue(), mtime=0)
 
 
 def make_zip_sdist(name: str, version: str, *, summary: str | None = "A test package") -> tuple[str, bytes]:
