@@ -304,26 +304,6 @@ class LocalStack:
             self.store.settle([pending.folder], started)
             self.rebuilt_at_start.append(pending.folder)
 
-    def _start_user_store(self) -> bytes | None:
-        """moto's Cognito, seeded, and the pool file the functions read (None: static users only)."""
-        from edge import userpool
-
-        os.environ.pop(userpool.ENV_VAR, None)  # a stack started earlier in this process set it
-        self.cognito = None
-        if self.user_store != "cognito":
-            return None
-        from local.userstore import CognitoStore, PoolSeed
-
-        if self.cognito_port:
-            check_port(self.host, self.cognito_port)
-        self.cognito = CognitoStore(self.host, self.cognito_port or free_port(self.host)).start()
-        self.cognito.seed(self.pool_seed or PoolSeed())
-        pool_file = self.cognito.settings_file(self.user_cache_seconds)
-        path = Path(self._tmp.name) / userpool.FILE_NAME
-        path.write_bytes(pool_file)
-        os.environ[userpool.ENV_VAR] = str(path)
-        return pool_file
-
     def stop(self) -> None:
         if getattr(self, "worker", None):
             self.worker.stop()
