@@ -43,9 +43,8 @@ Decisions a reviewer should know:
   Then only the exact paths `guard.EXEMPT_ROUTES` (``/legacy/``, ``/legacy``, three under
   ``/_/oidc/`` and the CLI's six under ``/_/cli/``) go to the upload function without Basic
   auth, after the cross-site check (`guard.cross_site_refusal`, 403) and the size check (413);
-  everything else authenticates
-  first, so 405/301/404/406 are only ever seen by authenticated viewers and a stranger learns
-  nothing about which paths exist.
+  everything else authenticates first, so 405/301/404/406 are only ever seen by authenticated
+  viewers and a stranger learns nothing about which paths exist.
 * Every method reaches this function (all cache behaviours allow CloudFront's full set, so its
   own 403 "not configured to allow the HTTP request method" never answers a user): a method
   other than GET or HEAD is answered here, 405 with the absolute upload URL (`upload_url`), and
