@@ -41,8 +41,9 @@ Decisions a reviewer should know:
   normalization could read differently (dot segments, ``//``, needless or separator-hiding
   escapes) is a 400 for everyone, so no spelling can reach an exemption or another behaviour.
   Then only the exact paths `guard.EXEMPT_ROUTES` (``/legacy/``, ``/legacy``, three under
-  ``/_/oidc/`` and the CLI's six under ``/_/cli/``) go to the upload function without Basic auth, after the cross-site check
-  (`guard.cross_site_refusal`, 403) and the size check (413); everything else authenticates
+  ``/_/oidc/`` and the CLI's six under ``/_/cli/``) go to the upload function without Basic
+  auth, after the cross-site check (`guard.cross_site_refusal`, 403) and the size check (413);
+  everything else authenticates
   first, so 405/301/404/406 are only ever seen by authenticated viewers and a stranger learns
   nothing about which paths exist.
 * Every method reaches this function (all cache behaviours allow CloudFront's full set, so its
