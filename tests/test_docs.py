@@ -50,11 +50,22 @@ def test_the_reference_lists_every_stack_output_the_program_exports_once():
 
 def test_outputs_marked_coming_are_not_exported_yet():
     # When a branch adds one of them to __main__.py, this fails until its row says when it is there.
+    # (uploadUrl, pipConf and uvToml were "coming" until issue 22 item 4 exported them.)
     exported = set(re.findall(r'pulumi\.export\("(\w+)"', (REPO / "__main__.py").read_text()))
     rows = table_rows(reference(), "Stack outputs")
     coming = {name for name, row in zip(names(rows), rows, strict=True) if row[1].startswith("coming")}
-    assert coming == {"uploadUrl", "pipConf", "uvToml"}
     assert not coming & exported
+
+
+def test_each_output_row_says_when_the_program_exports_it():
+    # `always` for an export at the top level of __main__.py, `with <setting>` for one inside an `if`.
+    program = (REPO / "__main__.py").read_text()
+    always = set(re.findall(r'^pulumi\.export\("(\w+)"', program, re.MULTILINE))
+    conditional = set(re.findall(r'^[ \t]+pulumi\.export\("(\w+)"', program, re.MULTILINE))
+    rows = table_rows(reference(), "Stack outputs")
+    when = dict(zip(names(rows), (row[1] for row in rows), strict=True))
+    assert {name for name, cell in when.items() if cell == "always"} == always
+    assert {name for name, cell in when.items() if cell.startswith("with ")} == conditional
 
 
 def test_the_readme_is_a_front_page():
