@@ -671,7 +671,7 @@ def _release_arguments(p: argparse.ArgumentParser, what: str) -> None:
 
 def version_line() -> str:
     """`pypi-edge --version`: this package's version and the botocore it runs with (conditional
-    writes need botocore >= 1.35.69, see pyproject.toml)."""
+    writes need botocore >= 1.40.61, see pyproject.toml)."""
     from importlib import metadata
 
     try:

@@ -63,8 +63,13 @@ def test_the_page_style_is_allowed_by_its_hash_and_nothing_else_is():
 
 @pytest.mark.parametrize(
     "response",
-    [edge.unauthorized(), route("GET", "/a/b/c"), route("GET", "/%2e%2e/"), route("DELETE", "/")],
-    ids=["401", "404", "400", "405"],
+    [
+        edge.unauthorized(),
+        route("GET", "/a/b/c"),
+        route("GET", "/%2e%2e/"),
+        route("GET", "/simple/", accept="application/x-nothing-we-serve"),
+    ],
+    ids=["401", "404", "400", "406"],
 )
 def test_generated_pages_are_styled_link_back_and_carry_their_csp(response):
     check_generated_response(response)

@@ -22,7 +22,7 @@ Pip packages (for the Lambda platform, as the indexer's bundle)
     ``-r indexer/requirements.txt -r upload/requirements.txt`` (`REQUIREMENTS`): the handler
     imports ``packaging``, ``multipart`` and boto3/botocore.  botocore must be bundled, not taken
     from the runtime, for the same reason as in the indexer (conditional PUTs need
-    botocore >= 1.35.69; see indexer/requirements.txt).  The indexer's other packages (jinja2,
+    botocore >= 1.40.61; see indexer/requirements.txt).  The indexer's other packages (jinja2,
     Powertools, tqdm) are never imported here; leaving them out saves ~3 MB but needs a second
     pinned list, so the bundle may simply take both files.
 
