@@ -469,10 +469,15 @@ class Verifier:
         return principal
 
     def _remember(self, cache: dict, key: bytes, value: object) -> None:
-        """Insert into a bounded FIFO (dicts keep insertion order)."""
-        if len(cache) >= self.cache_size:
-            try:
-                del cache[next(iter(cache))]
-            except (KeyError, RuntimeError, StopIteration):  # a concurrent caller got there
-                cache.clear()
-        cache[key] = value
+        remember(cache, key, value, self.cache_size)
+
+
+def remember(cache: dict, key: object, value: object, size: int) -> None:
+    """Insert into a bounded FIFO of at most `size` entries (dicts keep insertion order); the
+    verifiers' caches here and in userpool.py."""
+    if len(cache) >= size:
+        try:
+            del cache[next(iter(cache))]
+        except (KeyError, RuntimeError, StopIteration):  # a concurrent caller got there
+            cache.clear()
+    cache[key] = value

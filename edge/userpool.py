@@ -348,13 +348,7 @@ class PoolVerifier:
             window[1] += 1
 
     def _remember(self, cache: dict, key: object, value: object) -> None:
-        """Insert into a bounded FIFO (dicts keep insertion order)."""
-        if len(cache) >= self.cache_size:
-            try:
-                del cache[next(iter(cache))]
-            except (KeyError, RuntimeError, StopIteration):  # a concurrent caller got there
-                cache.clear()
-        cache[key] = value
+        credentials.remember(cache, key, value, self.cache_size)
 
     def clear(self) -> None:
         self.positive.clear()
