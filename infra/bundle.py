@@ -70,12 +70,18 @@ class Bundle:
 
 def deterministic_zip(files: Iterable[tuple[str, bytes]]) -> bytes:
     """A zip of (archive name, content) pairs that depends only on those pairs."""
+    return appended_zip(b"", files)
+
+
+def appended_zip(base: bytes, files: Iterable[tuple[str, bytes]]) -> bytes:
+    """`base` (a zip made here, or b"") with `files` appended, sorted by name: the result depends
+    only on `base` and those pairs, and `base`'s entries are copied, never deflated again."""
     entries = sorted(files)
-    names = [name for name, _ in entries]
-    if len(set(names)) != len(names):
-        raise ValueError("duplicate archive names in bundle")
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+    buf = io.BytesIO(base)
+    with zipfile.ZipFile(buf, "a" if base else "w") as zf:
+        names = [*zf.namelist(), *(name for name, _ in entries)]
+        if len(set(names)) != len(names):
+            raise ValueError("duplicate archive names in bundle")
         for name, data in entries:
             info = zipfile.ZipInfo(name, date_time=_FIXED_DATE_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
@@ -250,32 +256,28 @@ def _dependency_files(deps: Path) -> list[tuple[str, bytes]]:
     return files
 
 
-def indexer_files(deps: Path, source_root: Path = REPO_ROOT) -> list[tuple[str, bytes]]:
-    """`indexer/**` as the `indexer` package at the zip root, with the dependencies beside it."""
-    own = tree_files(source_root / "indexer", prefix="indexer/")
-    return own + _dependency_files(deps)
+# What `_dependencies_zip` writes depends on: the entries, and how `appended_zip` stores them.
+_ZIP_FORMAT = b"deflate-9 1980-01-01 0644 unix\n"
 
 
-# Deflating ~30 MB of dependencies takes seconds; a program run (or a test session) that builds
-# the same files again reuses the bytes.  The key is the content, so it can never be stale.  The
-# least recently used zip goes first: a run with other users builds a new upload zip, and must not
-# push out the indexer's, which has not changed.
-_ZIPPED: dict[str, bytes] = {}
-_ZIPPED_KEEP = 4
-
-
-def _zipped(files: list[tuple[str, bytes]]) -> bytes:
-    digest = hashlib.sha256()
+def _dependencies_zip(deps: Path) -> tuple[bytes, int]:
+    """The dependencies as a zip (and their unzipped size), deflated once.  Deflating ~30 MB takes
+    seconds, and every program run with other users or another trusted-publishing config makes a
+    new upload zip around the same dependencies (so does every parallel test worker).  The zip is
+    kept in the dependency directory under a name made of its inputs' digest, so it can never be
+    stale, and a dot name, so it never ships (`_wanted`)."""
+    files = _dependency_files(deps)
+    digest = hashlib.sha256(_ZIP_FORMAT)
     for name, data in sorted(files):
         digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
-    key = digest.hexdigest()
-    data = _ZIPPED.pop(key, None)
-    if data is None:
+    unzipped = sum(len(data) for _, data in files)
+    cached = deps / f".zip-{digest.hexdigest()[:32]}"
+    try:
+        return cached.read_bytes(), unzipped
+    except FileNotFoundError:
         data = deterministic_zip(files)
-        while len(_ZIPPED) >= _ZIPPED_KEEP:
-            del _ZIPPED[next(iter(_ZIPPED))]
-    _ZIPPED[key] = data  # now the most recently used
-    return data
+        write_atomic(data, cached)
+        return data, unzipped
 
 
 def build_indexer_bundle(
@@ -288,15 +290,19 @@ def build_indexer_bundle(
     deps = install_dependencies(
         requirements or source_root / INDEXER_REQUIREMENTS, deps_dir or out_dir / "deps"
     )
-    return _write_lambda_zip(indexer_files(deps, source_root), out_dir / name, "indexer")
+    # `indexer/**` as the `indexer` package at the zip root, with the dependencies beside it.
+    own = tree_files(source_root / "indexer", prefix="indexer/")
+    return _write_lambda_zip(own, deps, out_dir / name, "indexer")
 
 
-def _write_lambda_zip(files: list[tuple[str, bytes]], path: Path, what: str) -> Bundle:
-    """A regional Lambda's zip, within Lambda's deployment package quotas."""
-    unzipped = sum(len(body) for _, body in files)
+def _write_lambda_zip(own: list[tuple[str, bytes]], deps: Path, path: Path, what: str) -> Bundle:
+    """A regional Lambda's zip: the dependencies' zip with our own files appended, within
+    Lambda's deployment package quotas."""
+    base, unzipped = _dependencies_zip(deps)
+    unzipped += sum(len(body) for _, body in own)
     if unzipped >= LAMBDA_MAX_UNZIPPED_BYTES:
         raise ValueError(f"{what} bundle unzips to {unzipped} bytes; Lambda allows 250 MB unzipped")
-    data = _zipped(files)
+    data = appended_zip(base, own)
     if len(data) >= LAMBDA_MAX_BYTES:
         raise ValueError(f"{what} bundle is {len(data)} bytes; a direct Lambda upload allows 50 MB")
     return write_bundle(data, path)
@@ -306,7 +312,6 @@ def _write_lambda_zip(files: list[tuple[str, bytes]], path: Path, what: str) -> 
 
 
 def upload_files(
-    deps: Path,
     credentials_json: bytes,
     source_root: Path = REPO_ROOT,
     extra: Iterable[tuple[str, bytes]] = (),
@@ -314,13 +319,13 @@ def upload_files(
     """The files `upload.BUNDLE_SOURCES` names (upload/, edge/credentials.py and the publishing
     core in indexer/, at their repository paths), the same credentials file the edge bundle
     carries (salted hashes only) at the zip root, `extra` generated files (trusted publishing's
-    config, `infra.trusted.bundle_entry`), and the dependencies."""
+    config, `infra.trusted.bundle_entry`); the dependencies go beside them (`_write_lambda_zip`)."""
     from edge import credentials  # the one writer of the format
     from upload import BUNDLE_SOURCES  # the upload function's own list of what it imports
 
     files = [(name, (source_root / name).read_bytes()) for name in BUNDLE_SOURCES]
     files.append((credentials.FILE_NAME, credentials_json))
-    return files + list(extra) + _dependency_files(deps)
+    return files + list(extra)
 
 
 def upload_requirements(source_root: Path = REPO_ROOT) -> bytes:
@@ -343,5 +348,5 @@ def build_upload_bundle(
     requirements = out_dir / "upload-requirements.txt"
     write_atomic(upload_requirements(source_root), requirements)
     deps = install_dependencies(requirements, deps_dir or out_dir / "deps")
-    files = upload_files(deps, credentials_json, source_root, extra_files)
-    return _write_lambda_zip(files, out_dir / name, "upload")
+    files = upload_files(credentials_json, source_root, extra_files)
+    return _write_lambda_zip(files, deps, out_dir / name, "upload")

@@ -35,6 +35,7 @@ import copy
 import http.server
 import logging
 import re
+import sys
 import threading
 import time
 import uuid
@@ -342,6 +343,13 @@ class CDN(http.server.ThreadingHTTPServer):
     def record(self, access: Access) -> None:
         with self._lock:
             self.access_log.append(access)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A viewer hanging up (pip interrupted, a keep-alive connection reset) is its business,
+        as it is CloudFront's: not a traceback in the `make serve` terminal.  Anything else is."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):

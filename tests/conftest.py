@@ -12,6 +12,27 @@ from moto import mock_aws
 
 BUCKET = "pypi-test"
 
+# The Pulumi program writes its bundles to the checkout's `.bundles/`, one zip name per stack,
+# as a deployment does; two test files running a stack of the same name with other settings at
+# once on two workers would overwrite each other's zip between a program run and the test that
+# reads it.  So every file that runs the program goes to one xdist worker, one after another
+# (they are a minute of work together; the dependency zips are shared, `infra.bundle`).
+SHARED_BUNDLES = "tests/test_pulumi_"
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadfile` (pyproject.toml), but with the Pulumi program's files as one unit."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class Scheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            scope = super()._split_scope(nodeid)
+            return SHARED_BUNDLES if scope.startswith(SHARED_BUNDLES) else scope
+
+    return Scheduling(config, log)
+
 
 @pytest.fixture
 def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:

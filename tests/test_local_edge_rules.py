@@ -215,3 +215,22 @@ def test_a_rejected_origin_response_result_is_not_kept_in_the_edge_cache(aws_env
         finally:
             server.shutdown()
             server.server_close()
+
+
+@pytest.mark.parametrize("error", [ConnectionResetError(104, "reset"), BrokenPipeError(32, "pipe")])
+def test_a_viewer_hanging_up_prints_no_traceback(serve, capfd, error):
+    server = serve()
+    try:
+        raise error
+    except ConnectionError:
+        server.handle_error(None, ("127.0.0.1", 40000))
+    assert capfd.readouterr().err == ""
+
+
+def test_any_other_error_in_a_request_still_prints_its_traceback(serve, capfd):
+    server = serve()
+    try:
+        raise ValueError("a defect")
+    except ValueError:
+        server.handle_error(None, ("127.0.0.1", 40000))
+    assert "ValueError: a defect" in capfd.readouterr().err

@@ -48,19 +48,52 @@ def test_zip_depends_only_on_names_and_contents() -> None:
         bundle.deterministic_zip([("a", b"1"), ("a", b"2")])
 
 
-def test_a_run_with_other_users_does_not_deflate_the_unchanged_indexer_zip_again(monkeypatch) -> None:
-    monkeypatch.setattr(bundle, "_ZIPPED", {})
-    deflated: list[str] = []
-    real = bundle.deterministic_zip
-    monkeypatch.setattr(bundle, "deterministic_zip", lambda f: deflated.append(f[0][0]) or real(f))
-    indexer = [("indexer/handler.py", b"def handler(e, c): ...")]
-    for run in range(bundle._ZIPPED_KEEP + 2):  # each program run: the indexer, then an upload zip
-        upload = [(f"credentials-{run}.json", b"{}")]
-        assert bundle._zipped(indexer) == real(indexer)
-        assert bundle._zipped(upload) == real(upload)
+def fake_deps(root: Path) -> Path:
+    deps = root / "deps"
+    (deps / "dep").mkdir(parents=True)
+    (deps / "dep" / "__init__.py").write_bytes(b"VALUE = 1\n" * 1000)
+    (deps / "dep-1.0.dist-info").mkdir()
+    (deps / "dep-1.0.dist-info" / "METADATA").write_bytes(b"Name: dep\nVersion: 1.0\n")
+    return deps
 
-    assert deflated.count("indexer/handler.py") == 1
-    assert len(bundle._ZIPPED) == bundle._ZIPPED_KEEP
+
+def test_a_bundle_with_other_own_files_copies_the_dependencies_deflated_once(monkeypatch, tmp_path) -> None:
+    deps = fake_deps(tmp_path)
+    deflated: list[list[str]] = []
+    real = bundle.appended_zip
+    monkeypatch.setattr(bundle, "appended_zip", lambda b, f: deflated.append([n for n, _ in f]) or real(b, f))
+    zips = [
+        bundle._write_lambda_zip([(f"credentials-{run}.json", b"{}")], deps, tmp_path / f"{run}.zip", "t")
+        for run in range(3)
+    ]
+
+    deps_deflated = [names for names in deflated if "dep/__init__.py" in names]
+    assert len(deps_deflated) == 1  # the first run; the others copy the cached zip's entries
+    for run, built in enumerate(zips):
+        with zipfile.ZipFile(built.path) as zf:
+            assert zf.testzip() is None
+            assert sorted(zf.namelist()) == sorted(
+                [f"credentials-{run}.json", "dep/__init__.py", "dep-1.0.dist-info/METADATA"]
+            )
+    assert not [n for b in zips for n in b.names if n.startswith(".") or "/." in n]  # the cache never ships
+
+
+def test_the_dependency_zip_follows_the_dependencies_and_never_goes_stale(tmp_path) -> None:
+    deps = fake_deps(tmp_path)
+    own = [("own.py", b"")]
+    first = bundle._write_lambda_zip(own, deps, tmp_path / "a.zip", "t")
+    (deps / "dep" / "__init__.py").write_bytes(b"VALUE = 2\n")
+    second = bundle._write_lambda_zip(own, deps, tmp_path / "b.zip", "t")
+    with zipfile.ZipFile(second.path) as zf:
+        assert zf.read("dep/__init__.py") == b"VALUE = 2\n"
+    assert first.sha256_hex != second.sha256_hex
+    assert bundle._write_lambda_zip(own, deps, tmp_path / "c.zip", "t").sha256_hex == second.sha256_hex
+
+
+def test_an_own_file_that_shadows_a_dependency_is_refused(tmp_path) -> None:
+    deps = fake_deps(tmp_path)
+    with pytest.raises(ValueError, match="duplicate"):
+        bundle._write_lambda_zip([("dep/__init__.py", b"")], deps, tmp_path / "a.zip", "t")
 
 
 def test_edge_bundle_ignores_mtimes_permissions_and_checkout_location(tmp_path: Path) -> None:
