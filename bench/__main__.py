@@ -589,10 +589,9 @@ def notes(r: Results, m: CostModel) -> list[str]:
         "the project's pages, and a new wheel was never cached); warm = right after the cold run of the "
         f"same task (every later install, client caches empty: the common case); pages > "
         f"{STALE_AFTER - 1} s old = the stand-in's clock moved past the pages' s-maxage "
-        f"({STALE_AFTER - 1} s, `indexCacheSeconds`), so every page is revalidated with S3 (a 304), and "
-        "so is every `.metadata` file, which the indexer writes with the pages' Cache-Control; wheels "
-        "(immutable, a year) stay cached: an install more than a minute after the previous one at that "
-        "edge location. Origin requests are counted exactly at the stand-in's S3 client "
+        f"({STALE_AFTER - 1} s, `indexCacheSeconds`), so every page is revalidated with S3 (a 304); "
+        "wheels and their `.metadata` files (immutable, a year) stay cached: an install more than a "
+        "minute after the previous one at that edge location. Origin requests are counted exactly at the stand-in's S3 client "
         "(`bench/servers.py: Origin`), which the bench wraps to add the scenario's origin round trip; "
         "the stand-in's 16 MiB cacheable-object bound (a local memory bound) is raised for the bench.",
         f"Clients: trees — {trees}. The synthetic tree: packages `{clients.PREFIX}-NN` forming a DAG (each "

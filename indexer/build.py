@@ -78,6 +78,7 @@ from indexer.model import (
 )
 from indexer.store import (
     HTML,
+    IMMUTABLE,
     JSON,
     METADATA,
     Bucket,
@@ -105,6 +106,13 @@ class RebuildConflict(Exception):
 # the network (botocore's errors, including a body cut off mid-stream), and lost races.  Any
 # other exception while describing one distribution leaves that file out instead.
 TRANSIENT = (ClientError, BotoCoreError, PreconditionFailed, RebuildConflict)
+
+
+# The bucket's folders that are not projects: the pages' static assets (indexer/assets.py), the
+# publishing core's claims (indexer/publish.py CLAIMS_PREFIX) and the staged uploads of
+# `pypi-edge upload --index-url` (upload/remote.py STAGING_PREFIX; tests hold them equal).  None
+# is a project name: a normalized name starts with a letter or a digit (PEP 508 "Names").
+BOOKKEEPING_FOLDERS = frozenset({assets.FOLDER, "_claims", "_staging"})
 
 
 @dataclass(frozen=True)
@@ -432,9 +440,11 @@ class Indexer:
         metadata_sha256, metadata_etag = None, ""
         if dist.kind == "wheel":
             try:
-                metadata_etag = self.bucket.put(
-                    obj.key + METADATA_SUFFIX, raw, METADATA, self.bucket.page_cache_control
-                )
+                # As immutable as the wheel it is read from (indexer/publish.py stores files with
+                # IMMUTABLE): pip's HTTP cache and CloudFront keep it instead of revalidating it
+                # on every resolve as they must a page.  The page carries its hash (PEP 658), and
+                # a rebuild invalidates the project's folder at the edge (indexer/invalidate.py).
+                metadata_etag = self.bucket.put(obj.key + METADATA_SUFFIX, raw, METADATA, IMMUTABLE)
                 metadata_sha256 = hashlib.sha256(raw).hexdigest()
             except ClientError as exc:
                 if status_code(exc) != 400:  # KeyTooLong and friends: serve the wheel without it
@@ -565,7 +575,7 @@ class Indexer:
         written = []
         for item in assets.assets().values():
             try:
-                self.bucket.put(item.key, item.body, item.content_type, assets.IMMUTABLE, if_none_match=True)
+                self.bucket.put(item.key, item.body, item.content_type, IMMUTABLE, if_none_match=True)
             except PreconditionFailed:
                 continue
             written.append(item.key)
@@ -599,8 +609,8 @@ class Indexer:
         if projects is None:
             folders = {obj.key.partition("/")[0] for obj in self.bucket.list("") if "/" in obj.key}
             for folder in sorted(folders):
-                if folder == assets.FOLDER:
-                    continue  # the pages' static assets, not a project
+                if folder in BOOKKEEPING_FOLDERS:
+                    continue  # not a project, and nothing to warn about
                 if canonicalize_name(folder) == folder:
                     names.add(folder)
                 else:

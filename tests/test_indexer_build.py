@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from pypi_simple import IndexPage, ProjectPage
 
-from indexer.build import FULL_READ_BYTES, Indexer, project_for_key
-from indexer.store import Bucket
+from indexer import assets
+from indexer.build import BOOKKEEPING_FOLDERS, FULL_READ_BYTES, Indexer, project_for_key
+from indexer.store import IMMUTABLE, Bucket
 from tests import s3_pages
 from tests.conftest import BUCKET, RequestCounter, put_many
 from tests.distributions import make_sdist, make_wheel
@@ -71,6 +72,16 @@ def test_metadata_file_is_the_wheels_metadata_and_pages_announce_its_hash(s3):
     for page in project_pages(s3, "demo"):
         assert page.packages[0].has_metadata
         assert page.packages[0].metadata_digests == {"sha256": hashlib.sha256(metadata).hexdigest()}
+
+
+def test_metadata_file_is_cached_like_the_wheel_and_the_pages_are_revalidated(s3):
+    filename, _, _ = upload_wheel(s3, "demo", "1.0")
+    ix = indexer(s3)
+    ix.rebuild("demo")
+    head = s3.head_object(Bucket=BUCKET, Key=f"demo/{filename}.metadata")
+    assert head["CacheControl"] == IMMUTABLE
+    for page in ("demo/index.html", "demo/index.json"):
+        assert s3.head_object(Bucket=BUCKET, Key=page)["CacheControl"] == ix.bucket.page_cache_control
 
 
 def test_html_carries_both_pep_658_and_pep_714_attributes_and_json_only_core_metadata(s3):
@@ -451,6 +462,25 @@ def test_reindex_rebuilds_an_s3pypi_style_bucket_from_objects_alone(s3):
     assert IndexPage.from_html(get(s3, "index.html")).projects == ["alpha", "beta"]
     assert [p.filename for p in project_pages(s3, "alpha")[0].packages] == [a]
     assert f"alpha/{a}.metadata" in keys(s3)
+
+
+def test_reindex_passes_over_the_bookkeeping_folders_without_a_warning(s3, caplog):
+    from indexer import publish
+    from upload import remote
+
+    assert {f"{f}/" for f in BOOKKEEPING_FOLDERS} == {
+        f"{assets.FOLDER}/",
+        publish.CLAIMS_PREFIX,
+        remote.STAGING_PREFIX,
+    }
+    upload_wheel(s3, "alpha", "1.0")
+    put(s3, "_claims/alpha/0123abcd", b"{}")
+    put(s3, "_staging/0123-abcd-alpha-2.0-py3-none-any.whl.staged", b"PK")
+    put(s3, "Not_Normalized/not_normalized-1.0.tar.gz", b"junk")
+    results = indexer(s3).reindex()
+    assert [r.project for r in results] == ["alpha"]
+    warned = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert [getattr(r, "folder", None) for r in warned] == ["Not_Normalized"]
 
 
 def test_reindex_drops_projects_that_no_longer_have_files(s3):

@@ -16,8 +16,6 @@ from infra.component import TYPE_TOKEN
 from infra.distribution import EdgeDistribution, EdgeDistributionArgs
 from tests.pulumi_helpers import REPO, ProgramRun, run_program
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*deprecated in favor of:DeprecationWarning")
-
 BEFORE_SPLIT = json.loads((Path(__file__).parent / "pulumi_urns_before_split.json").read_text())
 PARTS = {
     "pypi-edge:index:Storage",

@@ -11,8 +11,6 @@ import pytest
 from infra import deployer
 from tests.pulumi_helpers import REPO, ProgramRun, run_program
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*deprecated in favor of:DeprecationWarning")
-
 CERT = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
 EVERYTHING_ON = {
     "users": {"alice": "correct horse battery staple"},

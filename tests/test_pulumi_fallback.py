@@ -29,8 +29,6 @@ T_ROLE = "aws:iam/role:Role"
 T_ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 USERS = {"alice": "correct horse battery staple"}
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*deprecated in favor of:DeprecationWarning")
-
 
 @pytest.fixture(scope="module")
 def on() -> ProgramRun:

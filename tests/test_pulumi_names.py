@@ -17,8 +17,6 @@ T_FUNCTION = "aws:lambda/function:Function"
 T_LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 T_RANDOM_ID = "random:index/randomId:RandomId"
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*deprecated in favor of:DeprecationWarning")
-
 
 @pytest.fixture(scope="module")
 def run() -> ProgramRun:

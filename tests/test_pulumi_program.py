@@ -61,9 +61,6 @@ T_ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 T_QUEUE = "aws:sqs/queue:Queue"
 
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*deprecated in favor of:DeprecationWarning")
-
-
 @pytest.fixture(scope="module")
 def runs() -> tuple[ProgramRun, ProgramRun]:
     """The default configuration (only the required secret `users` set), run twice in a row,

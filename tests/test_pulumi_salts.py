@@ -18,7 +18,6 @@ from infra import salts
 from tests.pulumi_helpers import REPO, ProgramRun, run_program, zip_members
 from tests.test_pulumi_program import USERS, mocked_default_config  # noqa: F401
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*deprecated in favor of:DeprecationWarning")
 T_FUNCTION = "aws:lambda/function:Function"
 T_BYTES = "random:index/randomBytes:RandomBytes"
 

@@ -11,8 +11,6 @@ import pytest
 from infra import distribution, wiring
 from tests.pulumi_helpers import ProgramRun, run_program
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*deprecated in favor of:DeprecationWarning")
-
 T_DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
 T_POLICY = "aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy"
 T_FUNCTION = "aws:lambda/function:Function"

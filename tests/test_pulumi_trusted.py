@@ -15,8 +15,6 @@ import yaml
 from tests.pulumi_helpers import RecordingMocks, RecordingMonitor, Registered
 from upload import oidc, publishers
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*deprecated in favor of:DeprecationWarning")
-
 REPO = Path(__file__).resolve().parent.parent
 KEY_VALUE = "K" * 64
 AUDIENCE_HEX = "0123456789abcdef"

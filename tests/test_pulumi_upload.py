@@ -30,8 +30,6 @@ T_ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 T_DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
 SUFFIX = "01234567"  # the mocked RandomId's hex for 4 bytes (tests/pulumi_helpers.py)
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*deprecated in favor of:DeprecationWarning")
-
 
 @pytest.fixture(scope="module")
 def run() -> ProgramRun:

@@ -28,8 +28,6 @@ T_ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 USERS = {"breakglass": "correct horse battery staple"}
 EXISTING = "ap-southeast-2_Abc123XYZ"
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*deprecated in favor of:DeprecationWarning")
-
 
 # Each run has its own stack name: bundles are written per stack, and the test files run in parallel.
 @pytest.fixture(scope="module")
