@@ -591,9 +591,10 @@ def notes(r: Results, m: CostModel) -> list[str]:
         f"{STALE_AFTER - 1} s old = the stand-in's clock moved past the pages' s-maxage "
         f"({STALE_AFTER - 1} s, `indexCacheSeconds`), so every page is revalidated with S3 (a 304); "
         "wheels and their `.metadata` files (immutable, a year) stay cached: an install more than a "
-        "minute after the previous one at that edge location. Origin requests are counted exactly at the stand-in's S3 client "
-        "(`bench/servers.py: Origin`), which the bench wraps to add the scenario's origin round trip; "
-        "the stand-in's 16 MiB cacheable-object bound (a local memory bound) is raised for the bench.",
+        "minute after the previous one at that edge location. Origin requests are counted exactly at "
+        "the stand-in's S3 client (`bench/servers.py: Origin`), which the bench wraps to add the "
+        "scenario's origin round trip; the stand-in's 16 MiB cacheable-object bound (a local memory "
+        "bound) is raised for the bench.",
         f"Clients: trees — {trees}. The synthetic tree: packages `{clients.PREFIX}-NN` forming a DAG (each "
         f"depends on 2n+1, 2n+2 and n+3 when they exist), {size(z.payload_bytes)} of incompressible payload "
         "each, one version each; the large-wheel tree is the same with the last package's wheel built "
