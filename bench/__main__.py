@@ -529,8 +529,9 @@ def notes(r: Results, m: CostModel) -> list[str]:
         for s in w.scenarios
     )
     return [
-        f"Run on {r.date}, {r.machine}; `make bench` took {seconds(r.seconds)}; {load} (other work shared "
-        "the 2 cores: times are noisy, counts are not). Ratios are the compared figure ÷ pypi-edge's. Counts "
+        f"Run on {r.date}, {r.machine}; `make bench` took {seconds(r.seconds)}; {load} (the bench's "
+        "own clients included; well above the core count, other work shared the machine and times are "
+        "noisier; counts never are). Ratios are the compared figure ÷ pypi-edge's. Counts "
         "(requests, bytes) are exact and identical on every run (the bench fails otherwise, wherever a case "
         "runs more than once); times are "
         f"medians: {z.upload_runs} runs per upload case, {z.reindex_runs} per reindex, {w.runs} per client, "
