@@ -47,23 +47,6 @@ EXPLICIT_AUTH_FLOWS = ("ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AU
 TOKEN_VALIDITY_MINUTES = {"access_token": 5, "id_token": 5, "refresh_token": 60}
 # What the edge and upload functions' roles may do, on the pool's ARN only.
 VERIFY_ACTIONS = ("cognito-idp:AdminInitiateAuth",)
-# What `pypi-edge user/token` may call with the administrator's credentials (docs/iam/cli-admin.json
-# grants those the CLI calls today: tests/test_docs_iam.py records them).
-ADMIN_ACTIONS = (
-    "cognito-idp:AdminCreateUser",
-    "cognito-idp:AdminSetUserPassword",
-    "cognito-idp:AdminDeleteUser",
-    "cognito-idp:AdminDisableUser",
-    "cognito-idp:AdminEnableUser",
-    "cognito-idp:AdminGetUser",
-    "cognito-idp:AdminAddUserToGroup",
-    "cognito-idp:AdminRemoveUserFromGroup",
-    "cognito-idp:AdminListGroupsForUser",
-    "cognito-idp:CreateGroup",
-    "cognito-idp:ListGroups",
-    "cognito-idp:ListUsers",
-    "cognito-idp:ListUsersInGroup",
-)
 
 
 def create_pool_request(name: str) -> dict[str, Any]:
