@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import collections
 import functools
+import json
+import types
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import boto3
 import botocore.session
 import pytest
+from joserfc import jwk
 from moto import mock_aws
+from moto.cognitoidp import models as moto_cognito
 
 BUCKET = "pypi-test"
 
@@ -21,6 +25,20 @@ BUCKET = "pypi-test"
 # shares its loader between all clients; sharing it across sessions is the same, and moto patches
 # sessions through their event hooks, never through the loader.
 botocore.session.create_loader = functools.cache(botocore.session.create_loader)
+
+
+# moto's Cognito imports its one static signing key (cognitoidp/resources/jwks-private.json, n/e/d
+# without the primes) in every CreateUserPool and recovers the RSA primes each time: 150 ms a pool,
+# a third of tests/test_cli_users.py (profiled).  Imported once per distinct key instead, in moto's
+# module only: our own code (upload/oidc.py) keeps the real `joserfc.jwk`.
+@functools.cache
+def _moto_rsa_key(frozen: str) -> jwk.RSAKey:
+    return jwk.RSAKey.import_key(json.loads(frozen))
+
+
+moto_cognito.jwk = types.SimpleNamespace(
+    RSAKey=types.SimpleNamespace(import_key=lambda data: _moto_rsa_key(json.dumps(data, sort_keys=True)))
+)
 
 # The Pulumi program writes its bundles to the checkout's `.bundles/`, one zip name per stack,
 # as a deployment does; two test files running a stack of the same name with other settings at
