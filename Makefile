@@ -14,7 +14,7 @@ CHROMIUM := /usr/bin/chromium
 SERVE_ARGS ?=
 # pytest-xdist workers for `make test`: 4, twice the 2 cores it is sized for, because the
 # end-to-end tests spend much of their time waiting on pip, uv, poetry, Chromium and the local
-# stack in other processes (measured: 14 min 45 s with 2 workers, 11 min 55 s with 4).
+# stack in other processes (measured in one clone: 8 min 33 s with 2 workers, 7 min 15–37 s with 4).
 TEST_WORKERS ?= 4
 
 .PHONY: install install-serve serve test test-fast lint bench docs chromium clean
