@@ -31,6 +31,7 @@ method, so a cache can wrap the origin calls.
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import http.server
 import logging
@@ -39,7 +40,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC
 from email.utils import format_datetime
@@ -338,11 +339,35 @@ class CDN(http.server.ThreadingHTTPServer):
         # The origin-response function (edge/fallback.py), when the fallback index is on.
         self.origin_response = origin_response
         self.access_log: list[Access] = []
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
+        self._in_flight = 0  # requests being answered: their line is not in the log yet
 
     def record(self, access: Access) -> None:
         with self._lock:
             self.access_log.append(access)
+
+    def accesses(self, timeout: float = 10) -> list[Access]:
+        """The access log once every request already received has been answered and logged.
+
+        A request is logged after its last byte is written (the byte count is known only then),
+        so a viewer can hold its whole response before its line exists; reading `access_log`
+        right after a response raced with that (a test saw the previous request's "Miss").
+        """
+        with self._lock:
+            if not self._lock.wait_for(lambda: self._in_flight == 0, timeout):
+                raise TimeoutError(f"{self._in_flight} request(s) still being answered after {timeout} s")
+            return list(self.access_log)
+
+    @contextlib.contextmanager
+    def answering(self) -> Iterator[None]:
+        with self._lock:
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+                self._lock.notify_all()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A viewer hanging up (pip interrupted, a keep-alive connection reset) is its business,
@@ -358,7 +383,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     server_version = "pypi-edge-local-cdn"
 
     def do_GET(self) -> None:
-        self._serve()
+        with self.server.answering():
+            self._serve()
 
     do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_GET
 
