@@ -178,6 +178,13 @@ def test_the_access_log_holds_a_request_whose_response_the_viewer_already_read(s
     assert stack.cdn.accesses()[-1].path == "/simple/?slow-log"
 
 
+def test_reading_the_access_log_while_a_request_never_finishes_says_so(stack):
+    answering = stack.cdn.answering()  # a request being answered, as in do_GET
+    with answering, pytest.raises(TimeoutError, match=r"1 request\(s\) still being answered after 0.05 s"):
+        stack.cdn.accesses(timeout=0.05)
+    assert stack.cdn.accesses(timeout=0.05) == stack.cdn.access_log  # answered: the log is whole
+
+
 def test_html_and_json_are_separate_cache_entries_because_the_edge_rewrote_the_uri(stack):
     wait_for(stack, "negotiated", publish(stack, "negotiated", "1.0"))
     for _ in range(2):  # the second round comes from the cache
